@@ -1,0 +1,710 @@
+/*
+ * bpfmap's native addon: the bpf(2) syscall on caller buffers, mmap/munmap, epoll, close.
+ *
+ * Everything else (argument checks, layouts, errors) lives in TypeScript. This file's one job
+ * beyond making the calls is to make it impossible for JavaScript to make the kernel read or
+ * write outside a buffer:
+ *   - No function takes a raw pointer from JavaScript. Every pointer placed in a bpf_attr is
+ *     the address of a typed array passed in, and its length is checked here against the size
+ *     the kernel will use.
+ *   - Map element sizes come from the kernel (BPF_OBJ_GET_INFO_BY_FD at bind time), not from
+ *     JavaScript; per-CPU values are roundup(value_size, 8) * possible CPUs.
+ *   - Commands whose attributes carry no pointers go through bpf_plain(), which caps the
+ *     attribute size at the pointer-free prefix of each command.
+ * Functions return a non-negative result or -errno; they throw only on wrong argument types.
+ */
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef __NR_bpf
+#if defined(__x86_64__)
+#define __NR_bpf 321
+#elif defined(__aarch64__)
+#define __NR_bpf 280
+#else
+#error "unknown architecture: define __NR_bpf"
+#endif
+#endif
+
+/* Command numbers (include/uapi/linux/bpf.h). */
+enum {
+  CMD_MAP_CREATE = 0, CMD_MAP_LOOKUP_ELEM = 1, CMD_MAP_UPDATE_ELEM = 2, CMD_MAP_DELETE_ELEM = 3,
+  CMD_MAP_GET_NEXT_KEY = 4, CMD_PROG_LOAD = 5, CMD_OBJ_PIN = 6, CMD_OBJ_GET = 7,
+  CMD_PROG_GET_NEXT_ID = 11, CMD_MAP_GET_NEXT_ID = 12, CMD_PROG_GET_FD_BY_ID = 13,
+  CMD_MAP_GET_FD_BY_ID = 14, CMD_OBJ_GET_INFO_BY_FD = 15, CMD_BTF_LOAD = 18,
+  CMD_BTF_GET_FD_BY_ID = 19, CMD_MAP_LOOKUP_AND_DELETE_ELEM = 21, CMD_MAP_FREEZE = 22,
+  CMD_BTF_GET_NEXT_ID = 23, CMD_MAP_LOOKUP_BATCH = 24, CMD_MAP_LOOKUP_AND_DELETE_BATCH = 25,
+  CMD_MAP_UPDATE_BATCH = 26, CMD_MAP_DELETE_BATCH = 27,
+};
+
+/* Map types whose values are per-CPU arrays. */
+static int is_percpu_type(uint32_t type) {
+  return type == 5 || type == 6 || type == 10 || type == 21;
+}
+
+/* Size of union bpf_attr that we ever pass; zero-filled beyond what a command uses. */
+#define ATTR_SIZE 168
+
+static long sys_bpf(int cmd, void *attr, unsigned int size) {
+  return syscall(__NR_bpf, cmd, attr, size);
+}
+
+static void put_u32(uint8_t *attr, size_t off, uint32_t v) { memcpy(attr + off, &v, 4); }
+static void put_u64(uint8_t *attr, size_t off, uint64_t v) { memcpy(attr + off, &v, 8); }
+static void put_ptr(uint8_t *attr, size_t off, const void *p) { put_u64(attr, off, (uint64_t)(uintptr_t)p); }
+static uint32_t get_u32(const uint8_t *attr, size_t off) { uint32_t v; memcpy(&v, attr + off, 4); return v; }
+
+/* fds below 3 would be mistaken for stdio by child processes and other code: move them up. */
+static int fix_fd(int fd) {
+  if (fd < 0 || fd > 2) return fd;
+  int moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  int saved = errno;
+  close(fd);
+  if (moved < 0) { errno = saved; return -1; }
+  return moved;
+}
+
+static int result(long rc) { return rc < 0 ? -errno : (int)rc; }
+static int fd_result(long rc) {
+  if (rc < 0) return -errno;
+  int fd = fix_fd((int)rc);
+  return fd < 0 ? -errno : fd;
+}
+
+/* ---------- N-API argument helpers ---------- */
+
+#define THROW(env, msg) do { napi_throw_type_error((env), "ERR_BPFMAP_NATIVE", (msg)); return NULL; } while (0)
+
+static napi_value num(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+static int arg_i64(napi_env env, napi_value v, int64_t *out) {
+  return napi_get_value_int64(env, v, out) == napi_ok;
+}
+
+static int arg_u32(napi_env env, napi_value v, uint32_t *out) {
+  return napi_get_value_uint32(env, v, out) == napi_ok;
+}
+
+static int is_nullish(napi_env env, napi_value v) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  return t == napi_null || t == napi_undefined;
+}
+
+/* A typed array (any kind) or DataView: its bytes. Returns 0 if v is neither. */
+static int arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t length, offset;
+    void *ptr;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok) return 0;
+    size_t elem = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: elem = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      default: elem = 1;
+    }
+    *data = ptr;
+    *len = length * elem;
+    return 1;
+  }
+  if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    size_t length, offset;
+    void *ptr;
+    napi_value ab;
+    if (napi_get_dataview_info(env, v, &length, &ptr, &ab, &offset) != napi_ok) return 0;
+    *data = ptr;
+    *len = length;
+    return 1;
+  }
+  return 0;
+}
+
+/* Optional bytes: null/undefined gives NULL with length 0. */
+static int arg_opt_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  if (is_nullish(env, v)) { *data = NULL; *len = 0; return 1; }
+  return arg_bytes(env, v, data, len);
+}
+
+#define ARGS(n) \
+  size_t argc = (n); napi_value argv[(n) > 0 ? (n) : 1]; \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL; \
+  if (argc < (n)) THROW(env, "native: too few arguments")
+
+/* ---------- map handles ---------- */
+
+/* What the kernel says about a map, fixed at bind time; every element op is checked against it. */
+typedef struct {
+  int fd;
+  uint32_t type;
+  uint32_t key_size;
+  uint32_t value_size;
+  uint32_t wire_value_size; /* bytes the kernel reads/writes for one value */
+  uint32_t cursor_size;     /* bytes of a batch cursor: max(key_size, 4) */
+} map_handle;
+
+static int possible_cpus_cached = 0;
+
+/* Count CPUs in /sys/devices/system/cpu/possible ("0-3", "0,2-5", ...). */
+static int read_possible_cpus(void) {
+  if (possible_cpus_cached > 0) return possible_cpus_cached;
+  FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
+  if (!f) return -errno;
+  char buf[4096];
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = 0;
+  int count = 0;
+  char *p = buf;
+  while (*p && *p != '\n') {
+    char *end;
+    long a = strtol(p, &end, 10);
+    if (end == p) return -EINVAL;
+    long b = a;
+    p = end;
+    if (*p == '-') {
+      p++;
+      b = strtol(p, &end, 10);
+      if (end == p || b < a) return -EINVAL;
+      p = end;
+    }
+    count += (int)(b - a + 1);
+    if (*p == ',') p++;
+  }
+  if (count <= 0) return -EINVAL;
+  possible_cpus_cached = count;
+  return count;
+}
+
+static void handle_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  map_handle *h = data;
+  if (h->fd >= 0) close(h->fd);
+  free(h);
+}
+
+static map_handle *get_handle(napi_env env, napi_value v) {
+  map_handle *h = NULL;
+  if (napi_unwrap(env, v, (void **)&h) != napi_ok || h == NULL) return NULL;
+  return h;
+}
+
+/*
+ * mapBind(fd) -> handle object | -errno. Takes ownership of fd (closes it on failure too).
+ * The handle exposes nothing; JavaScript keeps the fd number it already has.
+ */
+static napi_value map_bind(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t fd;
+  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "mapBind: fd must be a non-negative integer");
+  uint8_t minfo[88];
+  memset(minfo, 0, sizeof(minfo));
+  uint8_t attr[ATTR_SIZE];
+  memset(attr, 0, sizeof(attr));
+  put_u32(attr, 0, (uint32_t)fd);
+  put_u32(attr, 4, sizeof(minfo));
+  put_ptr(attr, 8, minfo);
+  if (sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, 16) < 0) {
+    int e = errno;
+    close((int)fd);
+    return num(env, -e);
+  }
+  map_handle *h = calloc(1, sizeof(*h));
+  if (!h) { close((int)fd); return num(env, -ENOMEM); }
+  h->fd = (int)fd;
+  h->type = get_u32(minfo, 0);
+  h->key_size = get_u32(minfo, 8);
+  h->value_size = get_u32(minfo, 12);
+  h->wire_value_size = h->value_size;
+  if (is_percpu_type(h->type)) {
+    int cpus = read_possible_cpus();
+    if (cpus < 0) { close((int)fd); free(h); return num(env, cpus); }
+    uint64_t stride = ((uint64_t)h->value_size + 7) & ~(uint64_t)7;
+    uint64_t total = stride * (uint64_t)cpus;
+    if (total > UINT32_MAX) { close((int)fd); free(h); return num(env, -E2BIG); }
+    h->wire_value_size = (uint32_t)total;
+  }
+  h->cursor_size = h->key_size > 4 ? h->key_size : 4;
+  napi_value obj;
+  napi_create_object(env, &obj);
+  if (napi_wrap(env, obj, h, handle_finalize, NULL, NULL) != napi_ok) {
+    close(h->fd);
+    free(h);
+    THROW(env, "mapBind: wrap failed");
+  }
+  return obj;
+}
+
+/* mapClose(handle) -> 0 | -errno. Idempotent. */
+static napi_value map_close(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  map_handle *h = get_handle(env, argv[0]);
+  if (!h) THROW(env, "mapClose: not a map handle");
+  if (h->fd < 0) return num(env, 0);
+  int rc = close(h->fd);
+  h->fd = -1;
+  return num(env, rc < 0 ? -errno : 0);
+}
+
+/* Checks a key argument: NULL allowed only when the map's key_size is 0 (queue, stack, bloom). */
+static int check_key(map_handle *h, const uint8_t *key, size_t len) {
+  if (h->key_size == 0) return 1;
+  return key != NULL && len >= h->key_size;
+}
+
+#define GET_OPEN_HANDLE(name) \
+  map_handle *h = get_handle(env, argv[0]); \
+  if (!h) THROW(env, name ": not a map handle"); \
+  if (h->fd < 0) return num(env, -EBADF)
+
+/* mapLookup(handle, key|null, value, flags) -> 0 | -errno */
+static napi_value map_lookup(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  GET_OPEN_HANDLE("mapLookup");
+  uint8_t *key, *value;
+  size_t klen, vlen;
+  int64_t flags;
+  if (!arg_opt_bytes(env, argv[1], &key, &klen) || !check_key(h, key, klen)) THROW(env, "mapLookup: key buffer too small");
+  if (!arg_bytes(env, argv[2], &value, &vlen) || vlen < h->wire_value_size) THROW(env, "mapLookup: value buffer too small");
+  if (!arg_i64(env, argv[3], &flags)) THROW(env, "mapLookup: flags must be a number");
+  uint8_t attr[32] = {0};
+  put_u32(attr, 0, (uint32_t)h->fd);
+  put_ptr(attr, 8, h->key_size ? key : NULL);
+  put_ptr(attr, 16, value);
+  put_u64(attr, 24, (uint64_t)flags);
+  return num(env, result(sys_bpf(CMD_MAP_LOOKUP_ELEM, attr, sizeof(attr))));
+}
+
+/* mapLookupAndDelete(handle, key|null, value, flags) -> 0 | -errno */
+static napi_value map_lookup_and_delete(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  GET_OPEN_HANDLE("mapLookupAndDelete");
+  uint8_t *key, *value;
+  size_t klen, vlen;
+  int64_t flags;
+  if (!arg_opt_bytes(env, argv[1], &key, &klen) || !check_key(h, key, klen)) THROW(env, "mapLookupAndDelete: key buffer too small");
+  if (!arg_bytes(env, argv[2], &value, &vlen) || vlen < h->wire_value_size) THROW(env, "mapLookupAndDelete: value buffer too small");
+  if (!arg_i64(env, argv[3], &flags)) THROW(env, "mapLookupAndDelete: flags must be a number");
+  uint8_t attr[32] = {0};
+  put_u32(attr, 0, (uint32_t)h->fd);
+  put_ptr(attr, 8, h->key_size ? key : NULL);
+  put_ptr(attr, 16, value);
+  put_u64(attr, 24, (uint64_t)flags);
+  return num(env, result(sys_bpf(CMD_MAP_LOOKUP_AND_DELETE_ELEM, attr, sizeof(attr))));
+}
+
+/* mapUpdate(handle, key|null, value, flags) -> 0 | -errno */
+static napi_value map_update(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  GET_OPEN_HANDLE("mapUpdate");
+  uint8_t *key, *value;
+  size_t klen, vlen;
+  int64_t flags;
+  if (!arg_opt_bytes(env, argv[1], &key, &klen) || !check_key(h, key, klen)) THROW(env, "mapUpdate: key buffer too small");
+  if (!arg_bytes(env, argv[2], &value, &vlen) || vlen < h->wire_value_size) THROW(env, "mapUpdate: value buffer too small");
+  if (!arg_i64(env, argv[3], &flags)) THROW(env, "mapUpdate: flags must be a number");
+  uint8_t attr[32] = {0};
+  put_u32(attr, 0, (uint32_t)h->fd);
+  put_ptr(attr, 8, h->key_size ? key : NULL);
+  put_ptr(attr, 16, value);
+  put_u64(attr, 24, (uint64_t)flags);
+  return num(env, result(sys_bpf(CMD_MAP_UPDATE_ELEM, attr, sizeof(attr))));
+}
+
+/* mapDelete(handle, key) -> 0 | -errno */
+static napi_value map_delete(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  GET_OPEN_HANDLE("mapDelete");
+  uint8_t *key;
+  size_t klen;
+  if (!arg_opt_bytes(env, argv[1], &key, &klen) || !check_key(h, key, klen)) THROW(env, "mapDelete: key buffer too small");
+  uint8_t attr[32] = {0};
+  put_u32(attr, 0, (uint32_t)h->fd);
+  put_ptr(attr, 8, h->key_size ? key : NULL);
+  return num(env, result(sys_bpf(CMD_MAP_DELETE_ELEM, attr, sizeof(attr))));
+}
+
+/* mapNextKey(handle, key|null, nextKey) -> 0 | -errno */
+static napi_value map_next_key(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  GET_OPEN_HANDLE("mapNextKey");
+  uint8_t *key, *next;
+  size_t klen, nlen;
+  if (!arg_opt_bytes(env, argv[1], &key, &klen) || (key && klen < h->key_size)) THROW(env, "mapNextKey: key buffer too small");
+  if (!arg_bytes(env, argv[2], &next, &nlen) || nlen < h->key_size) THROW(env, "mapNextKey: next key buffer too small");
+  uint8_t attr[32] = {0};
+  put_u32(attr, 0, (uint32_t)h->fd);
+  put_ptr(attr, 8, key);
+  put_ptr(attr, 16, next);
+  return num(env, result(sys_bpf(CMD_MAP_GET_NEXT_KEY, attr, 24)));
+}
+
+/* mapFreeze(handle) -> 0 | -errno */
+static napi_value map_freeze(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  GET_OPEN_HANDLE("mapFreeze");
+  uint8_t attr[8] = {0};
+  put_u32(attr, 0, (uint32_t)h->fd);
+  return num(env, result(sys_bpf(CMD_MAP_FREEZE, attr, 4)));
+}
+
+/*
+ * mapBatch(handle, cmd, inBatch|null, outBatch|null, keys, values|null, count, elemFlags, countOut)
+ *   -> 0 | -errno; countOut[0] receives the kernel's count (valid on every errno but EFAULT).
+ * cmd is one of the four batch commands. Cursors must hold max(key_size, 4) bytes; keys
+ * count * key_size; values count * wire_value_size (not needed for DELETE_BATCH).
+ */
+static napi_value map_batch(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  GET_OPEN_HANDLE("mapBatch");
+  uint32_t cmd, count;
+  int64_t elem_flags;
+  uint8_t *in_batch, *out_batch, *keys, *values, *count_out;
+  size_t in_len, out_len, keys_len, values_len, count_out_len;
+  if (!arg_u32(env, argv[1], &cmd) || cmd < CMD_MAP_LOOKUP_BATCH || cmd > CMD_MAP_DELETE_BATCH) THROW(env, "mapBatch: bad command");
+  if (!arg_opt_bytes(env, argv[2], &in_batch, &in_len) || (in_batch && in_len < h->cursor_size)) THROW(env, "mapBatch: in cursor too small");
+  if (!arg_opt_bytes(env, argv[3], &out_batch, &out_len) || (out_batch && out_len < h->cursor_size)) THROW(env, "mapBatch: out cursor too small");
+  if (!arg_u32(env, argv[6], &count)) THROW(env, "mapBatch: count must be a u32");
+  if (!arg_opt_bytes(env, argv[4], &keys, &keys_len) || keys_len < (uint64_t)count * h->key_size) THROW(env, "mapBatch: keys buffer too small");
+  if (!arg_opt_bytes(env, argv[5], &values, &values_len)) THROW(env, "mapBatch: values must be bytes or null");
+  if (cmd != CMD_MAP_DELETE_BATCH && values_len < (uint64_t)count * h->wire_value_size) THROW(env, "mapBatch: values buffer too small");
+  if (!arg_i64(env, argv[7], &elem_flags)) THROW(env, "mapBatch: flags must be a number");
+  if (!arg_bytes(env, argv[8], &count_out, &count_out_len) || count_out_len < 4) THROW(env, "mapBatch: countOut must hold a u32");
+  if ((cmd == CMD_MAP_LOOKUP_BATCH || cmd == CMD_MAP_LOOKUP_AND_DELETE_BATCH) && out_batch == NULL) THROW(env, "mapBatch: lookup needs an out cursor");
+  uint8_t attr[56] = {0};
+  if (cmd == CMD_MAP_LOOKUP_BATCH || cmd == CMD_MAP_LOOKUP_AND_DELETE_BATCH) {
+    put_ptr(attr, 0, in_batch);
+    put_ptr(attr, 8, out_batch);
+  }
+  put_ptr(attr, 16, keys);
+  put_ptr(attr, 24, cmd == CMD_MAP_DELETE_BATCH ? NULL : values);
+  put_u32(attr, 32, count);
+  put_u32(attr, 36, (uint32_t)h->fd);
+  put_u64(attr, 40, (uint64_t)elem_flags);
+  long rc = sys_bpf((int)cmd, attr, sizeof(attr));
+  int err = rc < 0 ? errno : 0;
+  uint32_t out_count = get_u32(attr, 32);
+  if (out_count > count) out_count = count; /* never report more than the buffers hold */
+  memcpy(count_out, &out_count, 4);
+  return num(env, -err);
+}
+
+/* ---------- commands without pointers ---------- */
+
+/*
+ * bpfPlain(cmd, attr) -> result | -errno. Only commands whose attribute prefix holds no
+ * pointers; the bytes passed are capped at that prefix so no pointer field can reach the kernel.
+ * Commands that return an fd get it moved above 2.
+ */
+static napi_value bpf_plain(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  uint32_t cmd;
+  uint8_t *data;
+  size_t len;
+  if (!arg_u32(env, argv[0], &cmd)) THROW(env, "bpfPlain: cmd must be a u32");
+  if (!arg_bytes(env, argv[1], &data, &len)) THROW(env, "bpfPlain: attr must be bytes");
+  size_t max;
+  int returns_fd = 0;
+  switch (cmd) {
+    case CMD_MAP_CREATE: max = 80; returns_fd = 1; break; /* through map_token_fd; excl_prog_hash is a pointer */
+    case CMD_MAP_GET_NEXT_ID: case CMD_PROG_GET_NEXT_ID: case CMD_BTF_GET_NEXT_ID: max = 12; break;
+    case CMD_MAP_GET_FD_BY_ID: case CMD_PROG_GET_FD_BY_ID: max = 12; returns_fd = 1; break;
+    case CMD_BTF_GET_FD_BY_ID: max = 16; returns_fd = 1; break;
+    default: THROW(env, "bpfPlain: command not allowed");
+  }
+  if (len > max) THROW(env, "bpfPlain: attribute longer than the command's pointer-free prefix");
+  uint8_t attr[ATTR_SIZE];
+  memset(attr, 0, sizeof(attr));
+  memcpy(attr, data, len);
+  long rc = sys_bpf((int)cmd, attr, (unsigned int)len);
+  napi_value ret = num(env, returns_fd ? fd_result(rc) : result(rc));
+  /* GET_NEXT_ID writes next_id at offset 4: hand it back. */
+  if (rc >= 0 && !returns_fd) memcpy(data, attr, len);
+  return ret;
+}
+
+/* objPin(fd, path) -> 0 | -errno */
+static napi_value obj_pin(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int64_t fd;
+  char path[4096];
+  size_t plen;
+  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "objPin: fd must be a non-negative integer");
+  if (napi_get_value_string_utf8(env, argv[1], path, sizeof(path), &plen) != napi_ok) THROW(env, "objPin: path must be a string");
+  if (plen >= sizeof(path) - 1) return num(env, -ENAMETOOLONG);
+  uint8_t attr[20] = {0};
+  put_ptr(attr, 0, path);
+  put_u32(attr, 8, (uint32_t)fd);
+  return num(env, result(sys_bpf(CMD_OBJ_PIN, attr, sizeof(attr))));
+}
+
+/* objGet(path, fileFlags) -> fd | -errno */
+static napi_value obj_get(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  char path[4096];
+  size_t plen;
+  uint32_t flags;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &plen) != napi_ok) THROW(env, "objGet: path must be a string");
+  if (plen >= sizeof(path) - 1) return num(env, -ENAMETOOLONG);
+  if (!arg_u32(env, argv[1], &flags)) THROW(env, "objGet: flags must be a u32");
+  uint8_t attr[20] = {0};
+  put_ptr(attr, 0, path);
+  put_u32(attr, 12, flags);
+  return num(env, fd_result(sys_bpf(CMD_OBJ_GET, attr, sizeof(attr))));
+}
+
+/*
+ * objInfo(fd, info) -> info_len | -errno. The buffer is zeroed here first: the info structs of
+ * programs and BTF hold user pointers, and a zeroed struct asks the kernel to write through none.
+ */
+static napi_value obj_info(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int64_t fd;
+  uint8_t *buf;
+  size_t len;
+  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "objInfo: fd must be a non-negative integer");
+  if (!arg_bytes(env, argv[1], &buf, &len) || len > UINT32_MAX) THROW(env, "objInfo: info must be bytes");
+  memset(buf, 0, len);
+  uint8_t attr[16] = {0};
+  put_u32(attr, 0, (uint32_t)fd);
+  put_u32(attr, 4, (uint32_t)len);
+  put_ptr(attr, 8, buf);
+  long rc = sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr));
+  if (rc < 0) return num(env, -errno);
+  return num(env, get_u32(attr, 4));
+}
+
+/*
+ * btfInfo(fd, data|null, name|null) -> [btf_size, id, kernel_btf, name_len] | -errno.
+ * Fills data with the raw BTF blob when given (it must be at least btf_size bytes to get all of
+ * it; the kernel reports ENOSPC otherwise) and name with the object's name.
+ */
+static napi_value btf_info(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int64_t fd;
+  uint8_t *data, *name;
+  size_t dlen, nlen;
+  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "btfInfo: fd must be a non-negative integer");
+  if (!arg_opt_bytes(env, argv[1], &data, &dlen) || dlen > UINT32_MAX) THROW(env, "btfInfo: data must be bytes or null");
+  if (!arg_opt_bytes(env, argv[2], &name, &nlen) || nlen > UINT32_MAX) THROW(env, "btfInfo: name must be bytes or null");
+  uint8_t binfo[32] = {0};
+  put_ptr(binfo, 0, data);
+  put_u32(binfo, 8, (uint32_t)dlen);
+  put_ptr(binfo, 16, name);
+  put_u32(binfo, 24, (uint32_t)nlen);
+  uint8_t attr[16] = {0};
+  put_u32(attr, 0, (uint32_t)fd);
+  put_u32(attr, 4, sizeof(binfo));
+  put_ptr(attr, 8, binfo);
+  if (sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr)) < 0) return num(env, -errno);
+  napi_value arr;
+  napi_create_array_with_length(env, 4, &arr);
+  napi_set_element(env, arr, 0, num(env, get_u32(binfo, 8)));
+  napi_set_element(env, arr, 1, num(env, get_u32(binfo, 12)));
+  napi_set_element(env, arr, 2, num(env, get_u32(binfo, 28)));
+  napi_set_element(env, arr, 3, num(env, get_u32(binfo, 24)));
+  return arr;
+}
+
+/* btfLoad(data, log|null, logLevel) -> fd | -errno. The kernel writes its verifier log into log. */
+static napi_value btf_load(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  uint8_t *data, *log;
+  size_t dlen, llen;
+  uint32_t level;
+  if (!arg_bytes(env, argv[0], &data, &dlen) || dlen > UINT32_MAX) THROW(env, "btfLoad: data must be bytes");
+  if (!arg_opt_bytes(env, argv[1], &log, &llen) || llen > UINT32_MAX) THROW(env, "btfLoad: log must be bytes or null");
+  if (!arg_u32(env, argv[2], &level)) THROW(env, "btfLoad: logLevel must be a u32");
+  if (log == NULL) level = 0;
+  uint8_t attr[40] = {0};
+  put_ptr(attr, 0, data);
+  put_ptr(attr, 8, log);
+  put_u32(attr, 16, (uint32_t)dlen);
+  put_u32(attr, 20, (uint32_t)llen);
+  put_u32(attr, 24, level);
+  return num(env, fd_result(sys_bpf(CMD_BTF_LOAD, attr, 28)));
+}
+
+/* ---------- fds ---------- */
+
+/* closeFd(fd) -> 0 | -errno */
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t fd;
+  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "closeFd: fd must be a non-negative integer");
+  return num(env, close((int)fd) < 0 ? -errno : 0);
+}
+
+/* dupFd(fd) -> new close-on-exec fd above 2 | -errno */
+static napi_value dup_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t fd;
+  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "dupFd: fd must be a non-negative integer");
+  int nfd = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
+  return num(env, nfd < 0 ? -errno : nfd);
+}
+
+/* possibleCpus() -> count | -errno */
+static napi_value possible_cpus(napi_env env, napi_callback_info info) {
+  (void)info;
+  return num(env, read_possible_cpus());
+}
+
+/* ---------- mmap ---------- */
+
+typedef struct {
+  void *addr;
+  size_t len;
+  int unmapped;
+} mapping;
+
+static void mapping_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)data;
+  mapping *m = hint;
+  if (!m->unmapped) munmap(m->addr, m->len);
+  free(m);
+}
+
+/*
+ * mmap(fd, length, writable, offset) -> ArrayBuffer | -errno. The ArrayBuffer is the mapping;
+ * munmap(arrayBuffer) detaches it (every view becomes empty) before unmapping, so no JavaScript
+ * access can reach unmapped memory. Unreferenced mappings are unmapped by the garbage collector.
+ */
+static napi_value do_mmap(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  int64_t fd, length, offset;
+  bool writable;
+  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "mmap: fd must be a non-negative integer");
+  if (!arg_i64(env, argv[1], &length) || length <= 0) THROW(env, "mmap: length must be positive");
+  if (napi_get_value_bool(env, argv[2], &writable) != napi_ok) THROW(env, "mmap: writable must be a boolean");
+  if (!arg_i64(env, argv[3], &offset) || offset < 0) THROW(env, "mmap: offset must be non-negative");
+  void *addr = mmap(NULL, (size_t)length, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, (int)fd, (off_t)offset);
+  if (addr == MAP_FAILED) return num(env, -errno);
+  mapping *m = calloc(1, sizeof(*m));
+  if (!m) { munmap(addr, (size_t)length); return num(env, -ENOMEM); }
+  m->addr = addr;
+  m->len = (size_t)length;
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, addr, (size_t)length, mapping_finalize, m, &ab) != napi_ok) {
+    munmap(addr, (size_t)length);
+    free(m);
+    THROW(env, "mmap: could not wrap the mapping (external buffers disabled?)");
+  }
+  napi_value holder;
+  napi_create_object(env, &holder);
+  /* Keep the mapping record reachable from JavaScript so munmap() can find it. */
+  napi_value ext;
+  napi_create_external(env, m, NULL, NULL, &ext);
+  napi_set_named_property(env, holder, "buffer", ab);
+  napi_set_named_property(env, holder, "token", ext);
+  return holder;
+}
+
+/* munmap({buffer, token}) -> 0 | -errno. Idempotent. */
+static napi_value do_munmap(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  napi_value ab, ext;
+  if (napi_get_named_property(env, argv[0], "buffer", &ab) != napi_ok) THROW(env, "munmap: not a mapping");
+  if (napi_get_named_property(env, argv[0], "token", &ext) != napi_ok) THROW(env, "munmap: not a mapping");
+  mapping *m = NULL;
+  if (napi_get_value_external(env, ext, (void **)&m) != napi_ok || m == NULL) THROW(env, "munmap: not a mapping");
+  bool detached = false;
+  napi_is_detached_arraybuffer(env, ab, &detached);
+  if (m->unmapped || detached) return num(env, 0);
+  /* Unmap only once no view can reach the memory: detach first. */
+  void *addr = m->addr;
+  size_t len = m->len;
+  m->unmapped = 1;
+  if (napi_detach_arraybuffer(env, ab) != napi_ok) { m->unmapped = 0; THROW(env, "munmap: could not detach"); }
+  return num(env, munmap(addr, len) < 0 ? -errno : 0);
+}
+
+/* ---------- epoll ---------- */
+
+/* epollCreate() -> fd | -errno */
+static napi_value epoll_create_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = epoll_create1(EPOLL_CLOEXEC);
+  return num(env, fd < 0 ? -errno : fd);
+}
+
+/* epollCtl(epfd, op, fd, events, data) -> 0 | -errno. op: 1 add, 2 del, 3 mod. */
+static napi_value epoll_ctl_js(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  int64_t epfd, fd;
+  uint32_t op, events, data;
+  if (!arg_i64(env, argv[0], &epfd) || !arg_u32(env, argv[1], &op) || !arg_i64(env, argv[2], &fd) ||
+      !arg_u32(env, argv[3], &events) || !arg_u32(env, argv[4], &data)) THROW(env, "epollCtl: bad arguments");
+  struct epoll_event ev = {0};
+  ev.events = events;
+  ev.data.u32 = data;
+  return num(env, epoll_ctl((int)epfd, (int)op, (int)fd, &ev) < 0 ? -errno : 0);
+}
+
+/* epollWait(epfd, out Uint32Array, timeoutMs) -> n | -errno. out receives the data of each ready fd. */
+static napi_value epoll_wait_js(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int64_t epfd, timeout;
+  uint8_t *out;
+  size_t olen;
+  if (!arg_i64(env, argv[0], &epfd) || !arg_bytes(env, argv[1], &out, &olen) || !arg_i64(env, argv[2], &timeout)) THROW(env, "epollWait: bad arguments");
+  size_t max = olen / 4;
+  if (max == 0) THROW(env, "epollWait: out must hold at least one u32");
+  if (max > 64) max = 64;
+  struct epoll_event evs[64];
+  int n = epoll_wait((int)epfd, evs, (int)max, (int)timeout);
+  if (n < 0) return num(env, -errno);
+  for (int i = 0; i < n; i++) memcpy(out + 4 * i, &evs[i].data.u32, 4);
+  return num(env, n);
+}
+
+/* ---------- module ---------- */
+
+#define EXPORT(name, fn) do { \
+  napi_value f; napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f); \
+  napi_set_named_property(env, exports, name, f); } while (0)
+
+static napi_value init(napi_env env, napi_value exports) {
+  EXPORT("mapBind", map_bind);
+  EXPORT("mapClose", map_close);
+  EXPORT("mapLookup", map_lookup);
+  EXPORT("mapLookupAndDelete", map_lookup_and_delete);
+  EXPORT("mapUpdate", map_update);
+  EXPORT("mapDelete", map_delete);
+  EXPORT("mapNextKey", map_next_key);
+  EXPORT("mapFreeze", map_freeze);
+  EXPORT("mapBatch", map_batch);
+  EXPORT("bpfPlain", bpf_plain);
+  EXPORT("objPin", obj_pin);
+  EXPORT("objGet", obj_get);
+  EXPORT("objInfo", obj_info);
+  EXPORT("btfInfo", btf_info);
+  EXPORT("btfLoad", btf_load);
+  EXPORT("closeFd", close_fd);
+  EXPORT("dupFd", dup_fd);
+  EXPORT("possibleCpus", possible_cpus);
+  EXPORT("mmap", do_mmap);
+  EXPORT("munmap", do_munmap);
+  EXPORT("epollCreate", epoll_create_js);
+  EXPORT("epollCtl", epoll_ctl_js);
+  EXPORT("epollWait", epoll_wait_js);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

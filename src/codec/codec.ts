@@ -1,0 +1,63 @@
+/**
+ * The codec interface: how keys and values of a typed map turn into bytes and back.
+ *
+ * A codec has a fixed `size` and encodes into / decodes from caller-given buffers, so that the
+ * map can reuse one scratch buffer per map and allocate nothing per operation for the bytes.
+ * Records (`BpfRecord`) and BTF types implement it; `bytesCodec` is the raw default.
+ */
+
+/** Turns values of type `T` into exactly `size` bytes and back. */
+export interface Codec<T> {
+  /** Bytes one value occupies. */
+  readonly size: number;
+  /**
+   * Writes `value` into `target[offset .. offset + size)`. Throws `TypeError`/`RangeError`
+   * naming the offending field, and writes nothing, when `value` does not fit the layout.
+   */
+  encode(value: T, target: Uint8Array, offset: number): void;
+  /** Reads one value from `source[offset .. offset + size)`. */
+  decode(source: Uint8Array, offset: number): T;
+}
+
+/** The value type a codec produces. */
+export type CodecValue<C> = C extends Codec<infer T> ? T : never;
+
+/** Marks the raw byte codec so that maps can skip the copy on the hot path. */
+export const RAW_BYTES = Symbol('bpfmap.rawBytes');
+
+/** The raw codec: values are `Uint8Array`s of exactly `size` bytes (decoded as copies). */
+export interface BytesCodec extends Codec<Uint8Array> {
+  readonly [RAW_BYTES]: true;
+}
+
+/** A raw byte codec of a fixed size. */
+export function bytesCodec(size: number): BytesCodec {
+  return {
+    [RAW_BYTES]: true,
+    size,
+    encode(value: Uint8Array, target: Uint8Array, offset: number): void {
+      if (!(value instanceof Uint8Array)) {
+        throw new TypeError(`expected a Uint8Array of ${size} bytes, got ${describe(value)}`);
+      }
+      if (value.length !== size) throw new RangeError(`expected ${size} bytes, got ${value.length}`);
+      target.set(value, offset);
+    },
+    decode(source: Uint8Array, offset: number): Uint8Array {
+      return source.slice(offset, offset + size);
+    },
+  };
+}
+
+/** True for codecs made by `bytesCodec`. */
+export function isBytesCodec(codec: Codec<unknown>): codec is BytesCodec {
+  return (codec as Partial<BytesCodec>)[RAW_BYTES] === true;
+}
+
+/** A short description of a value's type for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value instanceof Uint8Array) return `a Uint8Array of ${value.length} bytes`;
+  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`;
+  return `${typeof value} ${String(value)}`;
+}

@@ -1,0 +1,84 @@
+/**
+ * The native addon's functions, typed. Internal: nothing outside `src/` should import this.
+ *
+ * Every function returns a non-negative result or `-errno`; it throws only on wrong argument
+ * types, which the TypeScript layer rules out before calling.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** Opaque handle the addon keeps per open map: the fd plus the kernel's key and value sizes. */
+export interface NativeMapHandle {
+  readonly __brand: 'NativeMapHandle';
+}
+
+/** A memory mapping: the ArrayBuffer over it and the token `munmap` needs. */
+export interface NativeMapping {
+  readonly buffer: ArrayBuffer;
+  readonly token: unknown;
+}
+
+type Bytes = ArrayBufferView;
+
+export interface NativeAddon {
+  mapBind(fd: number): NativeMapHandle | number;
+  mapClose(handle: NativeMapHandle): number;
+  mapLookup(handle: NativeMapHandle, key: Bytes | null, value: Bytes, flags: number): number;
+  mapLookupAndDelete(handle: NativeMapHandle, key: Bytes | null, value: Bytes, flags: number): number;
+  mapUpdate(handle: NativeMapHandle, key: Bytes | null, value: Bytes, flags: number): number;
+  mapDelete(handle: NativeMapHandle, key: Bytes | null): number;
+  mapNextKey(handle: NativeMapHandle, key: Bytes | null, nextKey: Bytes): number;
+  mapFreeze(handle: NativeMapHandle): number;
+  mapBatch(
+    handle: NativeMapHandle,
+    command: number,
+    inBatch: Bytes | null,
+    outBatch: Bytes | null,
+    keys: Bytes | null,
+    values: Bytes | null,
+    count: number,
+    elemFlags: number,
+    countOut: Uint32Array,
+  ): number;
+  bpfPlain(command: number, attr: Uint8Array): number;
+  objPin(fd: number, path: string): number;
+  objGet(path: string, fileFlags: number): number;
+  objInfo(fd: number, info: Uint8Array): number;
+  btfInfo(fd: number, data: Uint8Array | null, name: Uint8Array | null): [btfSize: number, id: number, kernelBtf: number, nameLen: number] | number;
+  btfLoad(data: Uint8Array, log: Uint8Array | null, logLevel: number): number;
+  closeFd(fd: number): number;
+  dupFd(fd: number): number;
+  possibleCpus(): number;
+  mmap(fd: number, length: number, writable: boolean, offset: number): NativeMapping | number;
+  munmap(mapping: NativeMapping): number;
+  epollCreate(): number;
+  epollCtl(epfd: number, op: number, fd: number, events: number, data: number): number;
+  epollWait(epfd: number, out: Uint32Array, timeoutMs: number): number;
+}
+
+function load(): NativeAddon {
+  const require = createRequire(import.meta.url);
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // dist/src/sys -> package root; also works from src/sys when run through a TS loader.
+  const candidates = [
+    path.resolve(here, '../../../build/Release/bpfmap_native.node'),
+    path.resolve(here, '../../build/Release/bpfmap_native.node'),
+    path.resolve(here, '../../../build/Debug/bpfmap_native.node'),
+  ];
+  let lastError: unknown;
+  for (const candidate of candidates) {
+    try {
+      return require(candidate) as NativeAddon;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw new Error(
+    `bpfmap: the native addon is not built (looked for ${candidates[0]}); run \`npm ci\` or \`npx node-gyp rebuild\``,
+    { cause: lastError },
+  );
+}
+
+/** The loaded addon. */
+export const native: NativeAddon = load();
