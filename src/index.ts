@@ -1,0 +1,15 @@
+/**
+ * bpfmap: Linux BPF maps from Node.js.
+ *
+ * Public exports only; each line names where its concept lives.
+ */
+export { BpfMap, type MapCodecs, type OpenOptions, type SetFlags, type BatchPage } from './map/bpf-map.js';
+export { type MapSpec, type MapBtfSpec, type MapFlagName, type HasFd } from './map/spec.js';
+export { type MapInfo } from './map/info.js';
+export { MappedArray } from './map/mapped-array.js';
+export { BatchCursor, type MapBatch, type BatchOptions } from './map/batch.js';
+export { perCpuCodec, lpmKeyCodec, type LpmKey } from './map/codecs.js';
+export { type Codec, type CodecValue, bytesCodec } from './codec/codec.js';
+export { BpfError, BpfBatchError, errnoName } from './sys/errors.js';
+export { MapType, MapFlags, UpdateFlags, ENOTSUPP, mapTypeName, type MapTypeName, type UpdateFlag } from './sys/constants.js';
+export { possibleCpus } from './sys/cpus.js';

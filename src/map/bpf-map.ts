@@ -1,0 +1,941 @@
+/**
+ * `BpfMap`: a handle on one BPF map, with a Map-like API over raw bpf(2).
+ *
+ * Keys and values are `Uint8Array`s by default; codecs (records, BTF types) make a map typed,
+ * `BpfMap<K, V>`. Each map keeps one key and one value scratch buffer, so the element operations
+ * allocate nothing but the decoded result, and cross into native code once per operation.
+ */
+import { type Codec, bytesCodec, isBytesCodec, describe } from '../codec/codec.js';
+import { native, type NativeMapHandle } from '../sys/native.js';
+import { Command } from '../sys/commands.js';
+import { BpfError, BpfBatchError, Errno, check, sizeError, argumentError, type ErrorSubject } from '../sys/errors.js';
+import type { CommandName } from '../sys/commands.js';
+import {
+  FileFlags,
+  MapFlags,
+  MapType,
+  UpdateFlags,
+  holdsFdsType,
+  isKeylessType,
+  isPerCpuType,
+  mapTypeName,
+  type UpdateFlag,
+} from '../sys/constants.js';
+import { idAttr, StructBuffer } from '../sys/layout.js';
+import { possibleCpus } from '../sys/cpus.js';
+import { readMapInfo, readFdInfo, type MapInfo } from './info.js';
+import { encodeMapSpec, type MapSpec } from './spec.js';
+import { perCpuCodec, roundUp8 } from './codecs.js';
+import { MappedArray } from './mapped-array.js';
+import { BatchCursor, BatchBuffers, type MapBatch, type BatchOptions } from './batch.js';
+
+/** Codecs that make a map typed. Omitted ones stay raw bytes. */
+export interface MapCodecs<K, V> {
+  /** Key codec; its size must equal the map's key size. */
+  readonly key?: Codec<K>;
+  /**
+   * Value codec for one value; its size must equal the map's value size. For per-CPU maps give
+   * the codec of one CPU's value: the map decodes to, and encodes from, an array per possible CPU.
+   */
+  readonly value?: Codec<unknown>;
+}
+
+/** How to open a pinned map or a map by id. */
+export interface OpenOptions<K, V> extends MapCodecs<K, V> {
+  /** Open read-only (BPF_F_RDONLY): writes fail with EACCES/EPERM, `mmap()` maps read-only. */
+  readonly readOnly?: boolean;
+  /** Open write-only (BPF_F_WRONLY). */
+  readonly writeOnly?: boolean;
+}
+
+/** A flag for `set`: bpftool's word or the raw number. */
+export type SetFlags = UpdateFlag | number;
+
+/** One page of a typed batch lookup. */
+export interface BatchPage<K, V> {
+  /** The entries of this page, decoded. */
+  readonly entries: Array<[K, V]>;
+  /** Pass to the next call to continue after this page. */
+  readonly cursor: BatchCursor;
+  /** True when the map has no more entries after this page. */
+  readonly done: boolean;
+}
+
+const ENOENT = -Errno.ENOENT;
+const DEFAULT_BATCH = 4096;
+
+function resolveSetFlags(flags: SetFlags | undefined): number {
+  if (flags === undefined) return 0;
+  if (typeof flags === 'number') {
+    if (!Number.isInteger(flags) || flags < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FLAGS', `flags must be a non-negative integer, got ${flags}`);
+    return flags;
+  }
+  const value = (UpdateFlags as Record<string, number | undefined>)[flags];
+  if (value === undefined) {
+    throw argumentError(TypeError, 'ERR_BPFMAP_FLAGS', `unknown update flag '${String(flags)}': expected any, noexist, exist or lock`);
+  }
+  return value;
+}
+
+function openFlags(options: { readOnly?: boolean; writeOnly?: boolean } | undefined): number {
+  if (options?.readOnly && options.writeOnly) {
+    throw argumentError(TypeError, 'ERR_BPFMAP_OPTIONS', 'readOnly and writeOnly exclude each other');
+  }
+  return options?.readOnly ? FileFlags.RDONLY : options?.writeOnly ? FileFlags.WRONLY : 0;
+}
+
+/**
+ * A BPF map.
+ *
+ * @example
+ * using map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1024, name: 'counts' });
+ * map.set(Uint8Array.of(1, 0, 0, 0), new Uint8Array(8));
+ * for (const [key, value] of map) console.log(key, value);
+ */
+export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> {
+  /** The map's file descriptor (close-on-exec, never below 3). Invalid after `close()`. */
+  readonly fd: number;
+  /** Map type number (`MapType`). */
+  readonly type: number;
+  /** Map name as the kernel has it. */
+  readonly name: string;
+  /** Kernel-wide map id. */
+  readonly id: number;
+  /** Key size in bytes. */
+  readonly keySize: number;
+  /** Value size in bytes (one CPU's value, for per-CPU maps). */
+  readonly valueSize: number;
+  /** Maximum number of entries. */
+  readonly maxEntries: number;
+  /** Map creation flags. */
+  readonly flags: number;
+  /** True for per-CPU maps, whose values are arrays with one entry per possible CPU. */
+  readonly perCpu: boolean;
+  /** Bytes the kernel reads or writes for one value (per-CPU: roundup(valueSize, 8) * CPUs). */
+  readonly valueBufferSize: number;
+  /** True when this handle was opened read-only. */
+  readonly readOnly: boolean;
+  /** The key codec. */
+  readonly keyCodec: Codec<K>;
+  /** The codec of a whole value as the kernel sees it (per-CPU arrays included). */
+  readonly valueCodec: Codec<V>;
+  /** The codec of one value as given at open (one CPU's value for per-CPU maps). */
+  readonly elementCodec: Codec<unknown>;
+
+  readonly #handle: NativeMapHandle;
+  readonly #keyBuffer: Uint8Array;
+  readonly #nextKeyBuffer: Uint8Array;
+  readonly #valueBuffer: Uint8Array;
+  readonly #rawKeys: boolean;
+  readonly #rawValues: boolean;
+  readonly #subject: ErrorSubject;
+  readonly #countOut = new Uint32Array(1);
+  #mappings: MappedArray[] = [];
+  #closed = false;
+  #batchUnsupported = false;
+
+  /** Use the static constructors (`create`, `openPinned`, `fromId`, `fromFd`). Takes ownership of fd. */
+  protected constructor(fd: number, codecs: MapCodecs<K, V> = {}, options: { readOnly?: boolean; path?: string } = {}) {
+    let info: MapInfo;
+    try {
+      info = readMapInfo(fd);
+    } catch (error) {
+      native.closeFd(fd);
+      throw error;
+    }
+    const handle = native.mapBind(fd);
+    if (typeof handle === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -handle);
+    this.#handle = handle;
+    this.fd = fd;
+    this.type = info.type;
+    this.name = info.name;
+    this.id = info.id;
+    this.keySize = info.keySize;
+    this.valueSize = info.valueSize;
+    this.maxEntries = info.maxEntries;
+    this.flags = info.flags;
+    this.readOnly = options.readOnly ?? false;
+    this.perCpu = isPerCpuType(info.type);
+    this.#subject = { name: info.name, id: info.id, ...(options.path ? { path: options.path } : {}) };
+
+    const keyCodec = (codecs.key ?? bytesCodec(info.keySize)) as Codec<K>;
+    if (keyCodec.size !== info.keySize && !isKeylessType(info.type)) {
+      this.#handleFailure();
+      throw argumentError(RangeError, 'ERR_BPFMAP_CODEC', `key codec is ${keyCodec.size} bytes but map '${info.name}' has ${info.keySize}-byte keys`);
+    }
+    const element = codecs.value ?? bytesCodec(info.valueSize);
+    if (element.size !== info.valueSize) {
+      this.#handleFailure();
+      throw argumentError(RangeError, 'ERR_BPFMAP_CODEC', `value codec is ${element.size} bytes but map '${info.name}' has ${info.valueSize}-byte values`);
+    }
+    this.keyCodec = keyCodec;
+    this.elementCodec = element;
+    this.valueCodec = (this.perCpu ? perCpuCodec(element, possibleCpus()) : element) as Codec<V>;
+    this.valueBufferSize = this.perCpu ? roundUp8(info.valueSize) * possibleCpus() : info.valueSize;
+    this.#rawKeys = isBytesCodec(keyCodec);
+    this.#rawValues = isBytesCodec(element) && !this.perCpu;
+    // Keys get at least 4 bytes so that the same buffer can serve as a batch cursor.
+    this.#keyBuffer = new Uint8Array(Math.max(info.keySize, 4));
+    this.#nextKeyBuffer = new Uint8Array(Math.max(info.keySize, 4));
+    this.#valueBuffer = new Uint8Array(Math.max(this.valueBufferSize, 1));
+  }
+
+  #handleFailure(): void {
+    native.mapClose(this.#handle);
+    this.#closed = true;
+  }
+
+  // ---------------------------------------------------------------- constructors
+
+  /**
+   * Creates a map.
+   * @throws BpfError (MAP_CREATE) when the kernel rejects the spec, with the reason.
+   * @throws TypeError/RangeError when the spec itself is malformed (nothing reaches the kernel).
+   */
+  static create<K = Uint8Array, V = Uint8Array>(spec: MapSpec, codecs?: MapCodecs<K, V>): BpfMap<K, V> {
+    const { attr, name } = encodeMapSpec(spec);
+    const fd = native.bpfPlain(Command.MAP_CREATE, attr);
+    if (fd < 0) {
+      const hint = -fd === Errno.EINVAL ? describeCreateHint(spec) : undefined;
+      throw BpfError.fromErrno('MAP_CREATE', -fd, { name }, hint);
+    }
+    return new BpfMap<K, V>(fd, codecs);
+  }
+
+  /**
+   * Opens a map pinned on bpffs.
+   * @throws BpfError (OBJ_GET) with code ENOENT when nothing is pinned there.
+   */
+  static openPinned<K = Uint8Array, V = Uint8Array>(path: string, options?: OpenOptions<K, V>): BpfMap<K, V> {
+    if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
+    const fd = native.objGet(path, openFlags(options));
+    if (fd < 0) {
+      const error = BpfError.fromErrno('OBJ_GET', -fd, { path });
+      if (-fd === Errno.ENOENT) {
+        throw new BpfError(`no map pinned at ${path}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'OBJ_GET', subject: { path } });
+      }
+      throw error;
+    }
+    return BpfMap.#fromOwnedFd<K, V>(fd, options, path);
+  }
+
+  /** Opens a map by its kernel-wide id (needs CAP_SYS_ADMIN). */
+  static fromId<K = Uint8Array, V = Uint8Array>(id: number, options?: OpenOptions<K, V>): BpfMap<K, V> {
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_ID', `map id must be a positive 32-bit integer, got ${id}`);
+    const attr = new StructBuffer(idAttr).setU32('id', id).setU32('open_flags', openFlags(options));
+    const fd = native.bpfPlain(Command.MAP_GET_FD_BY_ID, attr.bytes);
+    if (fd < 0) {
+      if (-fd === Errno.ENOENT) {
+        throw new BpfError(`no map with id ${id}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'MAP_GET_FD_BY_ID', subject: { id } });
+      }
+      throw BpfError.fromErrno('MAP_GET_FD_BY_ID', -fd, { id });
+    }
+    return BpfMap.#fromOwnedFd<K, V>(fd, options);
+  }
+
+  /** Opens the map behind an fd the caller owns; the fd is duplicated, the caller keeps its own. */
+  static fromFd<K = Uint8Array, V = Uint8Array>(fd: number, codecs?: MapCodecs<K, V>): BpfMap<K, V> {
+    if (!Number.isInteger(fd) || fd < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `fd must be a non-negative integer, got ${fd}`);
+    const dup = native.dupFd(fd);
+    if (dup < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -dup, undefined, `cannot duplicate fd ${fd}`);
+    return new BpfMap<K, V>(dup, codecs);
+  }
+
+  /**
+   * Opens the first map with this name (names are not unique: prefer ids or pins).
+   * @throws BpfError with code ENOENT when no map has that name.
+   */
+  static fromName<K = Uint8Array, V = Uint8Array>(name: string, options?: OpenOptions<K, V>): BpfMap<K, V> {
+    for (const id of BpfMap.ids()) {
+      let info: MapInfo | undefined;
+      try {
+        info = BpfMap.infoById(id);
+      } catch {
+        continue;
+      }
+      if (info.name === name) return BpfMap.fromId<K, V>(id, options);
+    }
+    throw new BpfError(`no map named '${name}'`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'MAP_GET_NEXT_ID', subject: { name } });
+  }
+
+  static #fromOwnedFd<K, V>(fd: number, options: OpenOptions<K, V> | undefined, path?: string): BpfMap<K, V> {
+    const codecs: MapCodecs<K, V> = {
+      ...(options?.key ? { key: options.key } : {}),
+      ...(options?.value ? { value: options.value } : {}),
+    };
+    return new BpfMap<K, V>(fd, codecs, { readOnly: options?.readOnly ?? false, ...(path ? { path } : {}) });
+  }
+
+  /** Ids of every map on the system, in increasing order (needs CAP_SYS_ADMIN). */
+  static *ids(): Generator<number> {
+    const attr = new StructBuffer(idAttr);
+    let id = 0;
+    for (;;) {
+      attr.setU32('id', id).setU32('next_id', 0);
+      const rc = native.bpfPlain(Command.MAP_GET_NEXT_ID, attr.bytes);
+      if (rc === ENOENT) return;
+      check('MAP_GET_NEXT_ID', rc);
+      id = attr.u32('next_id');
+      yield id;
+    }
+  }
+
+  /** Info of one map by id, without keeping it open. */
+  static infoById(id: number): MapInfo {
+    const attr = new StructBuffer(idAttr).setU32('id', id);
+    const fd = check('MAP_GET_FD_BY_ID', native.bpfPlain(Command.MAP_GET_FD_BY_ID, attr.bytes), { id });
+    try {
+      return readMapInfo(fd);
+    } finally {
+      native.closeFd(fd);
+    }
+  }
+
+  /** Info of every map on the system, like `bpftool map show` (maps that vanish meanwhile are skipped). */
+  static list(): MapInfo[] {
+    const infos: MapInfo[] = [];
+    for (const id of BpfMap.ids()) {
+      try {
+        infos.push(BpfMap.infoById(id));
+      } catch (error) {
+        if (error instanceof BpfError && error.code === 'ENOENT') continue;
+        throw error;
+      }
+    }
+    return infos;
+  }
+
+  /**
+   * A typed view of this map: a new handle (duplicated fd) that reads and writes through the
+   * given codecs. Closing one handle does not close the other.
+   */
+  withCodecs<K2 = K, V2 = V>(key?: Codec<K2>, value?: Codec<unknown>): BpfMap<K2, V2> {
+    this.#ensureOpen();
+    const codecs: MapCodecs<K2, V2> = {
+      key: (key ?? this.keyCodec) as Codec<K2>,
+      value: value ?? this.elementCodec,
+    };
+    const map = BpfMap.fromFd<K2, V2>(this.fd, codecs);
+    (map as { readOnly: boolean }).readOnly = this.readOnly;
+    return map;
+  }
+
+  // ---------------------------------------------------------------- info
+
+  /** Fresh info from the kernel, including `frozen` and `memlock`. */
+  get info(): MapInfo {
+    this.#ensureOpen();
+    return readMapInfo(this.fd);
+  }
+
+  /** bpftool's name of the map type. */
+  get typeName(): string {
+    return mapTypeName(this.type);
+  }
+
+  /** True once the map is frozen. */
+  get frozen(): boolean {
+    this.#ensureOpen();
+    return readFdInfo(this.fd).frozen;
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // ---------------------------------------------------------------- element operations
+
+  /** Encodes a key into the scratch buffer, or checks a raw key; throws before any syscall. */
+  #key(key: K): Uint8Array {
+    if (this.#rawKeys) {
+      if (!(key instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_KEY_TYPE', `key expected a Uint8Array of ${this.keySize} bytes, got ${describe(key)}`);
+      if (key.length !== this.keySize) throw sizeError('key', this.keySize, key.length);
+      return key;
+    }
+    this.keyCodec.encode(key, this.#keyBuffer, 0);
+    return this.#keyBuffer;
+  }
+
+  /** Encodes a value into the scratch buffer, or checks a raw value; throws before any syscall. */
+  #value(value: V): Uint8Array {
+    if (this.#rawValues) {
+      if (!(value instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `value expected a Uint8Array of ${this.valueSize} bytes, got ${describe(value)}`);
+      if (value.length !== this.valueSize) throw sizeError('value', this.valueSize, value.length);
+      return value;
+    }
+    this.valueCodec.encode(value, this.#valueBuffer, 0);
+    return this.#valueBuffer;
+  }
+
+  #fail(command: CommandName, rc: number): BpfError {
+    if (this.#closed) {
+      return new BpfError(`${command} on map '${this.name}' id ${this.id}: the map handle is closed`, {
+        code: 'EBADF',
+        errno: Errno.EBADF,
+        command,
+        subject: this.#subject,
+      });
+    }
+    return BpfError.fromErrno(command, -rc, this.#subject);
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw this.#fail('OBJ_GET_INFO_BY_FD', -Errno.EBADF);
+  }
+
+  #requireKeyed(operation: string): void {
+    if (isKeylessType(this.type)) {
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `${operation} needs a keyed map; ${this.typeName} map '${this.name}' has no keys (use push/pop/peek, or add/has for bloom_filter)`);
+    }
+  }
+
+  /**
+   * The value stored under `key`, or `undefined` when there is none. On an lpm_trie this is the
+   * longest-prefix match.
+   */
+  get(key: K): V | undefined {
+    const keyBytes = this.#key(key);
+    const rc = native.mapLookup(this.#handle, keyBytes, this.#valueBuffer, 0);
+    if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
+    if (rc === ENOENT) return undefined;
+    throw this.#fail('MAP_LOOKUP_ELEM', rc);
+  }
+
+  /**
+   * Raw lookup into a caller buffer of `valueBufferSize` bytes: no allocation at all.
+   * Returns false when the key is missing.
+   */
+  getInto(key: K, target: Uint8Array): boolean {
+    if (!(target instanceof Uint8Array) || target.length !== this.valueBufferSize) {
+      throw sizeError('value buffer', this.valueBufferSize, target instanceof Uint8Array ? target.length : 0);
+    }
+    const rc = native.mapLookup(this.#handle, this.#key(key), target, 0);
+    if (rc === 0) return true;
+    if (rc === ENOENT) return false;
+    throw this.#fail('MAP_LOOKUP_ELEM', rc);
+  }
+
+  /**
+   * Stores `value` under `key`. `flags`: `'any'` (default) creates or replaces, `'noexist'` only
+   * creates, `'exist'` only replaces, `'lock'` updates under the value's bpf_spin_lock.
+   * Per-CPU maps take an array with one value per possible CPU.
+   * @throws BpfError EEXIST (noexist on an existing key), ENOENT (exist on a missing key),
+   *   E2BIG (map full), EPERM (frozen map).
+   */
+  set(key: K, value: V, flags?: SetFlags): this {
+    this.#requireKeyed('set');
+    const flagBits = resolveSetFlags(flags);
+    const keyBytes = this.#key(key);
+    const valueBytes = this.#value(value);
+    const rc = native.mapUpdate(this.#handle, keyBytes, valueBytes, flagBits);
+    if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
+    return this;
+  }
+
+  /** Deletes `key`; true when it existed. */
+  delete(key: K): boolean {
+    this.#requireKeyed('delete');
+    const rc = native.mapDelete(this.#handle, this.#key(key));
+    if (rc === 0) return true;
+    if (rc === ENOENT) return false;
+    throw this.#fail('MAP_DELETE_ELEM', rc);
+  }
+
+  /** True when `key` has a value (for bloom_filter: when `key` may be in the set). */
+  has(key: K): boolean {
+    if (this.type === MapType.bloom_filter) return this.mayContain(key as unknown as V);
+    const rc = native.mapLookup(this.#handle, this.#key(key), this.#valueBuffer, 0);
+    if (rc === 0) return true;
+    if (rc === ENOENT) return false;
+    throw this.#fail('MAP_LOOKUP_ELEM', rc);
+  }
+
+  /** Removes `key` and returns its value in one step (hash maps, kernel 5.14+); undefined when missing. */
+  getAndDelete(key: K): V | undefined {
+    this.#requireKeyed('getAndDelete');
+    const rc = native.mapLookupAndDelete(this.#handle, this.#key(key), this.#valueBuffer, 0);
+    if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
+    if (rc === ENOENT) return undefined;
+    throw this.#fail('MAP_LOOKUP_AND_DELETE_ELEM', rc);
+  }
+
+  /**
+   * The key after `key` in the kernel's order, or the first key when `key` is omitted;
+   * `undefined` at the end. (A key that is not in a hash map yields the first key.)
+   */
+  nextKey(key?: K): K | undefined {
+    this.#requireKeyed('nextKey');
+    const current = key === undefined ? null : this.#key(key);
+    const rc = native.mapNextKey(this.#handle, current, this.#nextKeyBuffer);
+    if (rc === 0) return this.keyCodec.decode(this.#nextKeyBuffer, 0);
+    if (rc === ENOENT) return undefined;
+    throw this.#fail('MAP_GET_NEXT_KEY', rc);
+  }
+
+  // ---------------------------------------------------------------- queue, stack, bloom filter
+
+  #requireType(operation: string, ...types: MapType[]): void {
+    if (!types.includes(this.type)) {
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `${operation} needs a ${types.map(mapTypeName).join(' or ')} map; '${this.name}' is ${this.typeName}`);
+    }
+  }
+
+  /** Pushes onto a queue or stack. `flags: 'exist'` overwrites the oldest element when full. */
+  push(value: V, flags?: SetFlags): this {
+    this.#requireType('push', MapType.queue, MapType.stack);
+    const flagBits = resolveSetFlags(flags);
+    const rc = native.mapUpdate(this.#handle, null, this.#value(value), flagBits);
+    if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
+    return this;
+  }
+
+  /** Removes and returns the next element of a queue (oldest) or stack (newest); undefined when empty. */
+  pop(): V | undefined {
+    this.#requireType('pop', MapType.queue, MapType.stack);
+    const rc = native.mapLookupAndDelete(this.#handle, null, this.#valueBuffer, 0);
+    if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
+    if (rc === ENOENT) return undefined;
+    throw this.#fail('MAP_LOOKUP_AND_DELETE_ELEM', rc);
+  }
+
+  /** Returns the next element of a queue or stack without removing it; undefined when empty. */
+  peek(): V | undefined {
+    this.#requireType('peek', MapType.queue, MapType.stack);
+    const rc = native.mapLookup(this.#handle, null, this.#valueBuffer, 0);
+    if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
+    if (rc === ENOENT) return undefined;
+    throw this.#fail('MAP_LOOKUP_ELEM', rc);
+  }
+
+  /** Adds a value to a bloom filter. */
+  add(value: V): this {
+    this.#requireType('add', MapType.bloom_filter);
+    const rc = native.mapUpdate(this.#handle, null, this.#value(value), 0);
+    if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
+    return this;
+  }
+
+  /** True when a bloom filter may contain `value` (false means it certainly does not). */
+  mayContain(value: V): boolean {
+    this.#requireType('mayContain', MapType.bloom_filter);
+    const rc = native.mapLookup(this.#handle, null, this.#value(value), 0);
+    if (rc === 0) return true;
+    if (rc === ENOENT) return false;
+    throw this.#fail('MAP_LOOKUP_ELEM', rc);
+  }
+
+  // ---------------------------------------------------------------- maps of maps, program arrays
+
+  #requireFdMap(operation: string): void {
+    if (!holdsFdsType(this.type)) {
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `${operation} needs an array_of_maps, hash_of_maps or prog_array; '${this.name}' is ${this.typeName}`);
+    }
+  }
+
+  /** Stores an inner map (array_of_maps, hash_of_maps) or a program fd (prog_array) under `key`. */
+  setFd(key: K, target: { readonly fd: number } | number, flags?: SetFlags): this {
+    this.#requireFdMap('setFd');
+    const fd = typeof target === 'number' ? target : target?.fd;
+    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) {
+      throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `expected a BpfMap or an fd, got ${describe(target)}`);
+    }
+    const flagBits = resolveSetFlags(flags);
+    const keyBytes = this.#key(key);
+    new DataView(this.#valueBuffer.buffer).setUint32(0, fd, true);
+    const rc = native.mapUpdate(this.#handle, keyBytes, this.#valueBuffer, flagBits);
+    if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
+    return this;
+  }
+
+  /** Stores an inner map under `key` of an array_of_maps / hash_of_maps. */
+  setInnerMap(key: K, inner: { readonly fd: number } | number, flags?: SetFlags): this {
+    this.#requireType('setInnerMap', MapType.array_of_maps, MapType.hash_of_maps);
+    return this.setFd(key, inner, flags);
+  }
+
+  /** The id of the inner map or program stored under `key`, or undefined. */
+  getId(key: K): number | undefined {
+    this.#requireFdMap('getId');
+    const rc = native.mapLookup(this.#handle, this.#key(key), this.#valueBuffer, 0);
+    if (rc === 0) return new DataView(this.#valueBuffer.buffer).getUint32(0, true);
+    if (rc === ENOENT) return undefined;
+    throw this.#fail('MAP_LOOKUP_ELEM', rc);
+  }
+
+  /** Opens the inner map stored under `key` of a map-in-map; undefined when the slot is empty. */
+  openInnerMap<K2 = Uint8Array, V2 = Uint8Array>(key: K, options?: OpenOptions<K2, V2>): BpfMap<K2, V2> | undefined {
+    this.#requireType('openInnerMap', MapType.array_of_maps, MapType.hash_of_maps);
+    const id = this.getId(key);
+    return id === undefined ? undefined : BpfMap.fromId<K2, V2>(id, options);
+  }
+
+  // ---------------------------------------------------------------- iteration
+
+  /** Entries `[key, value]`, decoded. Uses batch lookups where the kernel has them. */
+  *entries(): Generator<[K, V]> {
+    this.#requireKeyed('entries');
+    if (this.#canBatch()) {
+      let first = true;
+      for (const batch of this.#batches(DEFAULT_BATCH, false, () => first)) {
+        first = false;
+        const { keys, values, count } = batch;
+        for (let i = 0; i < count; i++) {
+          yield [this.keyCodec.decode(keys, i * this.keySize), this.valueCodec.decode(values, i * this.valueBufferSize)];
+        }
+      }
+      if (!this.#batchUnsupported) return;
+    }
+    yield* this.#entriesByNextKey();
+  }
+
+  /** Keys, decoded. */
+  *keys(): Generator<K> {
+    for (const [key] of this.entries()) yield key;
+  }
+
+  /** Values, decoded. */
+  *values(): Generator<V> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  /** Same as `entries()`. */
+  [Symbol.iterator](): Generator<[K, V]> {
+    return this.entries();
+  }
+
+  /** Next-key iteration, decoded. */
+  *#entriesByNextKey(): Generator<[K, V]> {
+    for (const [key, value] of this.#walkByNextKey()) {
+      yield [this.keyCodec.decode(key, 0), this.valueCodec.decode(value, 0)];
+    }
+  }
+
+  /**
+   * Walks the map with GET_NEXT_KEY + LOOKUP, yielding views of a key and a value buffer that
+   * the next step reuses. The next key is fetched before yielding, so deleting the yielded key
+   * is safe; keys that vanish between the two calls are skipped; the walk aborts after more
+   * than max_entries keys, which only concurrent deletes (restarting hash iteration) can cause.
+   */
+  *#walkByNextKey(): Generator<[Uint8Array, Uint8Array]> {
+    let current = new Uint8Array(Math.max(this.keySize, 4));
+    let next = new Uint8Array(Math.max(this.keySize, 4));
+    const value = new Uint8Array(Math.max(this.valueBufferSize, 1));
+    let rc = native.mapNextKey(this.#handle, null, current);
+    let steps = 0;
+    while (rc === 0) {
+      if (++steps > this.maxEntries + 1) {
+        throw new BpfError(
+          `MAP_GET_NEXT_KEY on map '${this.name}' id ${this.id}: iteration aborted after ${steps - 1} keys, more than max_entries (${this.maxEntries}); keys are being deleted concurrently`,
+          { code: 'ERR_ITERATION_ABORTED', errno: 0, command: 'MAP_GET_NEXT_KEY', subject: this.#subject },
+        );
+      }
+      const found = native.mapLookup(this.#handle, current, value, 0);
+      if (found !== 0 && found !== ENOENT) throw this.#fail('MAP_LOOKUP_ELEM', found);
+      const nextRc = native.mapNextKey(this.#handle, current, next);
+      if (nextRc !== 0 && nextRc !== ENOENT) throw this.#fail('MAP_GET_NEXT_KEY', nextRc);
+      if (found === 0) yield [current.subarray(0, this.keySize), value.subarray(0, this.valueBufferSize)];
+      [current, next] = [next, current];
+      rc = nextRc;
+    }
+    if (rc !== ENOENT) throw this.#fail('MAP_GET_NEXT_KEY', rc);
+  }
+
+  #canBatch(): boolean {
+    return !this.#batchUnsupported && (
+      this.type === MapType.hash || this.type === MapType.array || this.type === MapType.percpu_hash ||
+      this.type === MapType.percpu_array || this.type === MapType.lru_hash || this.type === MapType.lru_percpu_hash
+    );
+  }
+
+  /**
+   * Raw batch lookups: each chunk hands over whole key and value buffers (views over buffers
+   * reused by the next chunk: copy what you keep). Falls back to per-element next-key lookups
+   * on map types or kernels without batch support. With `delete`, entries are removed as read.
+   *
+   * @example
+   * for (const { count, keys, values, keySize, valueStride } of map.batches()) {
+   *   for (let i = 0; i < count; i++) use(keys.subarray(i * keySize, (i + 1) * keySize), ...);
+   * }
+   */
+  *batches(options: BatchOptions = {}): Generator<MapBatch> {
+    this.#requireKeyed('batches');
+    const size = options.batchSize ?? DEFAULT_BATCH;
+    if (!Number.isInteger(size) || size <= 0) throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `batchSize must be a positive integer, got ${size}`);
+    const andDelete = options.delete ?? false;
+    if (this.#canBatch()) {
+      let first = true;
+      for (const batch of this.#batches(size, andDelete, () => first)) {
+        first = false;
+        yield batch;
+      }
+      if (!this.#batchUnsupported) return;
+    }
+    // Fallback: assemble chunks from next-key iteration, in the same shape.
+    const buffers = new BatchBuffers(this.keySize, this.valueBufferSize, size);
+    let count = 0;
+    for (const [key, value] of this.#walkByNextKey()) {
+      buffers.keys.set(key, count * this.keySize);
+      buffers.values.set(value, count * this.valueBufferSize);
+      if (andDelete) this.#deleteRaw(key);
+      if (++count === size) {
+        yield buffers.chunk(count);
+        count = 0;
+      }
+    }
+    if (count > 0) yield buffers.chunk(count);
+  }
+
+  #deleteRaw(key: Uint8Array): void {
+    const rc = native.mapDelete(this.#handle, key);
+    if (rc !== 0 && rc !== ENOENT) throw this.#fail('MAP_DELETE_ELEM', rc);
+  }
+
+  /**
+   * The batch loop. Sets #batchUnsupported (and yields nothing) when the very first call says the
+   * kernel or map type has no batch support; retries ENOSPC with a doubled batch; treats ENOENT
+   * with a partial count as the last chunk.
+   */
+  *#batches(initialSize: number, andDelete: boolean, isFirst: () => boolean): Generator<MapBatch> {
+    const command = andDelete ? Command.MAP_LOOKUP_AND_DELETE_BATCH : Command.MAP_LOOKUP_BATCH;
+    const name: CommandName = andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH';
+    let size = Math.min(initialSize, Math.max(this.maxEntries, 1));
+    let buffers = new BatchBuffers(this.keySize, this.valueBufferSize, size);
+    const cursor = new BatchCursor(this.keySize);
+    let started = false;
+    for (;;) {
+      const rc = native.mapBatch(
+        this.#handle, command, started ? cursor.in : null, cursor.out,
+        buffers.keys, buffers.values, size, 0, this.#countOut,
+      );
+      const count = this.#countOut[0] ?? 0;
+      if (rc === 0 || rc === ENOENT) {
+        if (count > 0) yield buffers.chunk(count);
+        if (rc === ENOENT) return;
+        cursor.advance();
+        started = true;
+        continue;
+      }
+      if (rc === -Errno.ENOSPC && count === 0) {
+        // A hash bucket holds more entries than the batch: grow and retry from the same cursor.
+        size *= 2;
+        buffers = new BatchBuffers(this.keySize, this.valueBufferSize, size);
+        continue;
+      }
+      if (isFirst() && !started && count === 0 && (rc === -Errno.EINVAL || rc === -Errno.ENOTSUPP || rc === -Errno.EOPNOTSUPP)) {
+        this.#batchUnsupported = true;
+        return;
+      }
+      throw this.#fail(name, rc);
+    }
+  }
+
+  /**
+   * One page of a batch lookup, decoded: up to `count` entries after `cursor` (from the start
+   * when omitted). Pass the returned cursor to continue; `done` marks the end.
+   */
+  getBatch(options: { cursor?: BatchCursor; count?: number } = {}): BatchPage<K, V> {
+    return this.#page(options, false);
+  }
+
+  /** Like `getBatch`, but deletes the entries it returns (LOOKUP_AND_DELETE_BATCH). */
+  getAndDeleteBatch(options: { cursor?: BatchCursor; count?: number } = {}): BatchPage<K, V> {
+    return this.#page(options, true);
+  }
+
+  #page(options: { cursor?: BatchCursor; count?: number }, andDelete: boolean): BatchPage<K, V> {
+    this.#requireKeyed(andDelete ? 'getAndDeleteBatch' : 'getBatch');
+    let count = options.count ?? DEFAULT_BATCH;
+    if (!Number.isInteger(count) || count <= 0) throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `count must be a positive integer, got ${count}`);
+    const cursor = options.cursor ?? new BatchCursor(this.keySize);
+    if (cursor.keySize !== this.keySize) throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', 'the cursor belongs to a map with another key size');
+    if (cursor.done) return { entries: [], cursor, done: true };
+    const command = andDelete ? Command.MAP_LOOKUP_AND_DELETE_BATCH : Command.MAP_LOOKUP_BATCH;
+    for (;;) {
+      const buffers = new BatchBuffers(this.keySize, this.valueBufferSize, count);
+      const rc = native.mapBatch(this.#handle, command, cursor.started ? cursor.in : null, cursor.out, buffers.keys, buffers.values, count, 0, this.#countOut);
+      const got = this.#countOut[0] ?? 0;
+      if (rc === -Errno.ENOSPC && got === 0) {
+        count *= 2;
+        continue;
+      }
+      if (rc !== 0 && rc !== ENOENT) throw this.#fail(andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH', rc);
+      const entries: Array<[K, V]> = [];
+      for (let i = 0; i < got; i++) {
+        entries.push([this.keyCodec.decode(buffers.keys, i * this.keySize), this.valueCodec.decode(buffers.values, i * this.valueBufferSize)]);
+      }
+      if (rc === ENOENT) cursor.finish();
+      else cursor.advance();
+      return { entries, cursor, done: cursor.done };
+    }
+  }
+
+  /**
+   * Writes many entries in one syscall (UPDATE_BATCH), falling back to one update per entry
+   * where batches are unsupported. Every key and value is encoded and checked before anything
+   * reaches the kernel. Returns the number written.
+   * @throws BpfBatchError with `processed` when the kernel stops part-way.
+   */
+  setBatch(entries: Iterable<readonly [K, V]>, flags?: SetFlags): number {
+    this.#requireKeyed('setBatch');
+    const flagBits = resolveSetFlags(flags);
+    const list = Array.from(entries);
+    if (list.length === 0) return 0;
+    const buffers = new BatchBuffers(this.keySize, this.valueBufferSize, list.length);
+    list.forEach(([key, value], i) => {
+      try {
+        buffers.keys.set(this.#key(key), i * this.keySize);
+        buffers.values.set(this.#value(value), i * this.valueBufferSize);
+      } catch (error) {
+        if (error instanceof Error) error.message = `entry ${i}: ${error.message}`;
+        throw error;
+      }
+    });
+    return this.#writeBatch(Command.MAP_UPDATE_BATCH, 'MAP_UPDATE_BATCH', buffers, list.length, flagBits);
+  }
+
+  /**
+   * Deletes many keys in one syscall (DELETE_BATCH), falling back to one delete per key.
+   * Returns the number deleted.
+   * @throws BpfBatchError with `processed` when the kernel stops part-way (e.g. ENOENT on a missing key).
+   */
+  deleteBatch(keys: Iterable<K>): number {
+    this.#requireKeyed('deleteBatch');
+    const list = Array.from(keys);
+    if (list.length === 0) return 0;
+    const buffers = new BatchBuffers(this.keySize, 0, list.length);
+    list.forEach((key, i) => {
+      try {
+        buffers.keys.set(this.#key(key), i * this.keySize);
+      } catch (error) {
+        if (error instanceof Error) error.message = `key ${i}: ${error.message}`;
+        throw error;
+      }
+    });
+    return this.#writeBatch(Command.MAP_DELETE_BATCH, 'MAP_DELETE_BATCH', buffers, list.length, 0);
+  }
+
+  #writeBatch(command: number, name: CommandName, buffers: BatchBuffers, count: number, flags: number): number {
+    const isDelete = command === Command.MAP_DELETE_BATCH;
+    if (this.#canBatch()) {
+      const rc = native.mapBatch(this.#handle, command, null, null, buffers.keys, isDelete ? null : buffers.values, count, flags, this.#countOut);
+      const processed = this.#countOut[0] ?? 0;
+      if (rc === 0) return processed;
+      const unsupported = rc === -Errno.EINVAL || rc === -Errno.ENOTSUPP || rc === -Errno.EOPNOTSUPP;
+      // Anything but "no batch support" (or a bad argument the element path will name) is final.
+      if (!unsupported || processed !== 0) throw new BpfBatchError(this.#fail(name, rc), processed);
+    }
+    // Per-element fallback, reporting how many went through before a failure.
+    for (let i = 0; i < count; i++) {
+      const key = buffers.keys.subarray(i * this.keySize, (i + 1) * this.keySize);
+      const rc = isDelete
+        ? native.mapDelete(this.#handle, key)
+        : native.mapUpdate(this.#handle, key, buffers.values.subarray(i * this.valueBufferSize, (i + 1) * this.valueBufferSize), flags);
+      if (rc !== 0) throw new BpfBatchError(this.#fail(isDelete ? 'MAP_DELETE_ELEM' : 'MAP_UPDATE_ELEM', rc), i);
+    }
+    return count;
+  }
+
+  /**
+   * Removes every entry. Array maps cannot delete: their values are zeroed instead. Queues and
+   * stacks are popped empty.
+   */
+  clear(): void {
+    if (this.type === MapType.queue || this.type === MapType.stack) {
+      while (native.mapLookupAndDelete(this.#handle, null, this.#valueBuffer, 0) === 0);
+      return;
+    }
+    this.#requireKeyed('clear');
+    if (this.type === MapType.array || this.type === MapType.percpu_array) {
+      const zero = new Uint8Array(this.valueBufferSize);
+      const key = new Uint8Array(4);
+      const view = new DataView(key.buffer);
+      for (let i = 0; i < this.maxEntries; i++) {
+        view.setUint32(0, i, true);
+        const rc = native.mapUpdate(this.#handle, key, zero, 0);
+        if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
+      }
+      return;
+    }
+    for (;;) {
+      const keys: Uint8Array[] = [];
+      for (const batch of this.batches()) {
+        for (let i = 0; i < batch.count; i++) keys.push(batch.keys.slice(i * this.keySize, (i + 1) * this.keySize));
+      }
+      if (keys.length === 0) return;
+      for (const key of keys) this.#deleteRaw(key);
+    }
+  }
+
+  // ---------------------------------------------------------------- whole-map operations
+
+  /** Pins the map on bpffs at `path` (the folder must exist on a bpf filesystem). */
+  pin(path: string): this {
+    this.#ensureOpen();
+    if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
+    const rc = native.objPin(this.fd, path);
+    if (rc !== 0) throw BpfError.fromErrno('OBJ_PIN', -rc, { ...this.#subject, path });
+    return this;
+  }
+
+  /** Freezes the map: user space can no longer write it (programs still can, unless RDONLY_PROG). */
+  freeze(): this {
+    const rc = native.mapFreeze(this.#handle);
+    if (rc !== 0) throw this.#fail('MAP_FREEZE', rc);
+    return this;
+  }
+
+  /**
+   * Maps the values of an MMAPABLE array into memory: reads and writes through the returned
+   * view cost no syscall. Read-only when the handle is read-only or the map is frozen.
+   * Unmapped by `close()`.
+   */
+  mmap(): MappedArray {
+    this.#ensureOpen();
+    if ((this.type !== MapType.array) || (this.flags & MapFlags.MMAPABLE) === 0) {
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `mmap needs an array map created with the MMAPABLE flag; '${this.name}' is ${this.typeName}${this.type === MapType.array ? ' without MMAPABLE' : ''}`);
+    }
+    const writable = !this.readOnly && !this.frozen;
+    const mapping = MappedArray.map(this.fd, this.valueSize, this.maxEntries, writable, this.#subject);
+    this.#mappings.push(mapping);
+    return mapping;
+  }
+
+  /** Closes the map's fd and unmaps its mappings. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const mapping of this.#mappings) mapping.unmap();
+    this.#mappings = [];
+    native.mapClose(this.#handle);
+  }
+
+  /** `using map = ...` closes the map at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/** Adds the most common cause to an EINVAL from MAP_CREATE. */
+function describeCreateHint(spec: MapSpec): string | undefined {
+  const type = typeof spec.type === 'string' ? spec.type : mapTypeName(spec.type);
+  switch (type) {
+    case 'lpm_trie':
+      return 'lpm_trie needs the NO_PREALLOC flag and a key of 4 + N bytes';
+    case 'queue':
+    case 'stack':
+    case 'bloom_filter':
+      return `${type} needs keySize 0`;
+    case 'ringbuf':
+    case 'user_ringbuf':
+      return `${type} needs keySize 0, valueSize 0 and maxEntries a power-of-two multiple of the page size`;
+    case 'array':
+    case 'percpu_array':
+      return `${type} needs keySize 4`;
+    case 'array_of_maps':
+    case 'hash_of_maps':
+      return `${type} needs innerMap (a template map) and valueSize 4`;
+    default:
+      return undefined;
+  }
+}

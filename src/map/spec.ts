@@ -1,0 +1,113 @@
+/** `MapSpec`: what `BpfMap.create` takes, checked and turned into MAP_CREATE attributes. */
+import { MapFlags, MapType, resolveMapType, type MapTypeName } from '../sys/constants.js';
+import { argumentError } from '../sys/errors.js';
+import { mapCreateAttr, StructBuffer } from '../sys/layout.js';
+
+/** A map flag's name, as in `MapFlags`. */
+export type MapFlagName = keyof typeof MapFlags;
+
+/** BTF type information attached to a new map. */
+export interface MapBtfSpec {
+  /** fd of a loaded BTF object (see the BTF module's loader). */
+  readonly fd: number;
+  /** Type id of the key type in that BTF (0 for keyless maps). */
+  readonly keyTypeId: number;
+  /** Type id of the value type in that BTF. */
+  readonly valueTypeId: number;
+}
+
+/** Anything that has a map fd: a `BpfMap` or an object with `fd`. */
+export interface HasFd {
+  readonly fd: number;
+}
+
+/** Everything needed to create a map. */
+export interface MapSpec {
+  /** bpftool's type name (`'hash'`, `'percpu_array'`, ...), a `MapType`, or a number. */
+  readonly type: MapTypeName | MapType | number;
+  /** Key size in bytes (0 for queue, stack, bloom_filter, ringbuf). */
+  readonly keySize: number;
+  /** Value size in bytes (per CPU, for per-CPU maps). */
+  readonly valueSize: number;
+  /** Maximum number of entries (ring buffers: data size in bytes; storage maps: 0). */
+  readonly maxEntries: number;
+  /** Up to 15 characters of `[A-Za-z0-9_.]`. */
+  readonly name?: string;
+  /** `MapFlags` as a number, or their names. */
+  readonly flags?: number | readonly MapFlagName[];
+  /** Shorthand for the MMAPABLE flag (array maps that `mmap()` can map). */
+  readonly mmapable?: boolean;
+  /** NUMA node to allocate on; sets the NUMA_NODE flag. */
+  readonly numaNode?: number;
+  /** For array_of_maps / hash_of_maps: a map (or its fd) whose shape inner maps must have. */
+  readonly innerMap?: HasFd | number;
+  /** Type-specific extra: the number of hash functions for bloom_filter (low 4 bits). */
+  readonly mapExtra?: bigint | number;
+  /** BTF key and value types. */
+  readonly btf?: MapBtfSpec;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9_.]{0,15}$/;
+
+function u32(value: unknown, option: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw argumentError(RangeError, 'ERR_BPFMAP_SPEC', `${option} must be an integer from 0 to 4294967295, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Resolves `flags` given as a number or names. */
+export function resolveFlags(flags: MapSpec['flags']): number {
+  if (flags === undefined) return 0;
+  if (typeof flags === 'number') return u32(flags, 'flags');
+  let value = 0;
+  for (const name of flags) {
+    const bit = (MapFlags as Record<string, number | undefined>)[name];
+    if (bit === undefined) {
+      throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `unknown map flag '${name}': expected one of ${Object.keys(MapFlags).join(', ')}`);
+    }
+    value |= bit;
+  }
+  return value >>> 0;
+}
+
+/** Checks a spec and encodes the MAP_CREATE attributes. Throws before anything reaches the kernel. */
+export function encodeMapSpec(spec: MapSpec): { attr: Uint8Array; type: number; name: string } {
+  if (spec === null || typeof spec !== 'object') throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', 'map spec must be an object');
+  const type = resolveMapType(spec.type);
+  const name = spec.name ?? '';
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw argumentError(RangeError, 'ERR_BPFMAP_SPEC', `map name must be up to 15 characters of [A-Za-z0-9_.], got '${String(name)}'`);
+  }
+  let flags = resolveFlags(spec.flags);
+  if (spec.mmapable) flags |= MapFlags.MMAPABLE;
+  if (spec.numaNode !== undefined) flags |= MapFlags.NUMA_NODE;
+  const attr = new StructBuffer(mapCreateAttr);
+  attr
+    .setU32('map_type', type)
+    .setU32('key_size', u32(spec.keySize, 'keySize'))
+    .setU32('value_size', u32(spec.valueSize, 'valueSize'))
+    .setU32('max_entries', u32(spec.maxEntries, 'maxEntries'))
+    .setU32('map_flags', flags >>> 0)
+    .setText('map_name', name);
+  if (spec.numaNode !== undefined) attr.setU32('numa_node', u32(spec.numaNode, 'numaNode'));
+  if (spec.innerMap !== undefined) {
+    const innerFd = typeof spec.innerMap === 'number' ? spec.innerMap : spec.innerMap.fd;
+    attr.setU32('inner_map_fd', u32(innerFd, 'innerMap'));
+  }
+  if (spec.mapExtra !== undefined) {
+    const extra = BigInt(spec.mapExtra);
+    if (extra < 0n || extra > 0xffffffffffffffffn) throw argumentError(RangeError, 'ERR_BPFMAP_SPEC', `mapExtra must fit in 64 bits, got ${extra}`);
+    attr.setU64('map_extra', extra);
+  }
+  if (spec.btf !== undefined) {
+    attr
+      .setU32('btf_fd', u32(spec.btf.fd, 'btf.fd'))
+      .setU32('btf_key_type_id', u32(spec.btf.keyTypeId, 'btf.keyTypeId'))
+      .setU32('btf_value_type_id', u32(spec.btf.valueTypeId, 'btf.valueTypeId'));
+  }
+  // Send only up to the last field in use: older kernels reject unknown non-zero tails (E2BIG),
+  // and zero tails cost nothing, but a short attr is what libbpf sends too.
+  const used = spec.mapExtra !== undefined ? 72 : 64;
+  return { attr: attr.bytes.subarray(0, used), type, name };
+}
