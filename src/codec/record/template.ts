@@ -1,0 +1,83 @@
+/**
+ * Record templates: the pybpfmap-style description of a layout, and how to tell its forms apart.
+ *
+ * - a format string (`'Q'`, `'16s'`, `'4Q'`, `'!H'`) is a scalar, or an array when it holds more
+ *   than one value or writes a repeat count;
+ * - a list of `[name, template]` pairs is a struct;
+ * - any other list is an array of its element templates;
+ * - `arrayOf(template, length)` is an array of `length` copies of one template.
+ *
+ * JavaScript has no tuples, so a list of two-element lists that start with a string reads as a
+ * struct; write `arrayOf(['B', 'H'], 4)` for an array of such lists.
+ */
+import { recordFormatError } from './errors.js';
+
+/** A struct field: its name and its template. */
+export type FieldTemplate = readonly [name: string, template: Template];
+
+/** An array of `length` elements of one template. */
+export interface ArrayTemplate {
+  /** The element template. */
+  readonly arrayOf: Template;
+  /** How many elements. */
+  readonly length: number;
+}
+
+/** Any record template: a format string, a struct, an array, or `arrayOf`. */
+export type Template = string | readonly FieldTemplate[] | readonly Template[] | ArrayTemplate;
+
+/**
+ * An array of `length` copies of `element`: unambiguous where a list literal would read as a
+ * struct, and shorter than repeating a nested template by hand.
+ *
+ * @example
+ * new BpfRecord([['flows', arrayOf([['saddr', 'I'], ['daddr', 'I']], 16)]]);
+ */
+export function arrayOf(element: Template, length: number): ArrayTemplate {
+  if (!Number.isSafeInteger(length) || length < 0) throw recordFormatError(`arrayOf: length must be a non-negative integer, got ${String(length)}`);
+  return { arrayOf: element, length };
+}
+
+/** The form of a template, with its parts. */
+export type ClassifiedTemplate =
+  | { readonly form: 'format'; readonly format: string }
+  | { readonly form: 'struct'; readonly fields: readonly FieldTemplate[] }
+  | { readonly form: 'array'; readonly elements: readonly Template[] };
+
+function isFieldPair(entry: unknown): entry is FieldTemplate {
+  return Array.isArray(entry) && entry.length === 2 && typeof entry[0] === 'string';
+}
+
+/**
+ * Says which form a template has.
+ * @param where the path of the template in its record, for error messages.
+ * @throws TypeError for anything that is not a template, and for duplicate field names.
+ */
+export function classifyTemplate(template: unknown, where: string): ClassifiedTemplate {
+  if (typeof template === 'string') return { form: 'format', format: template };
+  if (Array.isArray(template)) {
+    const entries = template as readonly unknown[];
+    if (entries.length > 0 && entries.every(isFieldPair)) {
+      const fields = entries as readonly FieldTemplate[];
+      const seen = new Set<string>();
+      for (const [name] of fields) {
+        if (name === '') throw recordFormatError(`${where}: a field name must not be empty`);
+        if (name === '__proto__') throw recordFormatError(`${where}: '__proto__' cannot be a field name`);
+        if (seen.has(name)) {
+          throw recordFormatError(
+            `${where}: field '${name}' appears twice (a list of [string, template] lists reads as a struct: use arrayOf() for an array of such lists)`,
+          );
+        }
+        seen.add(name);
+      }
+      return { form: 'struct', fields };
+    }
+    return { form: 'array', elements: entries as readonly Template[] };
+  }
+  if (typeof template === 'object' && template !== null && 'arrayOf' in template) {
+    const { arrayOf: element, length } = template as ArrayTemplate;
+    if (!Number.isSafeInteger(length) || length < 0) throw recordFormatError(`${where}: arrayOf length must be a non-negative integer`);
+    return { form: 'array', elements: new Array<Template>(length).fill(element) };
+  }
+  throw recordFormatError(`${where}: expected a format string, a list of [name, template] pairs, a list of templates or arrayOf(), got ${template === null ? 'null' : typeof template}`);
+}
