@@ -3,7 +3,7 @@
  *
  * Public exports only; each line names where its concept lives.
  */
-export { BpfMap, type MapCodecs, type OpenOptions, type SetFlags, type BatchPage } from './map/bpf-map.js';
+export { BpfMap, type PerCpuMapType, type MapValue, type MapCodecs, type OpenOptions, type SetFlags, type BatchPage } from './map/bpf-map.js';
 export { type MapSpec, type MapBtfSpec, type MapFlagName, type HasFd } from './map/spec.js';
 export { type MapInfo } from './map/info.js';
 export { MappedArray } from './map/mapped-array.js';
@@ -13,3 +13,6 @@ export { type Codec, type CodecValue, bytesCodec } from './codec/codec.js';
 export { BpfError, BpfBatchError, errnoName } from './sys/errors.js';
 export { MapType, MapFlags, UpdateFlags, ENOTSUPP, mapTypeName, type MapTypeName, type UpdateFlag } from './sys/constants.js';
 export { possibleCpus } from './sys/cpus.js';
+export { BpfRecord, type BpfRecordOptions, type RecordObject, type RecordValue } from './codec/record/record.js';
+export { arrayOf, type Template, type FieldTemplate, type ArrayTemplate } from './codec/record/template.js';
+export { type ByteOrder } from './codec/record/format.js';

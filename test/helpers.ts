@@ -117,3 +117,32 @@ export async function countOpenFds(): Promise<number> {
   const { readdirSync } = await import('node:fs');
   return readdirSync('/proc/self/fd').length;
 }
+
+/** 4 little-endian bytes of `n`. */
+export function u32le(n: number): Uint8Array {
+  const bytes = new Uint8Array(4);
+  new DataView(bytes.buffer).setUint32(0, n >>> 0, true);
+  return bytes;
+}
+
+/** 8 little-endian bytes of `n`. */
+export function u64le(n: bigint | number): Uint8Array {
+  const bytes = new Uint8Array(8);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(n), true);
+  return bytes;
+}
+
+/** Reads a little-endian u32 from the start of `bytes`. */
+export function readU32(bytes: Uint8Array): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0, true);
+}
+
+/** Reads a little-endian u64 from the start of `bytes`. */
+export function readU64(bytes: Uint8Array): bigint {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true);
+}
+
+/** bpftool's hex byte strings ("0x0a") for bytes. */
+export function hexBytes(bytes: Uint8Array): string[] {
+  return Array.from(bytes, (b) => `0x${b.toString(16).padStart(2, '0')}`);
+}

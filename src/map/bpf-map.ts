@@ -29,19 +29,27 @@ import { perCpuCodec, roundUp8 } from './codecs.js';
 import { MappedArray } from './mapped-array.js';
 import { BatchCursor, BatchBuffers, type MapBatch, type BatchOptions } from './batch.js';
 
+/** Per-CPU map types, by name or number: their values are arrays, one per possible CPU. */
+export type PerCpuMapType =
+  | 'percpu_hash' | 'percpu_array' | 'lru_percpu_hash' | 'percpu_cgroup_storage'
+  | MapType.percpu_hash | MapType.percpu_array | MapType.lru_percpu_hash | MapType.percpu_cgroup_storage;
+
+/** The value type of a map of type `Type` whose one-CPU value codec gives `T`. */
+export type MapValue<Type, T> = Type extends PerCpuMapType ? T[] : T;
+
 /** Codecs that make a map typed. Omitted ones stay raw bytes. */
-export interface MapCodecs<K, V> {
+export interface MapCodecs<K, T = unknown> {
   /** Key codec; its size must equal the map's key size. */
   readonly key?: Codec<K>;
   /**
    * Value codec for one value; its size must equal the map's value size. For per-CPU maps give
    * the codec of one CPU's value: the map decodes to, and encodes from, an array per possible CPU.
    */
-  readonly value?: Codec<unknown>;
+  readonly value?: Codec<T>;
 }
 
 /** How to open a pinned map or a map by id. */
-export interface OpenOptions<K, V> extends MapCodecs<K, V> {
+export interface OpenOptions<K, T = unknown> extends MapCodecs<K, T> {
   /** Open read-only (BPF_F_RDONLY): writes fail with EACCES/EPERM, `mmap()` maps read-only. */
   readonly readOnly?: boolean;
   /** Open write-only (BPF_F_WRONLY). */
@@ -135,7 +143,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   #batchUnsupported = false;
 
   /** Use the static constructors (`create`, `openPinned`, `fromId`, `fromFd`). Takes ownership of fd. */
-  protected constructor(fd: number, codecs: MapCodecs<K, V> = {}, options: { readOnly?: boolean; path?: string } = {}) {
+  protected constructor(fd: number, codecs: MapCodecs<K, unknown> = {}, options: { readOnly?: boolean; path?: string } = {}) {
     let info: MapInfo;
     try {
       info = readMapInfo(fd);
@@ -188,25 +196,30 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   // ---------------------------------------------------------------- constructors
 
   /**
-   * Creates a map.
+   * Creates a map. The value type follows the spec: per-CPU types give arrays of values.
    * @throws BpfError (MAP_CREATE) when the kernel rejects the spec, with the reason.
    * @throws TypeError/RangeError when the spec itself is malformed (nothing reaches the kernel).
+   *
+   * @example
+   * const counts = BpfMap.create({ type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 1 });
+   * const perCpu: Uint8Array[] | undefined = counts.get(Uint8Array.of(0, 0, 0, 0));
    */
-  static create<K = Uint8Array, V = Uint8Array>(spec: MapSpec, codecs?: MapCodecs<K, V>): BpfMap<K, V> {
+  static create<const S extends MapSpec, K = Uint8Array, T = Uint8Array>(spec: S, codecs?: MapCodecs<K, T>): BpfMap<K, MapValue<S['type'], T>> {
     const { attr, name } = encodeMapSpec(spec);
     const fd = native.bpfPlain(Command.MAP_CREATE, attr);
     if (fd < 0) {
       const hint = -fd === Errno.EINVAL ? describeCreateHint(spec) : undefined;
       throw BpfError.fromErrno('MAP_CREATE', -fd, { name }, hint);
     }
-    return new BpfMap<K, V>(fd, codecs);
+    return new BpfMap<K, MapValue<S['type'], T>>(fd, codecs);
   }
 
   /**
-   * Opens a map pinned on bpffs.
+   * Opens a map pinned on bpffs. For per-CPU maps, values are arrays: state it in the type
+   * parameters (`BpfMap.openPinned<Uint8Array, Uint8Array[]>(path)`).
    * @throws BpfError (OBJ_GET) with code ENOENT when nothing is pinned there.
    */
-  static openPinned<K = Uint8Array, V = Uint8Array>(path: string, options?: OpenOptions<K, V>): BpfMap<K, V> {
+  static openPinned<K = Uint8Array, V = Uint8Array>(path: string, options?: OpenOptions<K>): BpfMap<K, V> {
     if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
     const fd = native.objGet(path, openFlags(options));
     if (fd < 0) {
@@ -220,7 +233,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /** Opens a map by its kernel-wide id (needs CAP_SYS_ADMIN). */
-  static fromId<K = Uint8Array, V = Uint8Array>(id: number, options?: OpenOptions<K, V>): BpfMap<K, V> {
+  static fromId<K = Uint8Array, V = Uint8Array>(id: number, options?: OpenOptions<K>): BpfMap<K, V> {
     if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_ID', `map id must be a positive 32-bit integer, got ${id}`);
     const attr = new StructBuffer(idAttr).setU32('id', id).setU32('open_flags', openFlags(options));
     const fd = native.bpfPlain(Command.MAP_GET_FD_BY_ID, attr.bytes);
@@ -234,7 +247,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /** Opens the map behind an fd the caller owns; the fd is duplicated, the caller keeps its own. */
-  static fromFd<K = Uint8Array, V = Uint8Array>(fd: number, codecs?: MapCodecs<K, V>): BpfMap<K, V> {
+  static fromFd<K = Uint8Array, V = Uint8Array>(fd: number, codecs?: MapCodecs<K>): BpfMap<K, V> {
     if (!Number.isInteger(fd) || fd < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `fd must be a non-negative integer, got ${fd}`);
     const dup = native.dupFd(fd);
     if (dup < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -dup, undefined, `cannot duplicate fd ${fd}`);
@@ -245,7 +258,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * Opens the first map with this name (names are not unique: prefer ids or pins).
    * @throws BpfError with code ENOENT when no map has that name.
    */
-  static fromName<K = Uint8Array, V = Uint8Array>(name: string, options?: OpenOptions<K, V>): BpfMap<K, V> {
+  static fromName<K = Uint8Array, V = Uint8Array>(name: string, options?: OpenOptions<K>): BpfMap<K, V> {
     for (const id of BpfMap.ids()) {
       let info: MapInfo | undefined;
       try {
@@ -258,8 +271,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     throw new BpfError(`no map named '${name}'`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'MAP_GET_NEXT_ID', subject: { name } });
   }
 
-  static #fromOwnedFd<K, V>(fd: number, options: OpenOptions<K, V> | undefined, path?: string): BpfMap<K, V> {
-    const codecs: MapCodecs<K, V> = {
+  static #fromOwnedFd<K, V>(fd: number, options: OpenOptions<K> | undefined, path?: string): BpfMap<K, V> {
+    const codecs: MapCodecs<K> = {
       ...(options?.key ? { key: options.key } : {}),
       ...(options?.value ? { value: options.value } : {}),
     };
@@ -311,7 +324,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    */
   withCodecs<K2 = K, V2 = V>(key?: Codec<K2>, value?: Codec<unknown>): BpfMap<K2, V2> {
     this.#ensureOpen();
-    const codecs: MapCodecs<K2, V2> = {
+    const codecs: MapCodecs<K2> = {
       key: (key ?? this.keyCodec) as Codec<K2>,
       value: value ?? this.elementCodec,
     };
@@ -564,7 +577,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /** Opens the inner map stored under `key` of a map-in-map; undefined when the slot is empty. */
-  openInnerMap<K2 = Uint8Array, V2 = Uint8Array>(key: K, options?: OpenOptions<K2, V2>): BpfMap<K2, V2> | undefined {
+  openInnerMap<K2 = Uint8Array, V2 = Uint8Array>(key: K, options?: OpenOptions<K2>): BpfMap<K2, V2> | undefined {
     this.#requireType('openInnerMap', MapType.array_of_maps, MapType.hash_of_maps);
     const id = this.getId(key);
     return id === undefined ? undefined : BpfMap.fromId<K2, V2>(id, options);
@@ -887,7 +900,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /**
    * Maps the values of an MMAPABLE array into memory: reads and writes through the returned
-   * view cost no syscall. Read-only when the handle is read-only or the map is frozen.
+   * view cost no syscall. Frozen maps are mapped read-only. Needs a read-write handle (the kernel
+   * refuses to map a map through a read-only fd).
    * Unmapped by `close()`.
    */
   mmap(): MappedArray {
@@ -895,7 +909,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     if ((this.type !== MapType.array) || (this.flags & MapFlags.MMAPABLE) === 0) {
       throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `mmap needs an array map created with the MMAPABLE flag; '${this.name}' is ${this.typeName}${this.type === MapType.array ? ' without MMAPABLE' : ''}`);
     }
-    const writable = !this.readOnly && !this.frozen;
+    if (this.readOnly) {
+      // MAP_SHARED over a file opened without write access loses VM_SHARED, which bpf_map_mmap
+      // rejects with EINVAL: say why instead.
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `mmap needs a read-write handle: the kernel cannot map map '${this.name}' through a read-only fd; open it read-write (a frozen map is then mapped read-only)`);
+    }
+    const writable = !this.frozen;
     const mapping = MappedArray.map(this.fd, this.valueSize, this.maxEntries, writable, this.#subject);
     this.#mappings.push(mapping);
     return mapping;

@@ -1,33 +1,35 @@
 /** `MappedArray`: the values of an MMAPABLE array map, memory-mapped. */
 import { native, type NativeMapping } from '../sys/native.js';
-import { BpfError, type ErrorSubject } from '../sys/errors.js';
+import { BpfError, argumentError, type ErrorSubject } from '../sys/errors.js';
 import { roundUp8 } from './codecs.js';
 
 const PAGE_SIZE = 4096;
 
 /**
- * A zero-copy view of an MMAPABLE array map's values: element `i` lives at `i * stride`.
- * Reading a counter is a memory read, no syscall. After `unmap()` (or the map's `close()`) every
- * view is detached and reads nothing, so no access can reach unmapped memory.
+ * A zero-copy view of an MMAPABLE array map's values: value `i` lives at byte `i * stride`.
+ * Reading a counter is a memory read, no syscall.
+ *
+ * Memory safety: a read-only mapping (read-only handle, frozen map) would crash the process on a
+ * JavaScript write, so its raw `bytes`/`view` are not handed out; read through the `read*`
+ * methods instead. After `unmap()` (or the map's `close()`) the memory is detached from every
+ * view first, so no access can reach unmapped memory.
  *
  * @example
  * const values = map.mmap();
- * const hits = values.view.getBigUint64(3 * values.stride, true);
+ * const hits = values.readU64(3); // value 3's first 8 bytes, no syscall
  */
 export class MappedArray {
-  /** The mapped bytes: `stride * length` of them (the mapping itself is page-rounded). */
-  readonly bytes: Uint8Array;
-  /** A DataView over `bytes`. */
-  readonly view: DataView;
   /** Bytes between consecutive values: roundup(valueSize, 8). */
   readonly stride: number;
   /** Bytes of one value. */
   readonly valueSize: number;
   /** Number of values (the map's max_entries). */
   readonly length: number;
-  /** False when mapped read-only (read-only handle or frozen map): writes would fault, so views are copies-free but must not be written. */
+  /** True when mapped read-write. */
   readonly writable: boolean;
   readonly #mapping: NativeMapping;
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
 
   private constructor(mapping: NativeMapping, valueSize: number, length: number, writable: boolean) {
     this.#mapping = mapping;
@@ -35,8 +37,8 @@ export class MappedArray {
     this.valueSize = valueSize;
     this.length = length;
     this.writable = writable;
-    this.bytes = new Uint8Array(mapping.buffer, 0, this.stride * length);
-    this.view = new DataView(mapping.buffer, 0, this.stride * length);
+    this.#bytes = new Uint8Array(mapping.buffer, 0, this.stride * length);
+    this.#view = new DataView(mapping.buffer, 0, this.stride * length);
   }
 
   /** Maps an array map's values. Internal: use `BpfMap.mmap()`. */
@@ -50,12 +52,57 @@ export class MappedArray {
     return new MappedArray(mapping, valueSize, length, writable);
   }
 
-  /** The bytes of value `index` (a view, no copy). */
-  at(index: number): Uint8Array {
+  #requireWritable(what: string): void {
+    if (!this.writable) {
+      throw argumentError(TypeError, 'ERR_BPFMAP_READ_ONLY', `${what} is only available on a writable mapping; this one is read-only (read-only handle or frozen map): use read(), readU32(), readU64()`);
+    }
+  }
+
+  /** The mapped values as bytes (writable mappings only: writes go straight to the map). */
+  get bytes(): Uint8Array {
+    this.#requireWritable('bytes');
+    return this.#bytes;
+  }
+
+  /** A DataView over the mapped values (writable mappings only). */
+  get view(): DataView {
+    this.#requireWritable('view');
+    return this.#view;
+  }
+
+  #offset(index: number, fieldOffset: number, width: number): number {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new RangeError(`index expected an integer from 0 to ${this.length - 1}, got ${index}`);
     }
-    return this.bytes.subarray(index * this.stride, index * this.stride + this.valueSize);
+    if (!Number.isInteger(fieldOffset) || fieldOffset < 0 || fieldOffset + width > this.valueSize) {
+      throw new RangeError(`offset expected an integer from 0 to ${this.valueSize - width}, got ${fieldOffset}`);
+    }
+    return index * this.stride + fieldOffset;
+  }
+
+  /** A copy of value `index`. */
+  read(index: number): Uint8Array {
+    const start = this.#offset(index, 0, 0);
+    return this.#bytes.slice(start, start + this.valueSize);
+  }
+
+  /** The little-endian u32 at `offset` within value `index`. */
+  readU32(index: number, offset = 0): number {
+    return this.#view.getUint32(this.#offset(index, offset, 4), true);
+  }
+
+  /** The little-endian u64 at `offset` within value `index`. */
+  readU64(index: number, offset = 0): bigint {
+    return this.#view.getBigUint64(this.#offset(index, offset, 8), true);
+  }
+
+  /** Writes a copy of `value` (exactly `valueSize` bytes) into slot `index` (writable mappings only). */
+  write(index: number, value: Uint8Array): void {
+    this.#requireWritable('write');
+    if (!(value instanceof Uint8Array) || value.length !== this.valueSize) {
+      throw new RangeError(`value expected ${this.valueSize} bytes, got ${value instanceof Uint8Array ? value.length : typeof value}`);
+    }
+    this.#bytes.set(value, this.#offset(index, 0, 0));
   }
 
   /** True after `unmap()`. */

@@ -1,0 +1,116 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BpfMap, BpfError } from '../../src/index.js';
+import { needs, u32le, u64le, readU64 } from '../helpers.js';
+
+for (const type of ['hash', 'lru_hash'] as const) {
+  test(`${type}: set, get, has, delete, getAndDelete, nextKey`, needs(), () => {
+    using map = BpfMap.create({ type, keySize: 4, valueSize: 8, maxEntries: 16 });
+    assert.equal(map.get(u32le(1)), undefined);
+    assert.equal(map.has(u32le(1)), false);
+    map.set(u32le(1), u64le(11)).set(u32le(2), u64le(22));
+    assert.equal(readU64(map.get(u32le(1))!), 11n);
+    assert.equal(map.has(u32le(2)), true);
+    const keys = new Set<number>();
+    for (let key = map.nextKey(); key !== undefined; key = map.nextKey(key)) keys.add(key[0]!);
+    assert.deepEqual([...keys].sort(), [1, 2]);
+    assert.equal(readU64(map.getAndDelete(u32le(2))!), 22n);
+    assert.equal(map.has(u32le(2)), false);
+    assert.equal(map.getAndDelete(u32le(2)), undefined);
+    assert.equal(map.delete(u32le(1)), true);
+    assert.equal(map.delete(u32le(1)), false);
+    assert.equal(map.nextKey(), undefined);
+  });
+}
+
+test('array: every index exists, delete is refused', needs(), () => {
+  using map = BpfMap.create({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 4 });
+  assert.deepEqual(map.get(u32le(3)), new Uint8Array(8));
+  assert.equal(map.get(u32le(4)), undefined, 'out-of-range index is missing');
+  map.set(u32le(3), u64le(5));
+  assert.equal(readU64(map.get(u32le(3))!), 5n);
+  assert.throws(() => map.delete(u32le(3)), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL' && e.command === 'MAP_DELETE_ELEM');
+  assert.deepEqual([...map.keys()].map((k) => k[0]), [0, 1, 2, 3]);
+});
+
+test('update flags: noexist, exist, any', needs(), () => {
+  using map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 4, name: 'flags_test' });
+  assert.throws(() => map.set(u32le(1), u32le(1), 'exist'), (e: unknown) => e instanceof BpfError && e.code === 'ENOENT');
+  map.set(u32le(1), u32le(1), 'noexist');
+  assert.throws(
+    () => map.set(u32le(1), u32le(2), 'noexist'),
+    (e: unknown) => e instanceof BpfError && e.code === 'EEXIST' && e.errno === 17 && e.command === 'MAP_UPDATE_ELEM' && e.mapName === 'flags_test' && /exists already/.test(e.message),
+  );
+  map.set(u32le(1), u32le(3), 'exist');
+  map.set(u32le(1), u32le(4), 'any');
+  assert.deepEqual(map.get(u32le(1)), u32le(4));
+  assert.throws(() => map.set(u32le(1), u32le(5), 'sometimes' as 'any'), (e: Error) => e instanceof TypeError && /unknown update flag/.test(e.message));
+  assert.deepEqual(map.get(u32le(1)), u32le(4));
+});
+
+test('a full map is E2BIG with "map is full"', needs(), () => {
+  using map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 2 });
+  map.set(u32le(1), u32le(1)).set(u32le(2), u32le(2));
+  assert.throws(() => map.set(u32le(3), u32le(3)), (e: unknown) => e instanceof BpfError && e.code === 'E2BIG' && /map is full/.test(e.message));
+  assert.equal(map.has(u32le(3)), false);
+});
+
+test('wrong-sized or wrong-typed keys and values throw and change nothing', needs(), () => {
+  using map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 4 });
+  map.set(u32le(1), u64le(1));
+  const before = [...map].map(([k, v]) => [Array.from(k), Array.from(v)]);
+  const cases: Array<() => unknown> = [
+    () => map.set(new Uint8Array(3), u64le(2)),
+    () => map.set(new Uint8Array(5), u64le(2)),
+    () => map.set(u32le(1), new Uint8Array(7)),
+    () => map.set(u32le(1), new Uint8Array(9)),
+    () => map.set('key' as unknown as Uint8Array, u64le(2)),
+    () => map.set(u32le(1), [1, 2] as unknown as Uint8Array),
+    () => map.get(new Uint8Array(2)),
+    () => map.delete(new Uint8Array(8)),
+    () => map.getAndDelete(new Uint8Array(0)),
+    () => map.setBatch([[u32le(2), u64le(2)], [new Uint8Array(3), u64le(3)]]),
+    () => map.deleteBatch([u32le(1), new Uint8Array(1)]),
+  ];
+  for (const attempt of cases) {
+    assert.throws(attempt, (e: Error & { code?: string }) => (e instanceof RangeError || e instanceof TypeError) && typeof e.code === 'string');
+  }
+  assert.throws(() => map.set(new Uint8Array(3), u64le(2)), { message: 'key expected 4 bytes, got 3' });
+  assert.throws(() => map.set(u32le(1), new Uint8Array(7)), { message: 'value expected 8 bytes, got 7' });
+  assert.deepEqual([...map].map(([k, v]) => [Array.from(k), Array.from(v)]), before);
+});
+
+test('the native layer re-checks buffer sizes itself', needs(), async () => {
+  const { native } = await import('../../src/sys/native.js');
+  using map = BpfMap.create({ type: 'hash', keySize: 16, valueSize: 64, maxEntries: 4 });
+  const handle = native.mapBind(native.dupFd(map.fd));
+  assert.notEqual(typeof handle, 'number');
+  const h = handle as Exclude<typeof handle, number>;
+  assert.throws(() => native.mapUpdate(h, new Uint8Array(4), new Uint8Array(64), 0), /key buffer too small/);
+  assert.throws(() => native.mapLookup(h, new Uint8Array(16), new Uint8Array(8), 0), /value buffer too small/);
+  assert.throws(() => native.mapLookup(h, null, new Uint8Array(64), 0), /key buffer too small/);
+  assert.throws(() => native.mapBatch(h, 24, null, new Uint8Array(2), new Uint8Array(160), new Uint8Array(640), 10, 0, new Uint32Array(1)), /cursor too small/);
+  assert.throws(() => native.mapBatch(h, 24, null, new Uint8Array(16), new Uint8Array(16), new Uint8Array(640), 10, 0, new Uint32Array(1)), /keys buffer too small/);
+  assert.throws(() => native.bpfPlain(0, new Uint8Array(120)), /pointer-free prefix/);
+  assert.throws(() => native.bpfPlain(1, new Uint8Array(32)), /command not allowed/);
+  native.mapClose(h);
+  assert.equal(native.mapLookup(h, new Uint8Array(16), new Uint8Array(64), 0), -9, 'a closed handle is EBADF');
+});
+
+test('operations on a closed map throw EBADF naming the map', needs(), () => {
+  const map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 4, name: 'closed_map' });
+  map.close();
+  map.close();
+  assert.equal(map.closed, true);
+  assert.throws(() => map.get(u32le(1)), (e: unknown) => e instanceof BpfError && e.code === 'EBADF' && /closed_map.*closed/.test(e.message));
+  assert.throws(() => map.info, (e: unknown) => e instanceof BpfError && e.code === 'EBADF');
+});
+
+test('keyless operations are refused on keyed maps and vice versa', needs(), () => {
+  using hash = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 4 });
+  assert.throws(() => hash.push(u32le(1)), /push needs a queue or stack map/);
+  assert.throws(() => hash.add(u32le(1)), /add needs a bloom_filter map/);
+  using queue = BpfMap.create({ type: 'queue', keySize: 0, valueSize: 4, maxEntries: 4 });
+  assert.throws(() => queue.set(u32le(1), u32le(1)), /has no keys/);
+  assert.throws(() => [...queue], /has no keys/);
+});
