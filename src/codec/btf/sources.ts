@@ -1,0 +1,98 @@
+/**
+ * Where BTF comes from: a buffer or file (raw BTF or an ELF object's `.BTF` section), the kernel
+ * (`/sys/kernel/btf/vmlinux`, module BTF split over it), or a loaded BTF object by id or fd (what
+ * a map's `btf_id` names).
+ */
+import { readFileSync } from 'node:fs';
+import { native } from '../../sys/native.js';
+import { BpfError, check } from '../../sys/errors.js';
+import { Command } from '../../sys/commands.js';
+import { idAttr, StructBuffer } from '../../sys/layout.js';
+import { Btf } from './btf.js';
+import { BtfError } from './errors.js';
+import { elfSection } from './elf.js';
+
+/** Where the running kernel exposes its BTF. */
+export const VMLINUX_BTF_PATH = '/sys/kernel/btf/vmlinux';
+
+let vmlinux: Btf | undefined;
+
+/**
+ * The running kernel's BTF, parsed once per process (lazily, so this is cheap).
+ * @throws Error when the kernel has no BTF (CONFIG_DEBUG_INFO_BTF off).
+ */
+export function kernelBtf(): Btf {
+  vmlinux ??= Btf.parse(readFileSync(VMLINUX_BTF_PATH));
+  return vmlinux;
+}
+
+/**
+ * Parses BTF from bytes that are either raw BTF or an ELF object with a `.BTF` section.
+ * @throws BtfError when neither, or when the BTF is malformed.
+ */
+export function btfFromBytes(bytes: Uint8Array, options: { base?: Btf } = {}): Btf {
+  if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
+    const section = elfSection(bytes, '.BTF');
+    if (!section) throw new BtfError('ERR_BTF_ELF', 'the ELF object has no .BTF section (compile with -g)');
+    return Btf.parse(section, options);
+  }
+  return Btf.parse(bytes, options);
+}
+
+/**
+ * Reads BTF from a file: an ELF object (`.bpf.o`), or raw BTF such as `/sys/kernel/btf/<module>`
+ * (module BTF is split BTF: pass `base: kernelBtf()`; files under /sys/kernel/btf other than
+ * vmlinux get it automatically).
+ */
+export function btfFromFile(path: string, options: { base?: Btf } = {}): Btf {
+  const base = options.base ?? (path.startsWith('/sys/kernel/btf/') && path !== VMLINUX_BTF_PATH ? kernelBtf() : undefined);
+  return btfFromBytes(readFileSync(path), base ? { base } : {});
+}
+
+/** What the kernel says about a loaded BTF object. */
+export interface LoadedBtf {
+  /** The parsed types. */
+  readonly btf: Btf;
+  /** Kernel-wide BTF object id. */
+  readonly id: number;
+  /** The object's name (`'vmlinux'` or a module's name for kernel BTF, usually `''` otherwise). */
+  readonly name: string;
+  /** True for the kernel's and modules' BTF. */
+  readonly kernel: boolean;
+}
+
+/**
+ * Reads the BTF object behind an fd (the caller keeps the fd). Module BTF is parsed over vmlinux.
+ * @throws BpfError (OBJ_GET_INFO_BY_FD) when the fd is not a BTF object.
+ */
+export function btfFromFd(fd: number): LoadedBtf {
+  const sizes = native.btfInfo(fd, null, null);
+  if (typeof sizes === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -sizes);
+  const [size, , , nameLength] = sizes;
+  const data = new Uint8Array(size);
+  const nameBytes = new Uint8Array(nameLength + 1);
+  const info = native.btfInfo(fd, data, nameBytes);
+  if (typeof info === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -info);
+  const [, id, kernelFlag] = info;
+  const nameEnd = nameBytes.indexOf(0);
+  const name = Buffer.from(nameBytes.subarray(0, nameEnd < 0 ? nameBytes.length : nameEnd)).toString('latin1');
+  const kernel = kernelFlag !== 0;
+  const base = kernel && name !== 'vmlinux' ? kernelBtf() : undefined;
+  return { btf: Btf.parse(data, base ? { base } : {}), id, name, kernel };
+}
+
+/**
+ * Opens a loaded BTF object by its kernel-wide id (what `bpf_map_info.btf_id` holds) and reads it.
+ * Needs CAP_SYS_ADMIN.
+ * @throws BpfError (BTF_GET_FD_BY_ID) with code ENOENT when no BTF has that id.
+ */
+export function btfFromId(id: number): LoadedBtf {
+  if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw new RangeError(`BTF id must be a positive 32-bit integer, got ${id}`);
+  const attr = new StructBuffer(idAttr).setU32('id', id);
+  const fd = check('BTF_GET_FD_BY_ID', native.bpfPlain(Command.BTF_GET_FD_BY_ID, attr.bytes), { id });
+  try {
+    return btfFromFd(fd);
+  } finally {
+    native.closeFd(fd);
+  }
+}
