@@ -1,0 +1,20 @@
+/** `delete MAP key DATA`. */
+import { isKeylessType } from '../../sys/constants.js';
+import { parseKey, type Command, type CommandContext } from '../command.js';
+import { hexText } from '../entries.js';
+import { OperationError, parseMapRef } from '../grammar.js';
+import { openMap } from '../map-ref.js';
+
+function run({ args, options, out }: CommandContext): void {
+  const ref = parseMapRef(args);
+  options.end();
+  using map = openMap(ref);
+  if (isKeylessType(map.type)) throw new OperationError(`${map.typeName} maps have no keys: use 'pop'`);
+  const key = parseKey(args, map);
+  args.end();
+  if (!map.delete(key)) throw new OperationError(`delete failed: key not found: ${hexText(key).replace(/\n/g, ' ')}`);
+  out.done();
+}
+
+/** `delete MAP key DATA`. */
+export const deleteCommand: Command = { name: 'delete', usage: 'delete MAP key DATA', run };

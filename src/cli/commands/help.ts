@@ -1,0 +1,30 @@
+/** `help`: the grammar, in bpftool's words. */
+import type { Command, CommandContext } from '../command.js';
+
+/** The usage text for a command table. */
+export function usageText(commands: readonly Command[]): string {
+  const lines = commands.map((command, i) => `${i === 0 ? 'Usage: ' : '       '}bpfmap [OPTIONS] ${command.usage}`);
+  return [
+    ...lines,
+    '',
+    '       MAP := { id MAP_ID | pinned FILE | name MAP_NAME }',
+    '       DATA := { [hex] BYTES }      (or JSON for maps with BTF: \'{"field": 1}\', 42)',
+    '       VALUE := { DATA | MAP }',
+    '       UPDATE_FLAGS := { any | exist | noexist }',
+    '       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-f|--bpffs} | {-V|--version} }',
+    '',
+    '       Exit status: 0 on success, 1 when an operation fails, 2 for a usage error.',
+  ].join('\n');
+}
+
+/** `help` prints the usage of the given table. */
+export function helpCommand(commands: () => readonly Command[]): Command {
+  return {
+    name: 'help',
+    usage: 'help',
+    run({ args, out }: CommandContext): void {
+      args.end();
+      out.line(usageText(commands()));
+    },
+  };
+}

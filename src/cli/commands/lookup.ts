@@ -1,0 +1,27 @@
+/** `lookup MAP key DATA`: one entry, or bpftool's `null` / "Not found" when the key is missing. */
+import { isKeylessType } from '../../sys/constants.js';
+import { entryPrinterOf, parseKey, type Command, type CommandContext } from '../command.js';
+import { hexText } from '../entries.js';
+import { formatterOf } from '../formatter.js';
+import { OperationError, parseMapRef } from '../grammar.js';
+import { openMap } from '../map-ref.js';
+
+function run({ args, options, out }: CommandContext): void {
+  const ref = parseMapRef(args);
+  options.end();
+  using map = openMap(ref, { readOnly: true });
+  if (isKeylessType(map.type)) throw new OperationError(`${map.typeName} maps have no keys: use 'peek'`);
+  const key = parseKey(args, map);
+  args.end();
+  const value = new Uint8Array(map.valueBufferSize);
+  if (!map.getInto(key, value)) {
+    // bpftool prints `null` for a missing key in JSON mode; both modes fail with status 1.
+    throw new OperationError(`key not found: ${hexText(key).replace(/\n/g, ' ')}`, { jsonDocument: null });
+  }
+  const printer = entryPrinterOf(map, out, formatterOf(map));
+  if (out.json) out.document(printer.object(key, 0, value, 0));
+  else out.line(printer.text(key, 0, value, 0));
+}
+
+/** `lookup MAP key DATA`. */
+export const lookupCommand: Command = { name: 'lookup', usage: 'lookup MAP key DATA', run };

@@ -1,0 +1,52 @@
+/** `peek`, `pop`/`dequeue`, `push`/`enqueue`: queue and stack maps. */
+import { MapType } from '../../sys/constants.js';
+import { entryPrinterOf, parseValue, storedValue, type Command, type CommandContext } from '../command.js';
+import { formatterOf } from '../formatter.js';
+import { OperationError, parseMapRef } from '../grammar.js';
+import { openMap } from '../map-ref.js';
+import type { BpfMap } from '../../map/bpf-map.js';
+
+function requireQueue(map: BpfMap, command: string): void {
+  if (map.type !== MapType.queue && map.type !== MapType.stack) {
+    throw new OperationError(`${command} needs a queue or stack map; ${map.name || `map ${map.id}`} is ${map.typeName}`);
+  }
+}
+
+/** Peek or pop: prints the element as bpftool does (`{"key":[],"value":[...]}`, `value: ...`). */
+function take(remove: boolean) {
+  return ({ args, options, out }: CommandContext): void => {
+    const ref = parseMapRef(args);
+    args.end();
+    options.end();
+    using map = openMap(ref, { readOnly: !remove });
+    requireQueue(map, remove ? 'pop' : 'peek');
+    const value = remove ? map.pop() : map.peek();
+    if (value === undefined) throw new OperationError('empty map', { jsonDocument: null });
+    const printer = entryPrinterOf(map, out, formatterOf(map));
+    const noKey = new Uint8Array(0);
+    if (out.json) out.document(printer.object(noKey, 0, value, 0));
+    else out.line(printer.text(noKey, 0, value, 0));
+  };
+}
+
+function push({ args, options, out }: CommandContext): void {
+  const ref = parseMapRef(args);
+  options.end();
+  using map = openMap(ref);
+  requireQueue(map, 'push');
+  const value = parseValue(args, map);
+  args.end();
+  map.push(storedValue(map, value));
+  out.done();
+}
+
+/** `peek MAP`. */
+export const peekCommand: Command = { name: 'peek', usage: 'peek   MAP', run: take(false) };
+/** `pop MAP`. */
+export const popCommand: Command = { name: 'pop', usage: 'pop    MAP', run: take(true) };
+/** `dequeue MAP`: `pop` under bpftool's other name. */
+export const dequeueCommand: Command = { name: 'dequeue', usage: 'dequeue MAP', run: take(true) };
+/** `push MAP value DATA`. */
+export const pushCommand: Command = { name: 'push', usage: 'push   MAP value DATA', run: push };
+/** `enqueue MAP value DATA`: `push` under bpftool's other name. */
+export const enqueueCommand: Command = { name: 'enqueue', usage: 'enqueue MAP value DATA', run: push };

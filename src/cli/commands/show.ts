@@ -1,0 +1,125 @@
+/** `show [MAP]` / `list`: map attributes in bpftool's shapes. */
+import { readdirSync, readFileSync, type Dirent } from 'node:fs';
+import path from 'node:path';
+import { BpfMap } from '../../map/bpf-map.js';
+import type { MapInfo } from '../../map/info.js';
+import { BpfError } from '../../sys/errors.js';
+import type { Command, CommandContext } from '../command.js';
+import { parseMapRef } from '../grammar.js';
+import { mapIdsOf } from '../map-ref.js';
+
+/** bpftool's JSON object for one map (`bpftool -j map show`). */
+export function showJson(info: MapInfo, pinned: readonly string[] | undefined): Record<string, unknown> {
+  const typeIsKnown = info.typeName !== String(info.type);
+  return {
+    id: info.id,
+    type: typeIsKnown ? info.typeName : info.type,
+    name: info.name,
+    flags: info.flags,
+    bytes_key: info.keySize,
+    bytes_value: info.valueSize,
+    max_entries: info.maxEntries,
+    bytes_memlock: info.memlock,
+    frozen: info.frozen ? 1 : 0,
+    btf_id: info.btfId === 0 ? undefined : info.btfId,
+    pinned: pinned === undefined || pinned.length === 0 ? undefined : pinned,
+  };
+}
+
+/** bpftool's text lines for one map. */
+export function showText(info: MapInfo, pinned: readonly string[] | undefined): string {
+  const typeIsKnown = info.typeName !== String(info.type);
+  let text = `${info.id}: ${typeIsKnown ? info.typeName : `type ${info.type}`}  `;
+  if (info.name) text += `name ${info.name}  `;
+  text += `flags 0x${info.flags.toString(16)}\n`;
+  text += `\tkey ${info.keySize}B  value ${info.valueSize}B  max_entries ${info.maxEntries}`;
+  if (info.memlock !== undefined) text += `  memlock ${info.memlock}B`;
+  for (const pin of pinned ?? []) text += `\n\tpinned ${pin}`;
+  if (info.frozen) text += '\n\tfrozen';
+  if (info.btfId !== 0) text += `${info.frozen ? '  ' : '\n\t'}btf_id ${info.btfId}`;
+  return text;
+}
+
+/** Mount points of bpf filesystems (from /proc/mounts), /sys/fs/bpf when unreadable. */
+function bpffsMounts(): string[] {
+  try {
+    const mounts = readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .map((line) => line.split(' '))
+      .filter((fields) => fields[2] === 'bpf')
+      .map((fields) => (fields[1] ?? '').replace(/\\040/g, ' '));
+    return mounts.length > 0 ? [...new Set(mounts)] : ['/sys/fs/bpf'];
+  } catch {
+    return ['/sys/fs/bpf'];
+  }
+}
+
+/** True when an fd is a map (fdinfo names a map_type); pins of programs and links are not. */
+function isMapFd(fd: number): boolean {
+  try {
+    return /^map_type:/m.test(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Map id → the paths it is pinned at, found by walking every bpffs mount (bpftool's `-f`). */
+export function pinnedPaths(): Map<number, string[]> {
+  const paths = new Map<number, string[]>();
+  const visit = (dir: string): void => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        visit(full);
+        continue;
+      }
+      try {
+        using map = BpfMap.openPinned(full, { readOnly: true });
+        if (!isMapFd(map.fd)) continue;
+        const list = paths.get(map.id) ?? [];
+        list.push(full);
+        paths.set(map.id, list);
+      } catch {
+        // Pins of programs, links, or objects we may not open are not maps to list.
+      }
+    }
+  };
+  for (const mount of bpffsMounts()) visit(mount);
+  return paths;
+}
+
+function run({ args, options, global, out }: CommandContext): void {
+  const ref = args.done ? undefined : parseMapRef(args);
+  args.end();
+  options.end();
+  const ids = ref === undefined ? [...BpfMap.ids()] : mapIdsOf(ref);
+  const pins = global.bpffs ? pinnedPaths() : undefined;
+  const infos: MapInfo[] = [];
+  for (const id of ids) {
+    try {
+      infos.push(BpfMap.infoById(id));
+    } catch (error) {
+      // Listing races with maps going away; a map asked for by id must exist.
+      if (ref === undefined && error instanceof BpfError && error.code === 'ENOENT') continue;
+      throw error;
+    }
+  }
+  if (out.json) {
+    const objects = infos.map((info) => showJson(info, pins?.get(info.id)));
+    // bpftool prints an array when listing, and the object itself for one map.
+    out.document(ref !== undefined && objects.length === 1 ? objects[0] : objects);
+    return;
+  }
+  for (const info of infos) out.line(showText(info, pins?.get(info.id)));
+}
+
+/** `show [MAP]`. */
+export const showCommand: Command = { name: 'show', usage: 'show   [MAP]', run };
+/** `list`: the same as `show`. */
+export const listCommand: Command = { name: 'list', usage: 'list   [MAP]', run };

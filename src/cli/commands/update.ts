@@ -1,0 +1,60 @@
+/**
+ * `update MAP key DATA value VALUE [any|exist|noexist]`. Everything is parsed before the one
+ * write, so a mistake changes nothing. Per-CPU maps get the value on every CPU; maps of maps
+ * take `value MAP` (the inner map); queues and stacks take `value DATA` alone (a push).
+ */
+import { isKeylessType, MapType, type UpdateFlag } from '../../sys/constants.js';
+import { parseKey, parseValue, storedValue, type Command, type CommandContext } from '../command.js';
+import { type Args, OperationError, UsageError, isPrefix, parseMapRef } from '../grammar.js';
+import { openMap } from '../map-ref.js';
+
+const UPDATE_FLAGS: readonly UpdateFlag[] = ['any', 'exist', 'noexist'];
+
+/** Parses the optional `any|exist|noexist` (bpftool's order decides a prefix like `e`). */
+function parseUpdateFlag(args: Args): UpdateFlag {
+  const word = args.peek();
+  if (word === undefined) return 'any';
+  const flag = UPDATE_FLAGS.find((candidate) => isPrefix(word, candidate));
+  if (flag === undefined) throw new UsageError(`expected an update flag (any, exist or noexist), got '${word}'`);
+  args.next('update flag');
+  return flag;
+}
+
+function run({ args, options, out }: CommandContext): void {
+  const ref = parseMapRef(args);
+  options.end();
+  using map = openMap(ref);
+  if (isKeylessType(map.type)) {
+    if (map.type === MapType.bloom_filter) throw new OperationError('bloom_filter updates are not supported by bpfmap: use the library');
+    const value = parseValue(args, map);
+    const flag = parseUpdateFlag(args);
+    args.end();
+    map.push(value, flag);
+    out.done();
+    return;
+  }
+  const key = parseKey(args, map);
+  if (map.type === MapType.array_of_maps || map.type === MapType.hash_of_maps) {
+    args.expect('value');
+    const innerRef = parseMapRef(args);
+    const flag = parseUpdateFlag(args);
+    args.end();
+    using inner = openMap(innerRef, { readOnly: true });
+    map.setInnerMap(key, inner, flag);
+    out.done();
+    return;
+  }
+  if (map.type === MapType.prog_array) throw new OperationError('prog_array values are programs, which bpfmap does not open: use bpftool');
+  const value = parseValue(args, map);
+  const flag = parseUpdateFlag(args);
+  args.end();
+  map.set(key, storedValue(map, value), flag);
+  out.done();
+}
+
+/** `update MAP key DATA value VALUE [UPDATE_FLAGS]`. */
+export const updateCommand: Command = {
+  name: 'update',
+  usage: 'update MAP key DATA value VALUE [any|exist|noexist]',
+  run,
+};

@@ -1,0 +1,55 @@
+/**
+ * Opening the map a `MAP` argument names, with messages that say what was wrong
+ * (`no map pinned at PATH`, `no map with id N`, `several maps are named X`).
+ */
+import { BpfMap } from '../map/bpf-map.js';
+import type { MapInfo } from '../map/info.js';
+import { BpfError } from '../sys/errors.js';
+import { OperationError, type MapRef } from './grammar.js';
+
+/** Ids of the maps a reference selects (a name may select several). */
+export function mapIdsOf(ref: MapRef): number[] {
+  switch (ref.kind) {
+    case 'id':
+      return [ref.id];
+    case 'pinned': {
+      using map = openMap(ref, { readOnly: true });
+      return [map.id];
+    }
+    case 'name': {
+      const ids: number[] = [];
+      for (const id of BpfMap.ids()) {
+        let info: MapInfo;
+        try {
+          info = BpfMap.infoById(id);
+        } catch (error) {
+          // A map that vanished between listing and opening is simply not there any more.
+          if (error instanceof BpfError && error.code === 'ENOENT') continue;
+          throw error;
+        }
+        if (info.name === ref.name) ids.push(id);
+      }
+      if (ids.length === 0) throw new OperationError(`no map named '${ref.name}'`);
+      return ids;
+    }
+  }
+}
+
+/**
+ * Opens the one map a reference names. Read commands pass `readOnly` so that frozen and
+ * read-only pinned maps open too.
+ */
+export function openMap(ref: MapRef, options: { readOnly?: boolean } = {}): BpfMap {
+  const readOnly = options.readOnly ?? false;
+  switch (ref.kind) {
+    case 'id':
+      return BpfMap.fromId(ref.id, { readOnly });
+    case 'pinned':
+      return BpfMap.openPinned(ref.path, { readOnly });
+    case 'name': {
+      const ids = mapIdsOf(ref);
+      if (ids.length > 1) throw new OperationError(`several maps are named '${ref.name}' (ids ${ids.join(', ')}): use 'id N' or 'pinned PATH'`);
+      return BpfMap.fromId(ids[0] as number, { readOnly });
+    }
+  }
+}
