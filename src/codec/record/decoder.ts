@@ -75,14 +75,16 @@ export function decoderSource(layout: RecordLayout, strings: StringMode): string
   return [
     `'use strict';`,
     `const { ${Object.keys(runtime).join(', ')} } = runtime;`,
-    // One DataView per underlying buffer, kept while callers pass views of the same buffer.
-    `let viewedBuffer = null;`,
+    // A DataView over the last source array, kept while callers pass the same array (a map's
+    // scratch or batch buffer): reading .buffer and .byteOffset on every call costs more than
+    // the decode itself.
+    `let viewedArray = null;`,
     `let v = null;`,
     ...source.helpers,
     `return function decode(source, offset) {`,
+    `  if (source !== viewedArray) { v = new DataView(source.buffer, source.byteOffset, source.byteLength); viewedArray = source; }`,
     `  if (!(offset >= 0 && offset + ${layout.size} <= source.length && Number.isInteger(offset))) throw bufferError('decode', ${layout.size}, source.length, offset);`,
-    `  if (source.buffer !== viewedBuffer) { viewedBuffer = source.buffer; v = new DataView(viewedBuffer); }`,
-    `  const b = source.byteOffset + offset;`,
+    `  const b = offset;`,
     `  return ${body};`,
     `};`,
   ].join('\n');

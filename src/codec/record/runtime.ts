@@ -146,16 +146,16 @@ export function checkArray(value: unknown, length: number, prefix: string, index
   return value as ArrayLike<unknown>;
 }
 
-/** Copies `length` bytes at `offset` of a view's buffer into a new array. */
+/** Copies `length` bytes at `offset` of a view into a new array. */
 export function readBytes(view: DataView, offset: number, length: number): Uint8Array {
   const copy = new Uint8Array(length);
-  copy.set(new Uint8Array(view.buffer, offset, length));
+  copy.set(new Uint8Array(view.buffer, view.byteOffset + offset, length));
   return copy;
 }
 
 /** Reads `length` bytes as UTF-8 text up to the first NUL. */
 export function readText(view: DataView, offset: number, length: number): string {
-  const bytes = new Uint8Array(view.buffer, offset, length);
+  const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, length);
   const end = bytes.indexOf(0);
   return textDecoder.decode(end < 0 ? bytes : bytes.subarray(0, end));
 }
@@ -172,7 +172,7 @@ export function readPascalBytes(view: DataView, offset: number, size: number): U
 
 /** Reads a `p` string as UTF-8 text. */
 export function readPascalText(view: DataView, offset: number, size: number): string {
-  return textDecoder.decode(new Uint8Array(view.buffer, offset + 1, pascalLength(view, offset, size)));
+  return textDecoder.decode(new Uint8Array(view.buffer, view.byteOffset + offset + 1, pascalLength(view, offset, size)));
 }
 
 /** Writes a byte string (a `Uint8Array` or UTF-8 text) of up to `room` bytes; returns its length. */
