@@ -674,6 +674,194 @@ static napi_value epoll_wait_js(napi_env env, napi_callback_info info) {
   return num(env, n);
 }
 
+/* ---------- events (perf_event_open, async waits) ---------- */
+
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <uv.h>
+
+/* pageSize() -> bytes of a page (ring buffer and perf buffer layouts are in pages). */
+static napi_value page_size_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  long size = sysconf(_SC_PAGESIZE);
+  return num(env, size < 0 ? -errno : (double)size);
+}
+
+/*
+ * perfEventOpen(cpu, wakeupEvents) -> fd | -errno. A PERF_COUNT_SW_BPF_OUTPUT event on one CPU,
+ * any process, sampling PERF_SAMPLE_RAW: the target bpf_perf_event_output() writes to once its fd
+ * is stored in a perf_event_array. Every field comes from here; JavaScript picks only the CPU and
+ * how many samples wake a poller.
+ */
+static napi_value perf_event_open_js(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  uint32_t cpu, wakeup;
+  if (!arg_u32(env, argv[0], &cpu) || cpu > INT32_MAX) THROW(env, "perfEventOpen: cpu must be a non-negative integer");
+  if (!arg_u32(env, argv[1], &wakeup) || wakeup == 0) THROW(env, "perfEventOpen: wakeupEvents must be a positive integer");
+  struct perf_event_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.size = sizeof(attr);
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_BPF_OUTPUT;
+  attr.sample_type = PERF_SAMPLE_RAW;
+  attr.sample_period = 1;
+  attr.wakeup_events = wakeup;
+  long fd = syscall(__NR_perf_event_open, &attr, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
+  return num(env, fd_result(fd));
+}
+
+/* perfEventEnable(fd) -> 0 | -errno */
+static napi_value perf_event_enable_js(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int64_t fd;
+  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "perfEventEnable: fd must be a non-negative integer");
+  return num(env, ioctl((int)fd, PERF_EVENT_IOC_ENABLE, 0) < 0 ? -errno : 0);
+}
+
+/*
+ * Async waits: a libuv poll handle on one fd, armed one-shot by watchStart() and disarmed before
+ * its callback runs, so that a ready fd nobody is reading never spins the loop, and an idle
+ * watcher never keeps the process alive. The JavaScript object holds a box that outlives the
+ * watcher, so a closed or collected watcher is never touched again.
+ */
+typedef struct fd_watcher fd_watcher;
+typedef struct { fd_watcher *watcher; } watcher_box;
+
+struct fd_watcher {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;        /* strong only while armed */
+  napi_async_context async;
+  watcher_box *box;
+  int armed;
+};
+
+static void watcher_freed(uv_handle_t *handle) {
+  free(handle->data);
+}
+
+static void watcher_cleanup_hook(void *arg);
+
+/* Stops and releases a watcher; the memory goes once libuv has closed the handle. */
+static void watcher_close(fd_watcher *w, int from_cleanup_hook) {
+  if (w->box) w->box->watcher = NULL;
+  w->box = NULL;
+  uv_poll_stop(&w->poll);
+  if (!from_cleanup_hook) napi_remove_env_cleanup_hook(w->env, watcher_cleanup_hook, w);
+  if (w->callback) { napi_delete_reference(w->env, w->callback); w->callback = NULL; }
+  if (w->async) { napi_async_destroy(w->env, w->async); w->async = NULL; }
+  uv_close((uv_handle_t *)&w->poll, watcher_freed);
+}
+
+static void watcher_cleanup_hook(void *arg) { watcher_close(arg, 1); }
+
+static void box_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  watcher_box *box = data;
+  if (box->watcher) watcher_close(box->watcher, 0);
+  free(box);
+}
+
+static void watcher_disarm(fd_watcher *w) {
+  if (!w->armed) return;
+  w->armed = 0;
+  uv_poll_stop(&w->poll);
+  uint32_t count;
+  napi_reference_unref(w->env, w->callback, &count);
+}
+
+static void watcher_on_event(uv_poll_t *poll, int status, int events) {
+  fd_watcher *w = poll->data;
+  napi_env env = w->env;
+  watcher_disarm(w);
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value callback = NULL, recv, argv[2];
+  napi_get_reference_value(env, w->callback, &callback);
+  if (callback != NULL) {
+    napi_get_undefined(env, &recv);
+    argv[0] = num(env, status);
+    argv[1] = num(env, events);
+    /* make_callback, not call_function: promises resolved in the callback settle right away. */
+    if (napi_make_callback(env, w->async, recv, callback, 2, argv, NULL) == napi_pending_exception) {
+      napi_value error;
+      napi_get_and_clear_last_exception(env, &error);
+      napi_fatal_exception(env, error);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static fd_watcher *get_watcher(napi_env env, napi_value v) {
+  watcher_box *box = NULL;
+  if (napi_get_value_external(env, v, (void **)&box) != napi_ok || box == NULL) return NULL;
+  return box->watcher;
+}
+
+/* watchFd(fd, callback(status, events)) -> watcher | -errno. The fd must stay open until watchClose. */
+static napi_value watch_fd_js(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int64_t fd;
+  napi_valuetype type;
+  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "watchFd: fd must be a non-negative integer");
+  if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) THROW(env, "watchFd: callback must be a function");
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok) THROW(env, "watchFd: no event loop");
+  fd_watcher *w = calloc(1, sizeof(*w));
+  watcher_box *box = calloc(1, sizeof(*box));
+  if (!w || !box) { free(w); free(box); return num(env, -ENOMEM); }
+  int rc = uv_poll_init(loop, &w->poll, (int)fd);
+  if (rc < 0) { free(w); free(box); return num(env, rc); }
+  w->poll.data = w;
+  w->env = env;
+  w->box = box;
+  box->watcher = w;
+  napi_value name, ext;
+  napi_create_string_utf8(env, "bpfmap:EventWait", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, argv[1], 0, &w->callback) != napi_ok ||
+      napi_async_init(env, NULL, name, &w->async) != napi_ok ||
+      napi_create_external(env, box, box_finalize, NULL, &ext) != napi_ok) {
+    box->watcher = NULL;
+    free(box);
+    watcher_close(w, 1);
+    THROW(env, "watchFd: could not create the watcher");
+  }
+  napi_add_env_cleanup_hook(env, watcher_cleanup_hook, w);
+  return ext;
+}
+
+/* watchStart(watcher, writable) -> 0 | -errno. Arms for one readiness event (readable, or writable). */
+static napi_value watch_start_js(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  bool writable;
+  fd_watcher *w = get_watcher(env, argv[0]);
+  if (napi_get_value_bool(env, argv[1], &writable) != napi_ok) THROW(env, "watchStart: writable must be a boolean");
+  if (!w) return num(env, -EBADF);
+  if (w->armed) return num(env, 0);
+  int rc = uv_poll_start(&w->poll, writable ? UV_WRITABLE : UV_READABLE, watcher_on_event);
+  if (rc < 0) return num(env, rc);
+  uint32_t count;
+  napi_reference_ref(env, w->callback, &count);
+  w->armed = 1;
+  return num(env, 0);
+}
+
+/* watchStop(watcher) -> 0. Disarms without closing. */
+static napi_value watch_stop_js(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  fd_watcher *w = get_watcher(env, argv[0]);
+  if (w) watcher_disarm(w);
+  return num(env, 0);
+}
+
+/* watchClose(watcher) -> 0. Idempotent; close the fd only after this. */
+static napi_value watch_close_js(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  fd_watcher *w = get_watcher(env, argv[0]);
+  if (w) watcher_close(w, 0);
+  return num(env, 0);
+}
+
 /* ---------- module ---------- */
 
 #define EXPORT(name, fn) do { \
@@ -704,6 +892,13 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("epollCreate", epoll_create_js);
   EXPORT("epollCtl", epoll_ctl_js);
   EXPORT("epollWait", epoll_wait_js);
+  EXPORT("pageSize", page_size_js);
+  EXPORT("perfEventOpen", perf_event_open_js);
+  EXPORT("perfEventEnable", perf_event_enable_js);
+  EXPORT("watchFd", watch_fd_js);
+  EXPORT("watchStart", watch_start_js);
+  EXPORT("watchStop", watch_stop_js);
+  EXPORT("watchClose", watch_close_js);
   return exports;
 }
 

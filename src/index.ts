@@ -16,3 +16,7 @@ export { possibleCpus } from './sys/cpus.js';
 export { BpfRecord, type BpfRecordOptions, type RecordObject, type RecordValue } from './codec/record/record.js';
 export { arrayOf, type Template, type FieldTemplate, type ArrayTemplate } from './codec/record/template.js';
 export { type ByteOrder } from './codec/record/format.js';
+export { RingBuffer, type RingBufferOptions } from './events/ring-buffer.js';
+export { EventReader, type EventHandler, type IterateOptions } from './events/event-reader.js';
+export { RecordView, type RecordDecoder, type EventRecord, type DecodeOptions } from './events/record.js';
+export { type EventMapSource } from './events/source.js';

@@ -55,6 +55,25 @@ export interface NativeAddon {
   epollCreate(): number;
   epollCtl(epfd: number, op: number, fd: number, events: number, data: number): number;
   epollWait(epfd: number, out: Uint32Array, timeoutMs: number): number;
+  /** Bytes of a memory page. */
+  pageSize(): number;
+  /** A PERF_COUNT_SW_BPF_OUTPUT perf event on one CPU (PERF_SAMPLE_RAW): fd | -errno. */
+  perfEventOpen(cpu: number, wakeupEvents: number): number;
+  /** PERF_EVENT_IOC_ENABLE: 0 | -errno. */
+  perfEventEnable(fd: number): number;
+  /** A libuv poll handle on `fd`; `callback(status, events)` runs once per `watchStart`. */
+  watchFd(fd: number, callback: (status: number, events: number) => void): NativeWatcher | number;
+  /** Arms the watcher for one readable (or writable) event: 0 | -errno. */
+  watchStart(watcher: NativeWatcher, writable: boolean): number;
+  /** Disarms the watcher. */
+  watchStop(watcher: NativeWatcher): number;
+  /** Closes the watcher (idempotent); close its fd only after this. */
+  watchClose(watcher: NativeWatcher): number;
+}
+
+/** Opaque handle of a native fd watcher (`watchFd`). */
+export interface NativeWatcher {
+  readonly __brand: 'NativeWatcher';
 }
 
 function load(): NativeAddon {

@@ -1,0 +1,107 @@
+/**
+ * `EventReader`: what ring buffers and perf buffers have in common — a synchronous `consume()`,
+ * a blocking `poll()`, an async iterator that waits without blocking the event loop, and a
+ * `close()` that ends every pending wait.
+ */
+import type { EventRecord } from './record.js';
+import { FdWaiter } from './fd-waiter.js';
+
+/** Receives one record; `cpu` is set for perf buffers, undefined for ring buffers. */
+export type EventHandler<T> = (data: T, cpu: number | undefined) => void;
+
+/** Options of the async iterators. */
+export interface IterateOptions {
+  /** Ends the iteration (without an error) when aborted. */
+  readonly signal?: AbortSignal;
+  /** Ends the iteration after this many records. */
+  readonly count?: number;
+  /** Ends the iteration when no record arrives for this many milliseconds. */
+  readonly idleTimeoutMs?: number;
+}
+
+/** Base of `RingBuffer` and `PerfBuffer`. */
+export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, Disposable {
+  readonly #waiter: FdWaiter;
+  #closed = false;
+
+  /** @param pollFd the fd that turns readable when records are waiting. */
+  protected constructor(pollFd: number) {
+    this.#waiter = new FdWaiter(pollFd);
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Reads every record available now, up to `limit`, and hands each to `handler`; never waits.
+   * Each record is consumed (its space given back to the producer) once the handler returns,
+   * or throws. Returns how many records were delivered.
+   */
+  abstract consume(handler: EventHandler<T>, limit?: number): number;
+
+  /**
+   * Waits up to `timeoutMs` (negative: forever) for records, blocking the thread, then consumes
+   * what is there. Returns how many records were delivered (0 on timeout). For servers, prefer
+   * the async iterator.
+   */
+  poll(timeoutMs: number, handler: EventHandler<T>, limit = Infinity): number {
+    this.ensureOpen();
+    const delivered = this.consume(handler, limit);
+    if (delivered > 0 || !this.#waiter.waitSync(timeoutMs)) return delivered;
+    return this.consume(handler, limit);
+  }
+
+  /**
+   * Yields records as they arrive, waiting on the fd through libuv between them, so timers and
+   * I/O keep running. Ends on `close()`, on `signal`, after `count` records or after
+   * `idleTimeoutMs` without a record. Records are consumed one at a time as they are yielded:
+   * breaking out of the loop loses nothing.
+   *
+   * @example
+   * for await (const { cpu, data } of reader.records({ signal })) console.log(cpu, data);
+   */
+  async *records(options: IterateOptions = {}): AsyncGenerator<EventRecord<T>, void, undefined> {
+    const limit = options.count ?? Infinity;
+    let delivered = 0;
+    let next: EventRecord<T> | undefined;
+    const take: EventHandler<T> = (data, cpu) => {
+      next = cpu === undefined ? { data } : { cpu, data };
+    };
+    while (delivered < limit && !this.#closed) {
+      next = undefined;
+      if (this.consume(take, 1) > 0 && next !== undefined) {
+        delivered++;
+        yield next;
+        continue;
+      }
+      const result = await this.#waiter.wait({ signal: options.signal, timeoutMs: options.idleTimeoutMs });
+      if (result !== 'ready') return;
+    }
+  }
+
+  /** `for await (const record of reader)`: `records()` with no options. */
+  [Symbol.asyncIterator](): AsyncGenerator<EventRecord<T>, void, undefined> {
+    return this.records();
+  }
+
+  /** Throws when the reader is closed. */
+  protected abstract ensureOpen(): void;
+
+  /** Releases the buffers; called once by `close()` after waiters have been woken. */
+  protected abstract release(): void;
+
+  /** Wakes any pending wait (its iterator ends), unmaps the buffers and closes the fds. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#waiter.close();
+    this.release();
+  }
+
+  /** `using reader = ...` closes it at the end of the scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
