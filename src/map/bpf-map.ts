@@ -5,6 +5,7 @@
  * `BpfMap<K, V>`. Each map keeps one key and one value scratch buffer, so the element operations
  * allocate nothing but the decoded result, and cross into native code once per operation.
  */
+import { readlinkSync } from 'node:fs';
 import { type Codec, bytesCodec, isBytesCodec, describe } from '../codec/codec.js';
 import { native, type NativeMapHandle } from '../sys/native.js';
 import { Command } from '../sys/commands.js';
@@ -146,6 +147,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   protected constructor(fd: number, codecs: MapCodecs<K, unknown> = {}, options: { readOnly?: boolean; path?: string } = {}) {
     let info: MapInfo;
     try {
+      requireMapFd(fd);
       info = readMapInfo(fd);
     } catch (error) {
       native.closeFd(fd);
@@ -932,6 +934,23 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** `using map = ...` closes the map at the end of the scope. */
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/**
+ * Makes sure an fd is a BPF map: OBJ_GET_INFO_BY_FD succeeds on programs, links and BTF too, and
+ * their info would be misread as a map's. bpf fds show as `anon_inode:bpf-map` in /proc.
+ */
+function requireMapFd(fd: number): void {
+  let target: string;
+  try {
+    target = readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return; // no /proc: the kernel still refuses map commands on other objects
+  }
+  if (target !== 'anon_inode:bpf-map') {
+    const kind = target.startsWith('anon_inode:bpf-') ? `a BPF ${target.slice('anon_inode:bpf-'.length)}` : `'${target}'`;
+    throw argumentError(TypeError, 'ERR_BPFMAP_NOT_A_MAP', `fd ${fd} is not a BPF map: it is ${kind}`);
   }
 }
 

@@ -86,6 +86,9 @@ test('prog_array: set a program fd, get its id', needs('clang', 'bpftool'), asyn
   assert.ok(progFd > 2);
   t.after(() => native.closeFd(progFd));
   const progInfo = bpftoolJson<{ id: number }>('prog', 'show', 'pinned', path.join(progs, 'pass_all'));
+  assert.throws(() => BpfMap.openPinned(path.join(progs, 'pass_all')), (e: Error & { code?: string }) => e instanceof TypeError && e.code === 'ERR_BPFMAP_NOT_A_MAP' && /is not a BPF map: it is a BPF prog/.test(e.message));
+  assert.throws(() => BpfMap.fromFd(progFd), /is not a BPF map/);
+  assert.throws(() => BpfMap.fromFd(0), /is not a BPF map/);
   using jumps = BpfMap.create({ type: 'prog_array', keySize: 4, valueSize: 4, maxEntries: 4 });
   jumps.setFd(u32le(2), progFd);
   assert.equal(jumps.getId(u32le(2)), progInfo.id);
