@@ -5,7 +5,11 @@
 import type { BpfMap } from '../map/bpf-map.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { EntryPrinter, type EntryFormatter, type EntryShape } from './entries.js';
-import { type Args, type CommandOptions, type GlobalOptions, parseBytes } from './grammar.js';
+import type { Codec } from '../codec/codec.js';
+import { type Args, type CommandOptions, type GlobalOptions, UsageError, parseBytes } from './grammar.js';
+import { inputCodecOf, type MapTypes } from './formatter.js';
+import { DecodedTable } from './table.js';
+import { looksLikeJsonDocument, looksLikeJsonNumber, parseJsonInput } from './json-input.js';
 import type { Output } from './output.js';
 
 /** Everything a command runs with. */
@@ -49,10 +53,37 @@ export function entryPrinterOf(map: BpfMap, out: Output, formatter?: EntryFormat
   return new EntryPrinter(entryShapeOf(map), formatter, out.indent);
 }
 
+/**
+ * Parses `DATA` of `size` bytes, or a JSON key/value when the map's BTF has a type for it: a word
+ * starting with `{`, `[` or `"`, or a lone number (one not followed by more bytes). The JSON is
+ * encoded through the type's codec; bigints beyond 2^53 stay exact.
+ */
+export function parseData(args: Args, what: 'key' | 'value', size: number, codec: Codec<unknown> | undefined): Uint8Array {
+  const word = args.peek();
+  const following = args.peekAhead(1);
+  const loneNumber = word !== undefined && looksLikeJsonNumber(word) && codec !== undefined && (following === undefined || !looksLikeJsonNumber(following));
+  if (word === undefined || !(looksLikeJsonDocument(word) || loneNumber)) return parseBytes(args, what, size);
+  if (codec === undefined) throw new UsageError(`${what} given as JSON, but the map has no BTF type for its ${what}s: give bytes`);
+  const value = parseJsonInput(args.next(what), what);
+  const bytes = new Uint8Array(size);
+  try {
+    codec.encode(value, bytes, 0);
+  } catch (error) {
+    throw new UsageError(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  return bytes;
+}
+
 /** Parses `key DATA` for a map (the `key` keyword included). */
-export function parseKey(args: Args, map: BpfMap): Uint8Array {
+export function parseKey(args: Args, map: BpfMap, types?: MapTypes): Uint8Array {
   args.expect('key');
-  return parseBytes(args, 'key', map.keySize);
+  return parseData(args, 'key', map.keySize, inputCodecOf(types, 'key'));
+}
+
+/** Parses `value DATA` for a map (the `value` keyword included): one CPU's value. */
+export function parseValue(args: Args, map: BpfMap, types?: MapTypes): Uint8Array {
+  args.expect('value');
+  return parseData(args, 'value', map.valueSize, inputCodecOf(types, 'value'));
 }
 
 /**
@@ -65,8 +96,19 @@ export function storedValue(map: BpfMap, value: Uint8Array): Uint8Array {
   return Array.from({ length: possibleCpus() }, () => value) as unknown as Uint8Array;
 }
 
-/** Parses `value DATA` for a map (the `value` keyword included): one CPU's value. */
-export function parseValue(args: Args, map: BpfMap): Uint8Array {
-  args.expect('value');
-  return parseBytes(args, 'value', map.valueSize);
+
+/** Prints one entry (lookup, peek, pop): bpftool's JSON, a decoded table row, or bpftool's hex text. */
+export function printEntry(out: Output, printer: EntryPrinter, keys: Uint8Array, values: Uint8Array): void {
+  if (out.json) {
+    out.document(printer.object(keys, 0, values, 0));
+    return;
+  }
+  const formatted = printer.formatted(keys, 0, values, 0);
+  if (formatted === undefined) {
+    out.line(printer.text(keys, 0, values, 0));
+    return;
+  }
+  const table = new DecodedTable(out);
+  table.add(formatted);
+  table.finish();
 }

@@ -28,10 +28,10 @@ export interface EntryShape {
 
 /** Decodes keys and values for the `formatted` member (BTF, records). */
 export interface EntryFormatter {
-  /** The decoded key (JSON-ready: numbers, bigints, strings, arrays, objects). */
-  key(bytes: Uint8Array, offset: number): unknown;
+  /** The decoded key (JSON-ready: numbers, bigints, strings, arrays, objects); absent when the key has no type. */
+  readonly key?: (bytes: Uint8Array, offset: number) => unknown;
   /** One decoded value (one CPU's value for per-CPU maps). */
-  value(bytes: Uint8Array, offset: number): unknown;
+  readonly value: (bytes: Uint8Array, offset: number) => unknown;
 }
 
 /** `["0x01","0x00"]`: bytes as bpftool's JSON array of hex strings. */
@@ -98,7 +98,7 @@ export class EntryPrinter {
     if (formatter === undefined) return undefined;
     const { keySize, perCpu, cpus, cpuStride } = this.shape;
     const formatted: Record<string, unknown> = {};
-    if (keySize > 0) formatted.key = formatter.key(keys, keyOffset);
+    if (keySize > 0 && formatter.key !== undefined) formatted.key = formatter.key(keys, keyOffset);
     if (perCpu) {
       const perCpuValues: Array<{ cpu: number; value: unknown }> = [];
       for (let cpu = 0; cpu < cpus; cpu++) perCpuValues.push({ cpu, value: formatter.value(values, valueOffset + cpu * cpuStride) });

@@ -71,6 +71,11 @@ export class Args {
     return this.words[this.#position];
   }
 
+  /** The word `ahead` places after the next one, not consumed. */
+  peekAhead(ahead: number): string | undefined {
+    return this.words[this.#position + ahead];
+  }
+
   /** True when every word was consumed. */
   get done(): boolean {
     return this.#position >= this.words.length;

@@ -4,13 +4,14 @@ import { parseKey, type Command, type CommandContext } from '../command.js';
 import { hexText } from '../entries.js';
 import { OperationError, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
+import { mapTypesOf } from '../formatter.js';
 
 function run({ args, options, out }: CommandContext): void {
   const ref = parseMapRef(args);
   options.end();
   using map = openMap(ref);
   if (isKeylessType(map.type)) throw new OperationError(`${map.typeName} maps have no keys: use 'pop'`);
-  const key = parseKey(args, map);
+  const key = parseKey(args, map, mapTypesOf(map));
   args.end();
   if (!map.delete(key)) throw new OperationError(`delete failed: key not found: ${hexText(key).replace(/\n/g, ' ')}`);
   out.done();

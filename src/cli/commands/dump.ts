@@ -9,6 +9,7 @@ import { formatterOf } from '../formatter.js';
 import { parseMapRef, parseU32 } from '../grammar.js';
 import { openMap } from '../map-ref.js';
 import { Progress } from '../progress.js';
+import { DecodedTable } from '../table.js';
 
 /** Entries per batch syscall: large enough to amortize the syscall, small enough for the cache. */
 const DUMP_BATCH_SIZE = 8192;
@@ -23,6 +24,7 @@ function run({ args, options, out, stderr }: CommandContext): void {
   const printer = entryPrinterOf(map, out, formatterOf(map));
   const progress = new Progress(stderr, `dumping ${map.name || `map ${map.id}`}`, map.maxEntries);
   const stream = out.json ? out.jsonArray() : undefined;
+  const table = !out.json && printer.formatter !== undefined ? new DecodedTable(out) : undefined;
   let count = 0;
   // Queues, stacks and bloom filters have no keys to walk: bpftool dumps them as empty.
   if (!isKeylessType(map.type)) {
@@ -30,6 +32,7 @@ function run({ args, options, out, stderr }: CommandContext): void {
       const { keys, values, keySize, valueStride } = batch;
       for (let i = 0; i < batch.count; i++) {
         if (stream) stream.item(printer.json(keys, i * keySize, values, i * valueStride));
+        else if (table) table.add(printer.formatted(keys, i * keySize, values, i * valueStride) ?? {});
         else out.line(printer.text(keys, i * keySize, values, i * valueStride));
       }
       count += batch.count;
@@ -37,6 +40,7 @@ function run({ args, options, out, stderr }: CommandContext): void {
     }
   }
   progress.finish();
+  table?.finish();
   if (stream) stream.close();
   else out.line(foundLine(count));
 }

@@ -4,13 +4,14 @@ import { parseKey, type Command, type CommandContext } from '../command.js';
 import { hexStrings, hexText } from '../entries.js';
 import { OperationError, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
+import { mapTypesOf } from '../formatter.js';
 
 function run({ args, options, out }: CommandContext): void {
   const ref = parseMapRef(args);
   options.end();
   using map = openMap(ref, { readOnly: true });
   if (isKeylessType(map.type)) throw new OperationError(`${map.typeName} maps have no keys`);
-  const key = args.done ? undefined : parseKey(args, map);
+  const key = args.done ? undefined : parseKey(args, map, mapTypesOf(map));
   args.end();
   const next = map.nextKey(key);
   if (next === undefined) {

@@ -1,8 +1,8 @@
 /** `lookup MAP key DATA`: one entry, or bpftool's `null` / "Not found" when the key is missing. */
 import { isKeylessType } from '../../sys/constants.js';
-import { entryPrinterOf, parseKey, type Command, type CommandContext } from '../command.js';
+import { entryPrinterOf, parseKey, printEntry, type Command, type CommandContext } from '../command.js';
 import { hexText } from '../entries.js';
-import { formatterOf } from '../formatter.js';
+import { formatterOf, mapTypesOf } from '../formatter.js';
 import { OperationError, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
 
@@ -11,16 +11,15 @@ function run({ args, options, out }: CommandContext): void {
   options.end();
   using map = openMap(ref, { readOnly: true });
   if (isKeylessType(map.type)) throw new OperationError(`${map.typeName} maps have no keys: use 'peek'`);
-  const key = parseKey(args, map);
+  const types = mapTypesOf(map);
+  const key = parseKey(args, map, types);
   args.end();
   const value = new Uint8Array(map.valueBufferSize);
   if (!map.getInto(key, value)) {
     // bpftool prints `null` for a missing key in JSON mode; both modes fail with status 1.
     throw new OperationError(`key not found: ${hexText(key).replace(/\n/g, ' ')}`, { jsonDocument: null });
   }
-  const printer = entryPrinterOf(map, out, formatterOf(map));
-  if (out.json) out.document(printer.object(key, 0, value, 0));
-  else out.line(printer.text(key, 0, value, 0));
+  printEntry(out, entryPrinterOf(map, out, formatterOf(map, types)), key, value);
 }
 
 /** `lookup MAP key DATA`. */

@@ -1,7 +1,7 @@
 /** `peek`, `pop`/`dequeue`, `push`/`enqueue`: queue and stack maps. */
 import { MapType } from '../../sys/constants.js';
-import { entryPrinterOf, parseValue, storedValue, type Command, type CommandContext } from '../command.js';
-import { formatterOf } from '../formatter.js';
+import { entryPrinterOf, parseValue, printEntry, storedValue, type Command, type CommandContext } from '../command.js';
+import { formatterOf, mapTypesOf } from '../formatter.js';
 import { OperationError, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
 import type { BpfMap } from '../../map/bpf-map.js';
@@ -22,10 +22,7 @@ function take(remove: boolean) {
     requireQueue(map, remove ? 'pop' : 'peek');
     const value = remove ? map.pop() : map.peek();
     if (value === undefined) throw new OperationError('empty map', { jsonDocument: null });
-    const printer = entryPrinterOf(map, out, formatterOf(map));
-    const noKey = new Uint8Array(0);
-    if (out.json) out.document(printer.object(noKey, 0, value, 0));
-    else out.line(printer.text(noKey, 0, value, 0));
+    printEntry(out, entryPrinterOf(map, out, formatterOf(map)), new Uint8Array(0), value);
   };
 }
 
@@ -34,7 +31,7 @@ function push({ args, options, out }: CommandContext): void {
   options.end();
   using map = openMap(ref);
   requireQueue(map, 'push');
-  const value = parseValue(args, map);
+  const value = parseValue(args, map, mapTypesOf(map));
   args.end();
   map.push(storedValue(map, value));
   out.done();

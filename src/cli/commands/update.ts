@@ -7,6 +7,7 @@ import { isKeylessType, MapType, type UpdateFlag } from '../../sys/constants.js'
 import { parseKey, parseValue, storedValue, type Command, type CommandContext } from '../command.js';
 import { type Args, OperationError, UsageError, isPrefix, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
+import { mapTypesOf } from '../formatter.js';
 
 const UPDATE_FLAGS: readonly UpdateFlag[] = ['any', 'exist', 'noexist'];
 
@@ -24,16 +25,17 @@ function run({ args, options, out }: CommandContext): void {
   const ref = parseMapRef(args);
   options.end();
   using map = openMap(ref);
+  const types = mapTypesOf(map);
   if (isKeylessType(map.type)) {
     if (map.type === MapType.bloom_filter) throw new OperationError('bloom_filter updates are not supported by bpfmap: use the library');
-    const value = parseValue(args, map);
+    const value = parseValue(args, map, types);
     const flag = parseUpdateFlag(args);
     args.end();
     map.push(value, flag);
     out.done();
     return;
   }
-  const key = parseKey(args, map);
+  const key = parseKey(args, map, types);
   if (map.type === MapType.array_of_maps || map.type === MapType.hash_of_maps) {
     args.expect('value');
     const innerRef = parseMapRef(args);
@@ -45,7 +47,7 @@ function run({ args, options, out }: CommandContext): void {
     return;
   }
   if (map.type === MapType.prog_array) throw new OperationError('prog_array values are programs, which bpfmap does not open: use bpftool');
-  const value = parseValue(args, map);
+  const value = parseValue(args, map, types);
   const flag = parseUpdateFlag(args);
   args.end();
   map.set(key, storedValue(map, value), flag);
