@@ -20,3 +20,4 @@ export { RingBuffer, type RingBufferOptions } from './events/ring-buffer.js';
 export { EventReader, type EventHandler, type IterateOptions } from './events/event-reader.js';
 export { RecordView, type RecordDecoder, type EventRecord, type DecodeOptions } from './events/record.js';
 export { type EventMapSource } from './events/source.js';
+export { FilteredMap, type FilteredMapOptions, type FieldAccess, type AccessMask, type Visible } from './map/filtered-map.js';
