@@ -82,6 +82,16 @@ export function placeMember(btf: Btf, member: { readonly type: number; readonly 
   return { byteOffset: member.bitOffset >>> 3, bitfield: undefined };
 }
 
+/** Arrays longer than this are refused: decoding one would build a JS array too big to be useful. */
+export const MAX_ARRAY_ELEMENTS = 1 << 24;
+
+/** @throws BtfError for arrays too long to decode element by element. */
+export function checkArrayLength(type: BtfArray): void {
+  if (type.length > MAX_ARRAY_ELEMENTS) {
+    throw new BtfError('ERR_BTF_UNSUPPORTED', `array of ${type.length} elements is too long to decode (limit ${MAX_ARRAY_ELEMENTS})`, { typeId: type.id });
+  }
+}
+
 function fail(kind: 'type' | 'range', message: string): never {
   throw kind === 'type' ? new TypeError(message) : new RangeError(message);
 }
@@ -363,6 +373,7 @@ class CoderBuilder {
     }
     const element = this.coder(type.type, depth + 1);
     const stride = this.btf.size(type.type);
+    checkArrayLength(type);
     return {
       size: stride * length,
       decode: (view, offset) => {
@@ -390,6 +401,9 @@ class CoderBuilder {
       const placement = placeMember(this.btf, member);
       const target = this.btf.resolve(member.type);
       if (member.name === '' && !placement.bitfield && (target.kind === 'struct' || target.kind === 'union')) {
+        if (placement.byteOffset + target.size > type.size) {
+          throw new BtfError('ERR_BTF_BAD_TYPE', `anonymous member at byte ${placement.byteOffset} runs past the end of ${type.kind} ${type.name || '(anonymous)'}`, { typeId: type.id });
+        }
         return { name: '', byteOffset: placement.byteOffset, size: target.size, lifted: this.compositeParts(target, depth + 1) };
       }
       let coder: Coder;
@@ -401,6 +415,9 @@ class CoderBuilder {
         coder = this.bitfield(placement.bitfield, 0, shape, target.kind === 'int' ? undefined : target);
       } else {
         coder = this.coder(member.type, depth + 1);
+      }
+      if (placement.byteOffset + coder.size > type.size) {
+        throw new BtfError('ERR_BTF_BAD_TYPE', `member '${member.name}' (${coder.size} bytes at byte ${placement.byteOffset}) runs past the end of ${type.kind} ${type.name || '(anonymous)'} (${type.size} bytes)`, { typeId: type.id });
       }
       return { name: member.name, byteOffset: placement.byteOffset, size: coder.size, coder };
     });
@@ -435,7 +452,11 @@ class CoderBuilder {
   private datasec(type: BtfDatasec, depth: number): Coder {
     const vars = type.vars.map((info) => {
       const variable = this.btf.typeOfKind(info.type, 'var');
-      return { name: variable.name, offset: info.offset, coder: this.coder(variable.type, depth + 1) };
+      const coder = this.coder(variable.type, depth + 1);
+      if (info.offset + coder.size > type.size) {
+        throw new BtfError('ERR_BTF_BAD_TYPE', `variable '${variable.name}' runs past the end of section ${type.name}`, { typeId: type.id });
+      }
+      return { name: variable.name, offset: info.offset, coder };
     });
     const section = type.name;
     return {
@@ -577,8 +598,9 @@ export function btfCodec<T = unknown>(btf: Btf, typeId: number): Codec<T> {
   }
   const coder = builder.coder(typeId, 0);
   const size = btf.size(typeId);
-  const scratch = new Uint8Array(size);
-  const scratchView = new DataView(scratch.buffer);
+  // Allocated on first encode: decode-only users (dumps) never pay for it.
+  let scratch: Uint8Array | undefined;
+  let scratchView: DataView | undefined;
   return {
     size,
     decode(source: Uint8Array, offset: number): T {
@@ -587,7 +609,10 @@ export function btfCodec<T = unknown>(btf: Btf, typeId: number): Codec<T> {
     },
     encode(value: T, target: Uint8Array, offset: number): void {
       if (offset < 0 || offset + size > target.length) throw new RangeError(`need ${size} bytes at offset ${offset}, have ${target.length}`);
-      scratch.fill(0);
+      if (!scratch || !scratchView) {
+        scratch = new Uint8Array(size);
+        scratchView = new DataView(scratch.buffer);
+      } else scratch.fill(0);
       coder.encode(value, scratchView, 0);
       target.set(scratch, offset);
     },

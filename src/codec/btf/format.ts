@@ -17,6 +17,7 @@
  */
 import type { Btf } from './btf.js';
 import { BtfError } from './errors.js';
+import { checkArrayLength } from './codec.js';
 import type { FormattedValue } from './json.js';
 import type { BtfArray, BtfComposite, BtfDatasec, BtfEnum, BtfEnum64, BtfInt, BtfType } from './types.js';
 
@@ -141,6 +142,8 @@ class Formatter {
   private composite(type: BtfComposite, offset: number, depth: number): FormattedValue {
     const out: Record<string, FormattedValue> = {};
     for (const member of type.members) {
+      const end = member.bitfieldSize ? Math.ceil((member.bitOffset + member.bitfieldSize) / 8) : (member.bitOffset >>> 3) + this.btf.size(member.type);
+      if (end > type.size) throw new BtfError('ERR_BTF_BAD_TYPE', `member '${member.name}' runs past the end of ${type.kind} ${type.name || '(anonymous)'}`, { typeId: type.id });
       const at = offset + (member.bitOffset >>> 3);
       out[member.name] = member.bitfieldSize
         ? this.bitfield(member.bitfieldSize, member.bitOffset & 7, at)
@@ -170,6 +173,7 @@ class Formatter {
     const text = this.stringAt(type, offset);
     if (text !== undefined) return text;
     const stride = this.btf.size(type.type);
+    checkArrayLength(type);
     const items: FormattedValue[] = [];
     for (let i = 0; i < type.length; i++) items.push(this.type(type.type, 0, offset + i * stride, depth + 1));
     return items;
@@ -211,7 +215,10 @@ class Formatter {
   }
 
   private datasec(type: BtfDatasec, offset: number, depth: number): FormattedValue {
-    const vars: FormattedValue[] = type.vars.map((v) => this.type(v.type, 0, offset + v.offset, depth + 1));
+    const vars: FormattedValue[] = type.vars.map((v) => {
+      if (v.offset + this.btf.size(v.type) > type.size) throw new BtfError('ERR_BTF_BAD_TYPE', `a variable runs past the end of section ${type.name}`, { typeId: type.id });
+      return this.type(v.type, 0, offset + v.offset, depth + 1);
+    });
     return { [type.name]: vars };
   }
 }

@@ -228,7 +228,7 @@ export type BtfType =
   | BtfDeclTag;
 
 /** The type of a kind, e.g. `BtfTypeOfKind<'struct'>` is `BtfComposite`. */
-export type BtfTypeOfKind<K extends BtfType['kind']> = Extract<BtfType, { kind: K }>;
+export type BtfTypeOfKind<K extends BtfType['kind']> = BtfType extends infer T ? (T extends BtfType ? (K extends T['kind'] ? T : never) : never) : never;
 
 /** The void type (id 0). */
 export const BTF_VOID: BtfVoid = Object.freeze({ kind: 'void', id: 0, name: '' });

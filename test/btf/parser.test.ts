@@ -1,0 +1,214 @@
+/**
+ * The BTF parser: vmlinux, both byte orders, longer headers, split BTF, every kind, and malformed
+ * input (which must throw `BtfError` saying where, never crash or hang).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { Btf } from '../../src/codec/btf/btf.js';
+import { BtfError } from '../../src/codec/btf/errors.js';
+import { BtfBuilder } from '../../src/codec/btf/writer.js';
+import { btfCodec } from '../../src/codec/btf/codec.js';
+import { formatBtfValue } from '../../src/codec/btf/format.js';
+import type { BtfType } from '../../src/codec/btf/types.js';
+
+const VMLINUX = '/sys/kernel/btf/vmlinux';
+
+/** A blob with one type of every kind. */
+export function everyKindBlob(options: { littleEndian?: boolean; headerLength?: number } = {}): Uint8Array {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: 'int', name: 'int', size: 4, bits: 32, bitOffset: 0, signed: true, char: false, bool: false }); // 1
+  const char = b.add({ kind: 'int', name: 'char', size: 1, bits: 8, bitOffset: 0, signed: true, char: false, bool: false }); // 2
+  const ptr = b.add({ kind: 'ptr', name: '', type: int }); // 3
+  const arr = b.add({ kind: 'array', name: '', type: char, indexType: int, length: 4 }); // 4
+  const s = b.add({ kind: 'struct', name: 'pair', size: 16, members: [
+    { name: 'a', type: int, bitOffset: 0, bitfieldSize: 0 },
+    { name: 'b', type: int, bitOffset: 32, bitfieldSize: 3 },
+    { name: 'p', type: ptr, bitOffset: 64, bitfieldSize: 0 },
+  ] }); // 5
+  b.add({ kind: 'union', name: 'u', size: 4, members: [{ name: 'x', type: int, bitOffset: 0, bitfieldSize: 0 }, { name: 't', type: arr, bitOffset: 0, bitfieldSize: 0 }] }); // 6
+  b.add({ kind: 'enum', name: 'e', size: 4, signed: true, values: [{ name: 'NEG', value: -1 }, { name: 'ONE', value: 1 }] }); // 7
+  b.add({ kind: 'fwd', name: 'later', union: true }); // 8
+  const td = b.add({ kind: 'typedef', name: 'pair_t', type: s }); // 9
+  b.add({ kind: 'volatile', name: '', type: int }); // 10
+  b.add({ kind: 'const', name: '', type: td }); // 11
+  b.add({ kind: 'restrict', name: '', type: ptr }); // 12
+  const proto = b.add({ kind: 'func_proto', name: '', returnType: int, params: [{ name: 'x', type: int }, { name: '', type: 0 }] }); // 13
+  b.add({ kind: 'func', name: 'f', type: proto, linkage: 1 }); // 14
+  const v = b.add({ kind: 'var', name: 'g', type: int, linkage: 1 }); // 15
+  b.add({ kind: 'datasec', name: '.data', size: 4, vars: [{ type: v, offset: 0, size: 4 }] }); // 16
+  b.add({ kind: 'float', name: 'double', size: 8 }); // 17
+  b.add({ kind: 'decl_tag', name: 'tag', type: s, componentIndex: 1 }); // 18
+  b.add({ kind: 'type_tag', name: 'user', type: int }); // 19
+  b.add({ kind: 'enum64', name: 'e64', size: 8, signed: false, values: [{ name: 'BIG', value: 0xfedcba9876543210n }] }); // 20
+  return b.build(options);
+}
+
+test('parses one type of every kind, in both byte orders and with a longer header', () => {
+  const reference = Btf.parse(everyKindBlob());
+  const kinds = [...reference.types()].map((t) => t.kind);
+  assert.deepEqual(new Set(kinds).size, 19);
+  for (const options of [{ littleEndian: false }, { littleEndian: true, headerLength: 32 }, { littleEndian: false, headerLength: 40 }]) {
+    const btf = Btf.parse(everyKindBlob(options));
+    assert.equal(btf.header.littleEndian, options.littleEndian);
+    assert.deepEqual([...btf.types()], [...reference.types()]);
+  }
+  assert.equal(reference.size(9), 16);
+  assert.equal(reference.alignment(5), 8);
+  assert.equal(reference.typeByName('pair_t').kind, 'typedef');
+  assert.equal(reference.resolve(11).name, 'pair');
+  assert.deepEqual(reference.typeOfKind(20, 'enum64').values[0]?.value, 0xfedcba9876543210n);
+  assert.equal(reference.findMember(5, 'b')?.member.bitfieldSize, 3);
+});
+
+test('big-endian codecs decode what little-endian ones do, byte-swapped', () => {
+  const le = Btf.parse(everyKindBlob({ littleEndian: true }));
+  const be = Btf.parse(everyKindBlob({ littleEndian: false }));
+  const value = { a: -5, b: 3, p: 0x1122334455667788n };
+  const leBytes = new Uint8Array(16);
+  const beBytes = new Uint8Array(16);
+  btfCodec(le, 5).encode(value, leBytes, 0);
+  btfCodec(be, 5).encode(value, beBytes, 0);
+  assert.deepEqual(btfCodec(le, 5).decode(leBytes, 0), value);
+  assert.deepEqual(btfCodec(be, 5).decode(beBytes, 0), value);
+  assert.deepEqual([...beBytes.subarray(0, 4)], [0xff, 0xff, 0xff, 0xfb]);
+  assert.equal(beBytes[4], 3 << 5); // big-endian bitfields fill from the most significant bit
+});
+
+test('parses vmlinux lazily and fast, with split BTF over it', { skip: existsSync(VMLINUX) ? undefined : 'no /sys/kernel/btf/vmlinux' }, () => {
+  const bytes = readFileSync(VMLINUX);
+  const started = performance.now();
+  const vmlinux = Btf.parse(bytes);
+  const elapsed = performance.now() - started;
+  assert.ok(vmlinux.typeCount > 10000);
+  assert.ok(elapsed < 150, `parsed in ${elapsed.toFixed(1)} ms`);
+  const task = vmlinux.typeByName('task_struct', 'struct');
+  assert.ok(vmlinux.size(task.id) > 1000);
+  assert.ok(vmlinux.findMember(task.id, 'pid'));
+  // Every type decodes and every sized type resolves.
+  for (const type of vmlinux.types()) {
+    if (['int', 'struct', 'union', 'array', 'enum', 'enum64', 'ptr'].includes(type.kind)) vmlinux.size(type.id);
+  }
+
+  // Split BTF: one typedef over vmlinux's task_struct, naming a string of its own.
+  const name = Buffer.from('\0my_task\0', 'latin1');
+  const split = new Uint8Array(24 + 12 + name.length);
+  const view = new DataView(split.buffer);
+  view.setUint16(0, 0xeb9f, true);
+  split[2] = 1;
+  view.setUint32(4, 24, true);
+  view.setUint32(12, 12, true);
+  view.setUint32(16, 12, true);
+  view.setUint32(20, name.length, true);
+  view.setUint32(24, vmlinux.header.stringLength + 1, true); // name_off continues the base's strings
+  view.setUint32(28, 8 << 24, true);
+  view.setUint32(32, task.id, true);
+  split.set(name, 36);
+  const module = Btf.parse(split, { base: vmlinux });
+  assert.equal(module.firstTypeId, vmlinux.lastTypeId + 1);
+  const mine = module.typeByName('my_task');
+  assert.equal(mine.id, vmlinux.lastTypeId + 1);
+  assert.equal(module.resolve(mine.id).name, 'task_struct');
+  assert.equal(module.type(task.id), task);
+});
+
+/** Expects a BtfError whose message says where. */
+function rejects(bytes: Uint8Array, code: string, where: RegExp): void {
+  assert.throws(() => {
+    const btf = Btf.parse(bytes);
+    for (const type of btf.types()) if (type.kind !== 'void') btf.size(type.id);
+  }, (error: unknown) => error instanceof BtfError && error.code === code && where.test(error.message));
+}
+
+test('malformed blobs throw BtfError saying where', () => {
+  const good = everyKindBlob();
+  const view = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  rejects(good.subarray(0, 10), 'ERR_BTF_HEADER', /shorter than/);
+  const badMagic = good.slice(); badMagic[0] = 0;
+  rejects(badMagic, 'ERR_BTF_HEADER', /magic/);
+  const longHeader = good.slice(); view(longHeader).setUint32(4, 1 << 20, true);
+  rejects(longHeader, 'ERR_BTF_HEADER', /hdr_len/);
+  rejects(good.subarray(0, good.length - 40), 'ERR_BTF_TRUNCATED', /section/);
+  const unknownKind = good.slice(); view(unknownKind).setUint32(24 + 4, 25 << 24, true);
+  rejects(unknownKind, 'ERR_BTF_BAD_TYPE', /type 1 at byte 0x1c: unknown kind 25/);
+  const absurdVlen = good.slice(); view(absurdVlen).setUint32(24 + 4, (4 << 24) | 0xffff, true);
+  rejects(absurdVlen, 'ERR_BTF_TRUNCATED', /vlen 65535/);
+  const badString = good.slice(); view(badString).setUint32(24, 1 << 30, true);
+  rejects(badString, 'ERR_BTF_BAD_STRING', /type 1: string offset/);
+  const badRef = good.slice(); view(badRef).setUint32(24 + 32 + 8, 999, true); // ptr (type 3) → 999
+  rejects(badRef, 'ERR_BTF_BAD_REFERENCE', /refers to type 999/);
+
+  // Cycles: typedef chains and structs containing themselves.
+  const b = new BtfBuilder();
+  b.add({ kind: 'typedef', name: 'a', type: 2 });
+  b.add({ kind: 'typedef', name: 'b', type: 1 });
+  b.add({ kind: 'struct', name: 's', size: 4, members: [{ name: 'self', type: 3, bitOffset: 0, bitfieldSize: 0 }] });
+  const cyclic = Btf.parse(b.build());
+  assert.throws(() => cyclic.size(1), (e: unknown) => e instanceof BtfError && e.code === 'ERR_BTF_CYCLE');
+  assert.throws(() => cyclic.resolve(1), (e: unknown) => e instanceof BtfError && e.code === 'ERR_BTF_CYCLE');
+  assert.throws(() => btfCodec(cyclic, 3), (e: unknown) => e instanceof BtfError && e.code === 'ERR_BTF_CYCLE');
+  assert.throws(() => cyclic.alignment(3), (e: unknown) => e instanceof BtfError && e.code === 'ERR_BTF_CYCLE');
+});
+
+/** Everything a user may do with a parsed blob; only BtfError may escape. */
+function exercise(bytes: Uint8Array): void {
+  const btf = Btf.parse(bytes);
+  const zeros = new Uint8Array(4096);
+  for (let id = 1; id <= btf.lastTypeId; id++) {
+    const attempt = (action: () => unknown): void => {
+      try {
+        action();
+      } catch (error) {
+        if (!(error instanceof BtfError)) throw error;
+      }
+    };
+    let type: BtfType | undefined;
+    attempt(() => (type = btf.type(id)));
+    if (!type) continue;
+    attempt(() => btf.resolve(id));
+    attempt(() => btf.alignment(id));
+    attempt(() => {
+      if (btf.size(id) > zeros.length) return;
+      const codec = btfCodec(btf, id);
+      const value = codec.decode(zeros, 0);
+      codec.encode(value, new Uint8Array(codec.size), 0);
+      formatBtfValue(btf, id, zeros);
+    });
+    if (type.name) attempt(() => btf.typesByName(type?.name ?? ''));
+  }
+}
+
+test('fuzz: mutated blobs never crash, hang or throw anything but BtfError', () => {
+  const seeds = [everyKindBlob(), everyKindBlob({ littleEndian: false, headerLength: 28 })];
+  let seed = 12345;
+  const random = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const deadline = performance.now() + 3000;
+  let runs = 0;
+  while (performance.now() < deadline) {
+    const source = seeds[runs % seeds.length] as Uint8Array;
+    const bytes: Uint8Array = source.slice(0, random(8) === 0 ? random(source.length) : source.length);
+    const view = new DataView(bytes.buffer);
+    const mutations = 1 + random(4);
+    for (let i = 0; i < mutations && bytes.length >= 4; i++) {
+      const at = random(bytes.length - 3) & ~3;
+      switch (random(4)) {
+        case 0: { const i = random(bytes.length); bytes[i] = (bytes[i] as number) ^ (1 << random(8)); break; }
+        case 1: view.setUint32(at, random(64), random(2) === 0); break;
+        case 2: view.setUint32(at, 0xffffffff - random(4), true); break;
+        default: bytes[random(bytes.length)] = random(256);
+      }
+    }
+    try {
+      exercise(bytes);
+    } catch (error) {
+      if (!(error instanceof BtfError)) {
+        assert.fail(`run ${runs}: ${String(error)} for blob ${Buffer.from(bytes).toString('hex')}`);
+      }
+    }
+    runs++;
+  }
+  assert.ok(runs > 100, `${runs} runs`);
+});
