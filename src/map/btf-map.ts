@@ -51,6 +51,23 @@ export interface MapBtfCodecs {
   readonly value: Codec<unknown>;
 }
 
+/** Array maps whose BTF names no key type (the `.data`/`.bss`/`.rodata` maps) are still indexed by a u32. */
+function isArrayIndexed(info: MapInfo): boolean {
+  return (info.typeName === 'array' || info.typeName === 'percpu_array') && info.keySize === 4;
+}
+
+/** The index of an array map: a host-order u32. */
+const arrayIndexCodec: Codec<number> = {
+  size: 4,
+  encode(value: number, target: Uint8Array, offset: number): void {
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`array index must be an integer from 0 to 4294967295, got ${String(value)}`);
+    new DataView(target.buffer, target.byteOffset, target.byteLength).setUint32(offset, value, true);
+  },
+  decode(source: Uint8Array, offset: number): number {
+    return new DataView(source.buffer, source.byteOffset, source.byteLength).getUint32(offset, true);
+  },
+};
+
 /**
  * Codecs for a map's key and value from the map's own BTF, or undefined when the map has no BTF
  * value type (then it stays raw).
@@ -62,7 +79,7 @@ export function btfCodecsForMap(map: HasMapInfo): MapBtfCodecs | undefined {
   if (!btf || !valueTypeId) return undefined;
   return {
     btf,
-    key: info.btfKeyTypeId ? btfCodec(btf, info.btfKeyTypeId) : undefined,
+    key: info.btfKeyTypeId ? btfCodec(btf, info.btfKeyTypeId) : isArrayIndexed(info) ? arrayIndexCodec : undefined,
     value: btfCodec(btf, valueTypeId),
   };
 }
