@@ -107,6 +107,24 @@ class EncoderSource {
   }
 }
 
+/** Records up to this size are copied to the target in 32-bit words; larger ones with `set`. */
+const WORD_COPY_LIMIT = 256;
+
+/**
+ * Statements that copy the checked scratch bytes to `target[offset]`. For small records a
+ * TypedArray `set` costs more than the encoding itself, so they are copied word by word through a
+ * DataView kept while callers pass the same target (a map's scratch buffer).
+ */
+function copyToTarget(size: number): string[] {
+  if (size > WORD_COPY_LIMIT) return [`  target.set(scratchBytes, offset);`];
+  const wholeWords = size - (size % 4);
+  return [
+    `  if (target !== viewedTarget) { targetView = new DataView(target.buffer, target.byteOffset, target.byteLength); viewedTarget = target; }`,
+    `  for (let i = 0; i < ${wholeWords}; i += 4) targetView.setUint32(offset + i, scratch.getUint32(i));`,
+    ...(wholeWords < size ? [`  for (let i = ${wholeWords}; i < ${size}; i++) target[offset + i] = scratchBytes[i];`] : []),
+  ];
+}
+
 /**
  * The source text of a record's encoder (exported for tests and for reading).
  * @param rootName the name error paths start with (`'value'`, `'key'`).
@@ -121,6 +139,8 @@ export function encoderSource(layout: RecordLayout, rootName: string): string {
     `const scratch = new DataView(scratchBytes.buffer);`,
     // A getter on the value could encode with this same record while we are in the scratch buffer.
     `let scratchInUse = false;`,
+    `let viewedTarget = null;`,
+    `let targetView = null;`,
     ...source.helpers,
     `function write(w, wb, input) {`,
     `const b = 0;`,
@@ -137,7 +157,7 @@ export function encoderSource(layout: RecordLayout, rootName: string): string {
     `  }`,
     `  scratchInUse = true;`,
     `  try { write(scratch, scratchBytes, input); } finally { scratchInUse = false; }`,
-    `  target.set(scratchBytes, offset);`,
+    ...copyToTarget(layout.size),
     `};`,
   ].join('\n');
 }
