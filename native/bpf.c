@@ -779,7 +779,7 @@ static void watcher_on_event(uv_poll_t *poll, int status, int events) {
   napi_value callback = NULL, recv, argv[2];
   napi_get_reference_value(env, w->callback, &callback);
   if (callback != NULL) {
-    napi_get_undefined(env, &recv);
+    napi_get_global(env, &recv); /* make_callback needs an object receiver */
     argv[0] = num(env, status);
     argv[1] = num(env, events);
     /* make_callback, not call_function: promises resolved in the callback settle right away. */

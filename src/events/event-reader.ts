@@ -4,7 +4,7 @@
  * `close()` that ends every pending wait.
  */
 import type { EventRecord } from './record.js';
-import { FdWaiter } from './fd-waiter.js';
+import { FdWaiter, type WaitResult } from './fd-waiter.js';
 
 /** Receives one record; `cpu` is set for perf buffers, undefined for ring buffers. */
 export type EventHandler<T> = (data: T, cpu: number | undefined) => void;
@@ -76,9 +76,17 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
         yield next;
         continue;
       }
-      const result = await this.#waiter.wait({ signal: options.signal, timeoutMs: options.idleTimeoutMs });
+      const result = await this.wait({ signal: options.signal, timeoutMs: options.idleTimeoutMs });
       if (result !== 'ready') return;
     }
+  }
+
+  /**
+   * Resolves once records may be waiting (`'ready'`: check with `consume()`), or with why the
+   * wait ended (`'closed'`, `'aborted'`, `'timeout'`). Consumes nothing. One wait at a time.
+   */
+  wait(options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {}): Promise<WaitResult> {
+    return this.#waiter.wait(options);
   }
 
   /** `for await (const record of reader)`: `records()` with no options. */
