@@ -221,7 +221,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * parameters (`BpfMap.openPinned<Uint8Array, Uint8Array[]>(path)`).
    * @throws BpfError (OBJ_GET) with code ENOENT when nothing is pinned there.
    */
-  static openPinned<K = Uint8Array, V = Uint8Array>(path: string, options?: OpenOptions<K>): BpfMap<K, V> {
+  static openPinned<K = Uint8Array, T = Uint8Array, V = T>(path: string, options?: OpenOptions<K, T>): BpfMap<K, V> {
     if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
     const fd = native.objGet(path, openFlags(options));
     if (fd < 0) {
@@ -235,7 +235,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /** Opens a map by its kernel-wide id (needs CAP_SYS_ADMIN). */
-  static fromId<K = Uint8Array, V = Uint8Array>(id: number, options?: OpenOptions<K>): BpfMap<K, V> {
+  static fromId<K = Uint8Array, T = Uint8Array, V = T>(id: number, options?: OpenOptions<K, T>): BpfMap<K, V> {
     if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_ID', `map id must be a positive 32-bit integer, got ${id}`);
     const attr = new StructBuffer(idAttr).setU32('id', id).setU32('open_flags', openFlags(options));
     const fd = native.bpfPlain(Command.MAP_GET_FD_BY_ID, attr.bytes);
@@ -249,7 +249,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /** Opens the map behind an fd the caller owns; the fd is duplicated, the caller keeps its own. */
-  static fromFd<K = Uint8Array, V = Uint8Array>(fd: number, codecs?: MapCodecs<K>): BpfMap<K, V> {
+  static fromFd<K = Uint8Array, T = Uint8Array, V = T>(fd: number, codecs?: MapCodecs<K, T>): BpfMap<K, V> {
     if (!Number.isInteger(fd) || fd < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `fd must be a non-negative integer, got ${fd}`);
     const dup = native.dupFd(fd);
     if (dup < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -dup, undefined, `cannot duplicate fd ${fd}`);
@@ -260,7 +260,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * Opens the first map with this name (names are not unique: prefer ids or pins).
    * @throws BpfError with code ENOENT when no map has that name.
    */
-  static fromName<K = Uint8Array, V = Uint8Array>(name: string, options?: OpenOptions<K>): BpfMap<K, V> {
+  static fromName<K = Uint8Array, T = Uint8Array, V = T>(name: string, options?: OpenOptions<K, T>): BpfMap<K, V> {
     for (const id of BpfMap.ids()) {
       let info: MapInfo | undefined;
       try {
@@ -268,13 +268,13 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
       } catch {
         continue;
       }
-      if (info.name === name) return BpfMap.fromId<K, V>(id, options);
+      if (info.name === name) return BpfMap.fromId<K, T, V>(id, options);
     }
     throw new BpfError(`no map named '${name}'`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'MAP_GET_NEXT_ID', subject: { name } });
   }
 
-  static #fromOwnedFd<K, V>(fd: number, options: OpenOptions<K> | undefined, path?: string): BpfMap<K, V> {
-    const codecs: MapCodecs<K> = {
+  static #fromOwnedFd<K, V>(fd: number, options: OpenOptions<K, unknown> | undefined, path?: string): BpfMap<K, V> {
+    const codecs: MapCodecs<K, unknown> = {
       ...(options?.key ? { key: options.key } : {}),
       ...(options?.value ? { value: options.value } : {}),
     };
@@ -322,15 +322,20 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /**
    * A typed view of this map: a new handle (duplicated fd) that reads and writes through the
-   * given codecs. Closing one handle does not close the other.
+   * given codecs (omitted ones keep this map's). Closing one handle does not close the other.
+   * The value type is inferred from the codec; for per-CPU maps state it as an array:
+   * `map.withCodecs<Key, Value[]>(keyCodec, valueCodec)`.
    */
-  withCodecs<K2 = K, V2 = V>(key?: Codec<K2>, value?: Codec<unknown>): BpfMap<K2, V2> {
+  withCodecs<K2, T2>(key: Codec<K2>, value: Codec<T2>): BpfMap<K2, T2>;
+  /** With explicit types, for codecs whose decoded type is not known statically (BTF). */
+  withCodecs<K2 = K, V2 = V>(key?: Codec<K2>, value?: Codec<unknown>): BpfMap<K2, V2>;
+  withCodecs<K2, V2>(key?: Codec<K2>, value?: Codec<unknown>): BpfMap<K2, V2> {
     this.#ensureOpen();
-    const codecs: MapCodecs<K2> = {
+    const codecs: MapCodecs<K2, unknown> = {
       key: (key ?? this.keyCodec) as Codec<K2>,
       value: value ?? this.elementCodec,
     };
-    const map = BpfMap.fromFd<K2, V2>(this.fd, codecs);
+    const map = BpfMap.fromFd<K2, unknown, V2>(this.fd, codecs);
     (map as { readOnly: boolean }).readOnly = this.readOnly;
     return map;
   }
@@ -579,51 +584,57 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /** Opens the inner map stored under `key` of a map-in-map; undefined when the slot is empty. */
-  openInnerMap<K2 = Uint8Array, V2 = Uint8Array>(key: K, options?: OpenOptions<K2>): BpfMap<K2, V2> | undefined {
+  openInnerMap<K2 = Uint8Array, T2 = Uint8Array, V2 = T2>(key: K, options?: OpenOptions<K2, T2>): BpfMap<K2, V2> | undefined {
     this.#requireType('openInnerMap', MapType.array_of_maps, MapType.hash_of_maps);
     const id = this.getId(key);
-    return id === undefined ? undefined : BpfMap.fromId<K2, V2>(id, options);
+    return id === undefined ? undefined : BpfMap.fromId<K2, T2, V2>(id, options);
   }
 
   // ---------------------------------------------------------------- iteration
 
   /** Entries `[key, value]`, decoded. Uses batch lookups where the kernel has them. */
-  *entries(): Generator<[K, V]> {
-    this.#requireKeyed('entries');
+  entries(): Generator<[K, V]> {
+    return this.#iterate('entries', (key, value) => [key(), value()]);
+  }
+
+  /** Keys, decoded (values are fetched by the batch but not decoded). */
+  keys(): Generator<K> {
+    return this.#iterate('keys', (key) => key());
+  }
+
+  /** Values, decoded. */
+  values(): Generator<V> {
+    return this.#iterate('values', (_key, value) => value());
+  }
+
+  /**
+   * The one iteration loop: batches where possible, next-key walks otherwise; `pick` decides
+   * what each step yields and decodes only that.
+   */
+  *#iterate<R>(operation: string, pick: (key: () => K, value: () => V) => R): Generator<R> {
+    this.#requireKeyed(operation);
+    let keys: Uint8Array = new Uint8Array(0);
+    let values: Uint8Array = new Uint8Array(0);
+    let index = 0;
+    const key = (): K => this.keyCodec.decode(keys, index * this.keySize);
+    const value = (): V => this.valueCodec.decode(values, index * this.valueBufferSize);
     if (this.#canBatch()) {
       let first = true;
       for (const batch of this.#batches(DEFAULT_BATCH, false, () => first)) {
         first = false;
-        const { keys, values, count } = batch;
-        for (let i = 0; i < count; i++) {
-          yield [this.keyCodec.decode(keys, i * this.keySize), this.valueCodec.decode(values, i * this.valueBufferSize)];
-        }
+        keys = batch.keys;
+        values = batch.values;
+        for (index = 0; index < batch.count; index++) yield pick(key, value);
       }
       if (!this.#batchUnsupported) return;
     }
-    yield* this.#entriesByNextKey();
-  }
-
-  /** Keys, decoded. */
-  *keys(): Generator<K> {
-    for (const [key] of this.entries()) yield key;
-  }
-
-  /** Values, decoded. */
-  *values(): Generator<V> {
-    for (const [, value] of this.entries()) yield value;
+    index = 0;
+    for ([keys, values] of this.#walkByNextKey()) yield pick(key, value);
   }
 
   /** Same as `entries()`. */
   [Symbol.iterator](): Generator<[K, V]> {
     return this.entries();
-  }
-
-  /** Next-key iteration, decoded. */
-  *#entriesByNextKey(): Generator<[K, V]> {
-    for (const [key, value] of this.#walkByNextKey()) {
-      yield [this.keyCodec.decode(key, 0), this.valueCodec.decode(value, 0)];
-    }
   }
 
   /**
