@@ -94,7 +94,8 @@ export function btfCodecsForMap(map: HasMapInfo): MapBtfCodecs | undefined {
 export function typedMap<K = unknown, V = unknown>(map: BpfMap<unknown, unknown>): BpfMap<K, V> {
   const codecs = btfCodecsForMap(map);
   if (!codecs) return map.withCodecs<K, V>();
-  return map.withCodecs<K, V>(codecs.key as Codec<K> | undefined, codecs.value);
+  // An undefined key codec keeps the map's own (raw) key codec.
+  return map.withCodecs<K, V>(codecs.key as Codec<K>, codecs.value as Codec<V>);
 }
 
 /**
