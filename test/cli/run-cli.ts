@@ -1,0 +1,27 @@
+/** Runs the built `bpfmap` CLI as a subprocess for tests. */
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { repoRoot } from '../helpers.js';
+
+/** The compiled entry point. */
+export const cliPath = path.join(repoRoot, 'dist/src/cli/main.js');
+
+/** What one CLI run printed and returned. */
+export interface CliResult {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `bpfmap ARGS...` and waits for it. */
+export function runCli(...args: string[]): CliResult {
+  const result = spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', maxBuffer: 1 << 30 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** Runs the CLI with `-j`, expects success, and parses stdout. */
+export function cliJson<T = unknown>(...args: string[]): T {
+  const result = runCli('-j', ...args);
+  if (result.status !== 0) throw new Error(`bpfmap -j ${args.join(' ')} exited ${result.status}: ${result.stdout}${result.stderr}`);
+  return JSON.parse(result.stdout) as T;
+}
