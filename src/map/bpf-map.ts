@@ -29,6 +29,9 @@ import { encodeMapSpec, type MapSpec } from './spec.js';
 import { perCpuCodec, roundUp8 } from './codecs.js';
 import { MappedArray } from './mapped-array.js';
 import { BatchCursor, BatchBuffers, type MapBatch, type BatchOptions } from './batch.js';
+// btf-map imports this module too; neither uses the other at load time, so the cycle is safe.
+import { loadMapBtf, typedMap } from './btf-map.js';
+import type { Btf } from '../codec/btf/btf.js';
 
 /** Per-CPU map types, by name or number: their values are arrays, one per possible CPU. */
 export type PerCpuMapType =
@@ -338,6 +341,28 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     const map = BpfMap.fromFd<K2, unknown, V2>(this.fd, codecs);
     (map as { readOnly: boolean }).readOnly = this.readOnly;
     return map;
+  }
+
+  /**
+   * The map's own BTF (the C types of its key and value, from the object that created it), or
+   * undefined when it has none. Parsed once per BTF id.
+   */
+  btf(): Btf | undefined {
+    this.#ensureOpen();
+    return loadMapBtf(this);
+  }
+
+  /**
+   * A typed handle through the map's own BTF: keys and values decode to objects, enums to names,
+   * 64-bit integers to bigints (per-CPU maps to arrays). Maps without BTF come back raw. A new
+   * handle: this one stays open and raw.
+   *
+   * @example
+   * using flows = BpfMap.openPinned('/sys/fs/bpf/flows').typed<FlowKey, FlowStats>();
+   */
+  typed<K2 = unknown, V2 = unknown>(): BpfMap<K2, V2> {
+    this.#ensureOpen();
+    return typedMap<K2, V2>(this as unknown as BpfMap<unknown, unknown>);
   }
 
   // ---------------------------------------------------------------- info
