@@ -273,58 +273,41 @@ static int check_key(map_handle *h, const uint8_t *key, size_t len) {
   if (!h) THROW(env, name ": not a map handle"); \
   if (h->fd < 0) return num(env, -EBADF)
 
-/* mapLookup(handle, key|null, value, flags) -> 0 | -errno */
+/*
+ * The element commands that take a key and a value buffer: LOOKUP, LOOKUP_AND_DELETE, UPDATE.
+ * (handle, key|null, value, flags) -> 0 | -errno. The key may be NULL only for keyless maps;
+ * the value buffer must hold the map's whole wire value (all CPUs for per-CPU maps).
+ */
+static napi_value elem_with_value(napi_env env, napi_callback_info info, int cmd, const char *name) {
+  ARGS(4);
+  map_handle *h = get_handle(env, argv[0]);
+  char message[96];
+  if (!h) { snprintf(message, sizeof(message), "%s: not a map handle", name); THROW(env, message); }
+  if (h->fd < 0) return num(env, -EBADF);
+  uint8_t *key, *value;
+  size_t klen, vlen;
+  int64_t flags;
+  if (!arg_opt_bytes(env, argv[1], &key, &klen) || !check_key(h, key, klen)) { snprintf(message, sizeof(message), "%s: key buffer too small", name); THROW(env, message); }
+  if (!arg_bytes(env, argv[2], &value, &vlen) || vlen < h->wire_value_size) { snprintf(message, sizeof(message), "%s: value buffer too small", name); THROW(env, message); }
+  if (!arg_i64(env, argv[3], &flags)) { snprintf(message, sizeof(message), "%s: flags must be a number", name); THROW(env, message); }
+  uint8_t attr[32] = {0};
+  put_u32(attr, 0, (uint32_t)h->fd);
+  put_ptr(attr, 8, h->key_size ? key : NULL);
+  put_ptr(attr, 16, value);
+  put_u64(attr, 24, (uint64_t)flags);
+  return num(env, result(sys_bpf(cmd, attr, sizeof(attr))));
+}
+
 static napi_value map_lookup(napi_env env, napi_callback_info info) {
-  ARGS(4);
-  GET_OPEN_HANDLE("mapLookup");
-  uint8_t *key, *value;
-  size_t klen, vlen;
-  int64_t flags;
-  if (!arg_opt_bytes(env, argv[1], &key, &klen) || !check_key(h, key, klen)) THROW(env, "mapLookup: key buffer too small");
-  if (!arg_bytes(env, argv[2], &value, &vlen) || vlen < h->wire_value_size) THROW(env, "mapLookup: value buffer too small");
-  if (!arg_i64(env, argv[3], &flags)) THROW(env, "mapLookup: flags must be a number");
-  uint8_t attr[32] = {0};
-  put_u32(attr, 0, (uint32_t)h->fd);
-  put_ptr(attr, 8, h->key_size ? key : NULL);
-  put_ptr(attr, 16, value);
-  put_u64(attr, 24, (uint64_t)flags);
-  return num(env, result(sys_bpf(CMD_MAP_LOOKUP_ELEM, attr, sizeof(attr))));
+  return elem_with_value(env, info, CMD_MAP_LOOKUP_ELEM, "mapLookup");
 }
 
-/* mapLookupAndDelete(handle, key|null, value, flags) -> 0 | -errno */
 static napi_value map_lookup_and_delete(napi_env env, napi_callback_info info) {
-  ARGS(4);
-  GET_OPEN_HANDLE("mapLookupAndDelete");
-  uint8_t *key, *value;
-  size_t klen, vlen;
-  int64_t flags;
-  if (!arg_opt_bytes(env, argv[1], &key, &klen) || !check_key(h, key, klen)) THROW(env, "mapLookupAndDelete: key buffer too small");
-  if (!arg_bytes(env, argv[2], &value, &vlen) || vlen < h->wire_value_size) THROW(env, "mapLookupAndDelete: value buffer too small");
-  if (!arg_i64(env, argv[3], &flags)) THROW(env, "mapLookupAndDelete: flags must be a number");
-  uint8_t attr[32] = {0};
-  put_u32(attr, 0, (uint32_t)h->fd);
-  put_ptr(attr, 8, h->key_size ? key : NULL);
-  put_ptr(attr, 16, value);
-  put_u64(attr, 24, (uint64_t)flags);
-  return num(env, result(sys_bpf(CMD_MAP_LOOKUP_AND_DELETE_ELEM, attr, sizeof(attr))));
+  return elem_with_value(env, info, CMD_MAP_LOOKUP_AND_DELETE_ELEM, "mapLookupAndDelete");
 }
 
-/* mapUpdate(handle, key|null, value, flags) -> 0 | -errno */
 static napi_value map_update(napi_env env, napi_callback_info info) {
-  ARGS(4);
-  GET_OPEN_HANDLE("mapUpdate");
-  uint8_t *key, *value;
-  size_t klen, vlen;
-  int64_t flags;
-  if (!arg_opt_bytes(env, argv[1], &key, &klen) || !check_key(h, key, klen)) THROW(env, "mapUpdate: key buffer too small");
-  if (!arg_bytes(env, argv[2], &value, &vlen) || vlen < h->wire_value_size) THROW(env, "mapUpdate: value buffer too small");
-  if (!arg_i64(env, argv[3], &flags)) THROW(env, "mapUpdate: flags must be a number");
-  uint8_t attr[32] = {0};
-  put_u32(attr, 0, (uint32_t)h->fd);
-  put_ptr(attr, 8, h->key_size ? key : NULL);
-  put_ptr(attr, 16, value);
-  put_u64(attr, 24, (uint64_t)flags);
-  return num(env, result(sys_bpf(CMD_MAP_UPDATE_ELEM, attr, sizeof(attr))));
+  return elem_with_value(env, info, CMD_MAP_UPDATE_ELEM, "mapUpdate");
 }
 
 /* mapDelete(handle, key) -> 0 | -errno */
