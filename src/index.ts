@@ -37,3 +37,5 @@ export { UserRingBuffer, UserRingBufferReservation } from './events/user-ring-bu
 export { PerfBuffer, type PerfBufferOptions } from './events/perf-buffer.js';
 export { printC } from './codec/btf/c-printer.js';
 export { generateTypeScript } from './codec/btf/typescript.js';
+export { btfForRecords, RecordBtfWriter, type RecordBtf, type RecordBtfOptions, type RecordShape } from './codec/btf/from-record.js';
+export { createWithRecords, type MapRecordsSpec, type SpecWithoutTypes } from './map/btf-map.js';

@@ -13,7 +13,11 @@ import { BtfBuilder } from '../codec/btf/writer.js';
 import { loadBtfIntoKernel } from '../codec/btf/load.js';
 import { formatMapEntry, type FormattedEntry } from '../codec/btf/format.js';
 import { possibleCpus } from '../sys/cpus.js';
-import { BpfMap, type MapCodecs } from './bpf-map.js';
+import { MapType, mapTypeName, resolveMapType } from '../sys/constants.js';
+import { BtfError } from '../codec/btf/errors.js';
+import { btfForRecords } from '../codec/btf/from-record.js';
+import type { BpfRecord, RecordObject } from '../codec/record/record.js';
+import { BpfMap, type MapCodecs, type MapValue } from './bpf-map.js';
 import type { MapInfo } from './info.js';
 import type { MapSpec } from './spec.js';
 
@@ -137,25 +141,38 @@ function typeIdOf(btf: Btf, type: number | string): number {
   return typeof type === 'number' ? type : btf.typeByName(type).id;
 }
 
+/** A map spec without sizes or BTF: those come from the types. */
+export type SpecWithoutTypes = Omit<MapSpec, 'keySize' | 'valueSize' | 'btf'>;
+
 /**
  * Creates a map whose key and value carry BTF: copies the two types (and what they use) into a
  * fresh blob, loads it (BTF_LOAD; the verifier log is in the error on failure), and passes the
  * type ids to MAP_CREATE. Key and value sizes default to the types' sizes. When the kernel
- * rejects BTF for this map type, the map is created without it and a warning is emitted.
- * Returns the map typed through those codecs.
+ * rejects BTF for this map type, the map is created without it and a warning is emitted
+ * (`BPFMAP_BTF_REJECTED`). Returns the map typed through those codecs.
+ * @throws BtfError (`ERR_BTF_SIZE_MISMATCH`) when `keySize`/`valueSize` differ from the types' sizes.
  *
  * @example
  * const btf = btfFromFile('prog.bpf.o');
  * const map = createWithBtf({ type: 'hash', maxEntries: 64 }, { btf, key: 'key', value: 'value' });
  */
 export function createWithBtf<K = unknown, V = unknown>(
-  spec: Omit<MapSpec, 'keySize' | 'valueSize' | 'btf'> & { readonly keySize?: number; readonly valueSize?: number },
+  spec: SpecWithoutTypes & { readonly keySize?: number; readonly valueSize?: number },
   types: MapTypesSpec,
 ): BpfMap<K, V> {
   const keyId = types.key === undefined ? 0 : typeIdOf(types.btf, types.key);
   const valueId = typeIdOf(types.btf, types.value);
-  const keySize = spec.keySize ?? (keyId ? types.btf.size(keyId) : 0);
-  const valueSize = spec.valueSize ?? types.btf.size(valueId);
+  const keyTypeSize = keyId ? types.btf.size(keyId) : 0;
+  const valueTypeSize = types.btf.size(valueId);
+  const keySize = spec.keySize ?? keyTypeSize;
+  const valueSize = spec.valueSize ?? valueTypeSize;
+  // The kernel answers a size mismatch with a bare EINVAL and no log: name it here instead.
+  if (keyId && keySize !== keyTypeSize) {
+    throw new BtfError('ERR_BTF_SIZE_MISMATCH', `key type ${describeType(types.btf, keyId)} is ${keyTypeSize} bytes but keySize is ${keySize}`, { typeId: keyId });
+  }
+  if (valueSize !== valueTypeSize) {
+    throw new BtfError('ERR_BTF_SIZE_MISMATCH', `value type ${describeType(types.btf, valueId)} is ${valueTypeSize} bytes but valueSize is ${valueSize}`, { typeId: valueId });
+  }
   const builder = new BtfBuilder();
   const newKeyId = keyId ? builder.import(types.btf, keyId) : 0;
   const newValueId = builder.import(types.btf, valueId);
@@ -163,21 +180,91 @@ export function createWithBtf<K = unknown, V = unknown>(
     ...(keyId ? { key: btfCodec<K>(types.btf, keyId) } : {}),
     value: btfCodec(types.btf, valueId),
   };
-  const btfFd = loadBtfIntoKernel(builder.build());
+  return createTyped({ ...spec, keySize, valueSize }, builder.build(), newKeyId, newValueId, codecs) as unknown as BpfMap<K, V>;
+}
+
+/** Key and value records for `createWithRecords`. */
+export interface MapRecordsSpec<K, V> {
+  /** The key record; omit for keyless maps (queue, stack, bloom_filter). */
+  readonly key?: BpfRecord<K>;
+  /** The value record (one CPU's value for per-CPU maps). */
+  readonly value: BpfRecord<V>;
+  /** C name of the key's struct in the BTF (default `'key'`). */
+  readonly keyName?: string;
+  /** C name of the value's struct in the BTF (default `'value'`). */
+  readonly valueName?: string;
+}
+
+/**
+ * Creates a map typed by records whose key and value also carry BTF built from the records'
+ * layouts (see `btfForRecords`): bpftool prints its entries `formatted`, and other processes can
+ * open it typed through its own BTF (`openTyped`) without knowing the records. Sizes come from
+ * the records. Array maps get `unsigned int` as their BTF key type (the only key type the kernel
+ * accepts for them). Map types that take no BTF are created without it, with a
+ * `BPFMAP_BTF_REJECTED` warning.
+ *
+ * @example
+ * const key = new BpfRecord([['pid', 'I'], ['comm', '16s']], { byteOrder: '@', strings: 'text' });
+ * const value = new BpfRecord([['packets', 'Q'], ['bytes', 'Q']], { byteOrder: '@' });
+ * const map = createWithRecords({ type: 'hash', maxEntries: 1024, name: 'flows' }, { key, value });
+ * map.set({ pid: 1, comm: 'init' }, { packets: 1n, bytes: 60n });
+ * // bpftool -j map dump name flows → [{ ..., "formatted": { "key": {"pid":1,"comm":"init"}, "value": {"packets":1,"bytes":60} } }]
+ */
+export function createWithRecords<const S extends SpecWithoutTypes, K = RecordObject, V = RecordObject>(
+  spec: S,
+  records: MapRecordsSpec<K, V>,
+): BpfMap<K, MapValue<S['type'], V>> {
+  const { key, value } = records;
+  const isArray = ARRAY_MAP_TYPES.has(resolveMapType(spec.type));
+  const { blob, keyTypeId, valueTypeId } = btfForRecords(key, value, {
+    ...(records.keyName !== undefined ? { keyName: records.keyName } : {}),
+    ...(records.valueName !== undefined ? { valueName: records.valueName } : {}),
+    u32Key: isArray && key?.size === 4,
+  });
+  const codecs: MapCodecs<K, V> = { ...(key ? { key } : {}), value };
+  return createTyped({ ...spec, keySize: key?.size ?? 0, valueSize: value.size }, blob, keyTypeId, valueTypeId, codecs) as unknown as BpfMap<K, MapValue<S['type'], V>>;
+}
+
+/** Map types whose BTF key must be a 32-bit int (the kernel's `array_map_check_btf`). */
+const ARRAY_MAP_TYPES = new Set<number>([MapType.array, MapType.percpu_array]);
+
+function describeType(btf: Btf, id: number): string {
+  const type = btf.type(id);
+  return type.name ? `'${type.kind === 'struct' || type.kind === 'union' || type.kind === 'enum' ? `${type.kind} ` : ''}${type.name}' (id ${id})` : `${type.kind} id ${id}`;
+}
+
+/**
+ * Loads `blob`, creates the map with its key/value type ids, and falls back to a map without BTF
+ * when the kernel refuses BTF for this map type.
+ *
+ * The kernel says "no BTF for this type" in two ways: ENOTSUPP from types whose `map_check_btf`
+ * is `map_check_no_btf` (devmap, sockmap, cpumap, perf_event_array, ...), and EINVAL from types
+ * that have no BTF check at all and so take no keyless BTF (queue, stack, ringbuf) or refuse the
+ * key type (array maps need an int key). Sizes were checked before, so an EINVAL that goes away
+ * without BTF is such a refusal; an EINVAL that stays is the spec's own fault and is thrown.
+ */
+function createTyped<K, V>(spec: MapSpec, blob: Uint8Array, keyTypeId: number, valueTypeId: number, codecs: MapCodecs<K, V>): BpfMap<K, unknown> {
+  const btfFd = loadBtfIntoKernel(blob);
   try {
     try {
-      const withBtf: MapSpec = { ...spec, keySize, valueSize, btf: { fd: btfFd, keyTypeId: newKeyId, valueTypeId: newValueId } };
-      return BpfMap.create(withBtf, codecs) as unknown as BpfMap<K, V>;
+      return BpfMap.create({ ...spec, btf: { fd: btfFd, keyTypeId, valueTypeId } }, codecs) as BpfMap<K, unknown>;
     } catch (error) {
-      const rejected = error instanceof BpfError && (error.errno === Errno.ENOTSUPP || error.errno === Errno.EOPNOTSUPP || error.errno === Errno.EINVAL);
-      if (!rejected) throw error;
-      // Some map types take no BTF: if the map can be made without it, say so and go on.
-      const withoutBtf: MapSpec = { ...spec, keySize, valueSize };
-      const map = BpfMap.create(withoutBtf, codecs) as unknown as BpfMap<K, V>;
-      process.emitWarning(`map type ${String(spec.type)} rejected BTF (${error.code}); created '${spec.name ?? ''}' without it`, { code: 'BPFMAP_BTF_REJECTED' });
+      const refused = error instanceof BpfError && (error.errno === Errno.ENOTSUPP || error.errno === Errno.EOPNOTSUPP || error.errno === Errno.EINVAL);
+      if (!refused) throw error;
+      const map = BpfMap.create(spec, codecs) as BpfMap<K, unknown>;
+      const typeName = mapTypeName(resolveMapType(spec.type));
+      const why = error.errno === Errno.EINVAL
+        ? 'the kernel accepts no BTF of this shape for this map type: keyless maps other than bloom_filter take none, array maps need a 32-bit int key'
+        : 'the kernel takes no BTF key/value types for this map type';
+      process.emitWarning(
+        `map type ${typeName} rejected BTF key/value types (MAP_CREATE failed with ${error.code}: ${why}); ` +
+          `created map${spec.name ? ` '${spec.name}'` : ''} without BTF, so bpftool shows raw bytes and openTyped() gives raw values`,
+        { code: 'BPFMAP_BTF_REJECTED' },
+      );
       return map;
     }
   } finally {
+    // The map holds its own reference to the BTF object.
     native.closeFd(btfFd);
   }
 }

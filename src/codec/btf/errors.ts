@@ -14,7 +14,8 @@ export type BtfErrorCode =
   | 'ERR_BTF_NOT_FOUND'
   | 'ERR_BTF_UNSUPPORTED'
   | 'ERR_BTF_ELF'
-  | 'ERR_BTF_LOAD';
+  | 'ERR_BTF_LOAD'
+  | 'ERR_BTF_SIZE_MISMATCH';
 
 /**
  * BTF that cannot be parsed, resolved or used for the requested purpose.
