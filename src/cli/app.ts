@@ -7,41 +7,46 @@
  */
 import { readFileSync } from 'node:fs';
 import { BpfError } from '../sys/errors.js';
-import type { Command } from './command.js';
-import { createCommand } from './commands/create.js';
-import { deleteCommand } from './commands/delete.js';
-import { demoCommand } from './commands/demo.js';
-import { dumpCommand } from './commands/dump.js';
-import { freezeCommand } from './commands/freeze.js';
-import { getnextCommand } from './commands/getnext.js';
-import { helpCommand, usageText } from './commands/help.js';
-import { lookupCommand } from './commands/lookup.js';
-import { pinCommand } from './commands/pin.js';
-import { dequeueCommand, enqueueCommand, peekCommand, popCommand, pushCommand } from './commands/queue.js';
-import { listCommand, showCommand } from './commands/show.js';
-import { updateCommand } from './commands/update.js';
+import type { CommandEntry } from './command.js';
+import { usageText } from './commands/help.js';
 import { Args, OperationError, UsageError, isPrefix, parseCommandLine } from './grammar.js';
 import { Output, toJson } from './output.js';
 
-/** The commands in bpftool's order, then bpfmap's own. */
-export const commands: readonly Command[] = [
-  showCommand,
-  listCommand,
-  helpCommand(() => commands),
-  dumpCommand,
-  updateCommand,
-  lookupCommand,
-  getnextCommand,
-  deleteCommand,
-  pinCommand,
-  createCommand,
-  peekCommand,
-  pushCommand,
-  enqueueCommand,
-  popCommand,
-  dequeueCommand,
-  freezeCommand,
-  demoCommand,
+/**
+ * The commands in bpftool's order (which decides what a prefix selects), then bpfmap's own.
+ * Each loads on use, so a command starts without loading the others (BTF, watch, ...).
+ */
+export const commands: readonly CommandEntry[] = [
+  { name: 'show', usage: 'show   [MAP]', load: async () => (await import('./commands/show.js')).showCommand },
+  { name: 'list', usage: 'list   [MAP]', load: async () => (await import('./commands/show.js')).listCommand },
+  {
+    name: 'help',
+    usage: 'help',
+    load: async () => ({
+      run({ args, out }) {
+        args.end();
+        out.line(usageText(commands));
+      },
+    }),
+  },
+  { name: 'dump', usage: 'dump   MAP', load: async () => (await import('./commands/dump.js')).dumpCommand },
+  { name: 'update', usage: 'update MAP key DATA value VALUE [any|exist|noexist]', load: async () => (await import('./commands/update.js')).updateCommand },
+  { name: 'lookup', usage: 'lookup MAP key DATA', load: async () => (await import('./commands/lookup.js')).lookupCommand },
+  { name: 'getnext', usage: 'getnext MAP [key DATA]', load: async () => (await import('./commands/getnext.js')).getnextCommand },
+  { name: 'delete', usage: 'delete MAP key DATA', load: async () => (await import('./commands/delete.js')).deleteCommand },
+  { name: 'pin', usage: 'pin    MAP PATH', load: async () => (await import('./commands/pin.js')).pinCommand },
+  {
+    name: 'create',
+    usage: 'create PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name NAME [flags FLAGS] [inner_map MAP] [map_extra N]',
+    load: async () => (await import('./commands/create.js')).createCommand,
+  },
+  { name: 'peek', usage: 'peek   MAP', load: async () => (await import('./commands/queue.js')).peekCommand },
+  { name: 'push', usage: 'push   MAP value DATA', load: async () => (await import('./commands/queue.js')).pushCommand },
+  { name: 'enqueue', usage: 'enqueue MAP value DATA', load: async () => (await import('./commands/queue.js')).enqueueCommand },
+  { name: 'pop', usage: 'pop    MAP', load: async () => (await import('./commands/queue.js')).popCommand },
+  { name: 'dequeue', usage: 'dequeue MAP', load: async () => (await import('./commands/queue.js')).dequeueCommand },
+  { name: 'freeze', usage: 'freeze MAP', load: async () => (await import('./commands/freeze.js')).freezeCommand },
+  { name: 'demo', usage: 'demo', load: async () => (await import('./commands/demo.js')).demoCommand },
 ];
 
 /** Exit statuses. */
@@ -90,14 +95,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const [name, ...rest] = commandLine.words;
     if (commandLine.global.help || name === undefined) {
-      process.stdout.write(`${usageText(commands)}\n`);
+      out.line(usageText(commands));
       return name === undefined && !commandLine.global.help ? ExitCode.usage : ExitCode.ok;
     }
-    const command = commands.find((candidate) => isPrefix(name, candidate.name));
-    if (command === undefined) throw new UsageError(`unknown command '${name}' (see 'bpfmap help')`);
+    const entry = commands.find((candidate) => isPrefix(name, candidate.name));
+    if (entry === undefined) throw new UsageError(`unknown command '${name}' (see 'bpfmap help')`);
+    const command = await entry.load();
     await command.run({ args: new Args(rest), options: commandLine.options, global: commandLine.global, out, stderr: process.stderr });
     return ExitCode.ok;
   } catch (error) {
+    // A closed pipe (`bpfmap dump ... | head`) ends the output; it is not a failure.
+    if ((error as NodeJS.ErrnoException).code === 'EPIPE') return ExitCode.ok;
     if (process.env.BPFMAP_DEBUG && error instanceof Error) process.stderr.write(`${error.stack ?? ''}\n`);
     if (out.json) {
       const document = error instanceof OperationError && error.jsonDocument !== undefined ? error.jsonDocument : { error: messageOf(error) };
@@ -106,7 +114,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     else process.stderr.write(`Error: ${messageOf(error)}\n`);
     return exitCodeOf(error);
   } finally {
-    out.flush();
+    try {
+      out.flush();
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EPIPE') throw error;
+    }
   }
 }
 

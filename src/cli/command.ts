@@ -7,7 +7,7 @@ import { possibleCpus } from '../sys/cpus.js';
 import { EntryPrinter, type EntryFormatter, type EntryShape } from './entries.js';
 import type { Codec } from '../codec/codec.js';
 import { type Args, type CommandOptions, type GlobalOptions, UsageError, parseBytes } from './grammar.js';
-import { inputCodecOf, type MapTypes } from './formatter.js';
+import type { MapTypes } from './formatter.js';
 import { DecodedTable } from './table.js';
 import { looksLikeJsonDocument, looksLikeJsonNumber, parseJsonInput } from './json-input.js';
 import type { Output } from './output.js';
@@ -26,14 +26,20 @@ export interface CommandContext {
   readonly stderr: NodeJS.WriteStream;
 }
 
-/** One `bpfmap` command. */
+/** One `bpfmap` command: what its module exports. */
 export interface Command {
-  /** The command word (any prefix selects it, in table order, as in bpftool). */
-  readonly name: string;
-  /** The usage lines for `help`. */
-  readonly usage: string;
   /** Runs the command. Throws `UsageError` (exit 2) or any operation error (exit 1). */
   run(context: CommandContext): void | Promise<void>;
+}
+
+/** A command in the table: its word, its usage, and how to load it (only the one that runs loads). */
+export interface CommandEntry {
+  /** The command word (any prefix selects it, in table order, as in bpftool). */
+  readonly name: string;
+  /** The usage line for `help`. */
+  readonly usage: string;
+  /** Loads the command's module. */
+  readonly load: () => Promise<Command>;
 }
 
 /** How a map's entries sit in lookup and batch buffers. */
@@ -77,13 +83,13 @@ export function parseData(args: Args, what: 'key' | 'value', size: number, codec
 /** Parses `key DATA` for a map (the `key` keyword included). */
 export function parseKey(args: Args, map: BpfMap, types?: MapTypes): Uint8Array {
   args.expect('key');
-  return parseData(args, 'key', map.keySize, inputCodecOf(types, 'key'));
+  return parseData(args, 'key', map.keySize, types?.keyCodec);
 }
 
 /** Parses `value DATA` for a map (the `value` keyword included): one CPU's value. */
 export function parseValue(args: Args, map: BpfMap, types?: MapTypes): Uint8Array {
   args.expect('value');
-  return parseData(args, 'value', map.valueSize, inputCodecOf(types, 'value'));
+  return parseData(args, 'value', map.valueSize, types?.valueCodec);
 }
 
 /**

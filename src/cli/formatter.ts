@@ -2,44 +2,54 @@
  * A map's types, from its BTF: the `formatted` output of dump/lookup (bpftool's rules, from
  * the BTF module) and the codecs that turn JSON keys and values typed on the command line into
  * bytes. Maps without BTF have neither and print raw.
+ *
+ * The BTF modules load only for maps that have BTF, which keeps the start of every other
+ * command (and of the raw `dump` fast path) short.
  */
 import type { BpfMap } from '../map/bpf-map.js';
 import type { Btf } from '../codec/btf/btf.js';
-import { btfCodec } from '../codec/btf/codec.js';
-import { formatBtfValue } from '../codec/btf/format.js';
-import { btfFromId } from '../codec/btf/sources.js';
 import type { Codec } from '../codec/codec.js';
 import type { EntryFormatter } from './entries.js';
 
-/** The BTF of a map and its key and value type ids (0 when the map lacks one of them). */
+/** What a map's BTF gives the CLI. */
 export interface MapTypes {
   readonly btf: Btf;
+  /** BTF type id of the key, 0 when the map has none. */
   readonly keyTypeId: number;
+  /** BTF type id of the value, 0 when the map has none. */
   readonly valueTypeId: number;
+  /** Decodes entries for `formatted`; undefined without a value type. */
+  readonly formatter: EntryFormatter | undefined;
+  /** Encodes JSON keys; undefined without a key type. */
+  readonly keyCodec: Codec<unknown> | undefined;
+  /** Encodes JSON values (one CPU's value); undefined without a value type. */
+  readonly valueCodec: Codec<unknown> | undefined;
 }
 
 /** The map's BTF types, or undefined when it has none (or a struct_ops kernel value type). */
-export function mapTypesOf(map: BpfMap): MapTypes | undefined {
+export async function mapTypesOf(map: BpfMap): Promise<MapTypes | undefined> {
   const info = map.info;
   if (info.btfId === 0 || info.btfVmlinuxValueTypeId !== 0) return undefined;
   if (info.btfKeyTypeId === 0 && info.btfValueTypeId === 0) return undefined;
-  return { btf: btfFromId(info.btfId).btf, keyTypeId: info.btfKeyTypeId, valueTypeId: info.btfValueTypeId };
-}
-
-/** The formatter of a map's entries, or undefined when the map has no BTF value type. */
-export function formatterOf(map: BpfMap, types: MapTypes | undefined = mapTypesOf(map)): EntryFormatter | undefined {
-  if (types === undefined || types.valueTypeId === 0) return undefined;
-  const { btf, keyTypeId, valueTypeId } = types;
-  return {
+  const [{ btfFromId }, { btfCodec }, { formatBtfValue }] = await Promise.all([
+    import('../codec/btf/sources.js'),
+    import('../codec/btf/codec.js'),
+    import('../codec/btf/format.js'),
+  ]);
+  const btf = btfFromId(info.btfId).btf;
+  const keyTypeId = info.btfKeyTypeId;
+  const valueTypeId = info.btfValueTypeId;
+  const formatter: EntryFormatter | undefined = valueTypeId === 0 ? undefined : {
     // bpftool leaves the key out of `formatted` when the map has no BTF key type (.data maps).
     ...(keyTypeId !== 0 ? { key: (bytes: Uint8Array, offset: number) => formatBtfValue(btf, keyTypeId, bytes, offset) } : {}),
     value: (bytes, offset) => formatBtfValue(btf, valueTypeId, bytes, offset),
   };
-}
-
-/** The codec of the key or value type, for JSON input; undefined without BTF for it. */
-export function inputCodecOf(types: MapTypes | undefined, part: 'key' | 'value'): Codec<unknown> | undefined {
-  if (types === undefined) return undefined;
-  const typeId = part === 'key' ? types.keyTypeId : types.valueTypeId;
-  return typeId === 0 ? undefined : btfCodec(types.btf, typeId);
+  return {
+    btf,
+    keyTypeId,
+    valueTypeId,
+    formatter,
+    keyCodec: keyTypeId === 0 ? undefined : btfCodec(btf, keyTypeId),
+    valueCodec: valueTypeId === 0 ? undefined : btfCodec(btf, valueTypeId),
+  };
 }

@@ -9,15 +9,41 @@
  * "-Infinity". See docs/cli.md.
  */
 
+import { writeSync } from 'node:fs';
+
 /** Bytes buffered before a write to stdout: big enough to amortize the syscall. */
 const FLUSH_THRESHOLD = 1 << 18;
 
-/** A buffered writer on a stream (stdout by default). Call `flush()` before exiting. */
+/** Blocks the thread for a moment (while a full pipe drains). */
+function pause(milliseconds: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, milliseconds);
+}
+
+/**
+ * Writes all of `bytes` to `fd` before returning, so the caller may reuse the buffer at once.
+ * Node leaves a stdout pipe non-blocking: EAGAIN means the reader is behind, so wait and retry.
+ */
+export function writeFully(fd: number, bytes: Uint8Array): void {
+  let offset = 0;
+  while (offset < bytes.length) {
+    try {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error;
+      pause(1);
+    }
+  }
+}
+
+/**
+ * A buffered, synchronous writer on a file descriptor (stdout by default). Every write has
+ * reached the fd when `flush()` or `writeBytes()` returns. Call `flush()` before exiting.
+ */
 export class Writer {
   #chunks: string[] = [];
   #buffered = 0;
 
-  constructor(readonly stream: NodeJS.WritableStream = process.stdout) {}
+  constructor(readonly fd = 1) {}
 
   /** Appends text; writes through when enough is buffered. */
   write(text: string): void {
@@ -31,13 +57,19 @@ export class Writer {
     this.write(`${text}\n`);
   }
 
-  /** Writes everything buffered (stdout on Linux writes synchronously to files, pipes and TTYs). */
+  /** Writes bytes after whatever text is buffered; `bytes` may be reused once this returns. */
+  writeBytes(bytes: Uint8Array): void {
+    this.flush();
+    writeFully(this.fd, bytes);
+  }
+
+  /** Writes everything buffered. */
   flush(): void {
-    if (this.#buffered === 0 && this.#chunks.length === 0) return;
+    if (this.#chunks.length === 0) return;
     const text = this.#chunks.join('');
     this.#chunks = [];
     this.#buffered = 0;
-    this.stream.write(text);
+    writeFully(this.fd, Buffer.from(text, 'utf8'));
   }
 }
 

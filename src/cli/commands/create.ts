@@ -99,8 +99,4 @@ function run({ args, options, out }: CommandContext): void {
 }
 
 /** `create PATH type TYPE key N value N entries N name NAME [flags F] [inner_map MAP]`. */
-export const createCommand: Command = {
-  name: 'create',
-  usage: 'create PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name NAME [flags FLAGS] [inner_map MAP] [map_extra N]',
-  run,
-};
+export const createCommand: Command = { run };

@@ -96,4 +96,4 @@ function run({ args, options, out }: CommandContext): void {
 }
 
 /** `demo`. */
-export const demoCommand: Command = { name: 'demo', usage: 'demo', run };
+export const demoCommand: Command = { run };

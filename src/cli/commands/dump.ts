@@ -5,25 +5,40 @@
 import { isKeylessType } from '../../sys/constants.js';
 import { entryPrinterOf, type Command, type CommandContext } from '../command.js';
 import { foundLine } from '../entries.js';
-import { formatterOf } from '../formatter.js';
-import { parseMapRef, parseU32 } from '../grammar.js';
+import { mapTypesOf } from '../formatter.js';
+import { UsageError, parseMapRef, parseU32 } from '../grammar.js';
 import { openMap } from '../map-ref.js';
 import { Progress } from '../progress.js';
 import { DecodedTable } from '../table.js';
+import { RawJsonArrayEncoder } from '../raw-json.js';
 
-/** Entries per batch syscall: large enough to amortize the syscall, small enough for the cache. */
-const DUMP_BATCH_SIZE = 8192;
+/**
+ * Bytes of keys and values one batch syscall reads: big batches amortize the syscall (65536
+ * entries read 1M small entries ~20% faster than 4096), the byte bound keeps memory constant for
+ * big or per-CPU values.
+ */
+const DUMP_BATCH_BYTES = 4 << 20;
+const DUMP_BATCH_MAX_ENTRIES = 65536;
 
-function run({ args, options, out, stderr }: CommandContext): void {
+/** Entries per batch for a map's entry size. */
+function batchSizeFor(keySize: number, valueBufferSize: number): number {
+  return Math.max(1, Math.min(DUMP_BATCH_MAX_ENTRIES, Math.floor(DUMP_BATCH_BYTES / Math.max(keySize + valueBufferSize, 1))));
+}
+
+async function run({ args, options, out, stderr }: CommandContext): Promise<void> {
   const ref = parseMapRef(args);
   args.end();
   const batchOption = options.value('batch');
-  const batchSize = batchOption === undefined ? DUMP_BATCH_SIZE : parseU32(batchOption, '--batch');
+  const requestedBatch = batchOption === undefined ? undefined : parseU32(batchOption, '--batch');
+  if (requestedBatch === 0) throw new UsageError('--batch: must be at least 1');
   options.end();
   using map = openMap(ref, { readOnly: true });
-  const printer = entryPrinterOf(map, out, formatterOf(map));
+  const batchSize = requestedBatch ?? batchSizeFor(map.keySize, map.valueBufferSize);
+  const printer = entryPrinterOf(map, out, (await mapTypesOf(map))?.formatter);
   const progress = new Progress(stderr, `dumping ${map.name || `map ${map.id}`}`, map.maxEntries);
-  const stream = out.json ? out.jsonArray() : undefined;
+  // Compact JSON of raw entries, the bulk case, goes through the byte encoder.
+  const raw = out.json && !out.pretty && printer.formatter === undefined ? new RawJsonArrayEncoder(printer.shape, out.writer) : undefined;
+  const stream = out.json && raw === undefined ? out.jsonArray() : undefined;
   const table = !out.json && printer.formatter !== undefined ? new DecodedTable(out) : undefined;
   let count = 0;
   // Queues, stacks and bloom filters have no keys to walk: bpftool dumps them as empty.
@@ -31,7 +46,8 @@ function run({ args, options, out, stderr }: CommandContext): void {
     for (const batch of map.batches({ batchSize })) {
       const { keys, values, keySize, valueStride } = batch;
       for (let i = 0; i < batch.count; i++) {
-        if (stream) stream.item(printer.json(keys, i * keySize, values, i * valueStride));
+        if (raw) raw.entry(keys, i * keySize, values, i * valueStride);
+        else if (stream) stream.item(printer.json(keys, i * keySize, values, i * valueStride));
         else if (table) table.add(printer.formatted(keys, i * keySize, values, i * valueStride) ?? {});
         else out.line(printer.text(keys, i * keySize, values, i * valueStride));
       }
@@ -41,9 +57,10 @@ function run({ args, options, out, stderr }: CommandContext): void {
   }
   progress.finish();
   table?.finish();
-  if (stream) stream.close();
+  if (raw) raw.close();
+  else if (stream) stream.close();
   else out.line(foundLine(count));
 }
 
 /** `dump MAP`. */
-export const dumpCommand: Command = { name: 'dump', usage: 'dump   MAP [--batch N]', run };
+export const dumpCommand: Command = { run };

@@ -13,4 +13,4 @@ function run({ args, options, out }: CommandContext): void {
 }
 
 /** `freeze MAP`. */
-export const freezeCommand: Command = { name: 'freeze', usage: 'freeze MAP', run };
+export const freezeCommand: Command = { run };

@@ -6,12 +6,12 @@ import { OperationError, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
 import { mapTypesOf } from '../formatter.js';
 
-function run({ args, options, out }: CommandContext): void {
+async function run({ args, options, out }: CommandContext): Promise<void> {
   const ref = parseMapRef(args);
   options.end();
   using map = openMap(ref, { readOnly: true });
   if (isKeylessType(map.type)) throw new OperationError(`${map.typeName} maps have no keys`);
-  const key = args.done ? undefined : parseKey(args, map, mapTypesOf(map));
+  const key = args.done ? undefined : parseKey(args, map, await mapTypesOf(map));
   args.end();
   const next = map.nextKey(key);
   if (next === undefined) {
@@ -26,4 +26,4 @@ function run({ args, options, out }: CommandContext): void {
 }
 
 /** `getnext MAP [key DATA]`. */
-export const getnextCommand: Command = { name: 'getnext', usage: 'getnext MAP [key DATA]', run };
+export const getnextCommand: Command = { run };

@@ -1,8 +1,8 @@
 /** `help`: the grammar, in bpftool's words. */
-import type { Command, CommandContext } from '../command.js';
+import type { CommandEntry } from '../command.js';
 
 /** The usage text for a command table. */
-export function usageText(commands: readonly Command[]): string {
+export function usageText(commands: readonly CommandEntry[]): string {
   const lines = commands.map((command, i) => `${i === 0 ? 'Usage: ' : '       '}bpfmap [OPTIONS] ${command.usage}`);
   return [
     ...lines,
@@ -15,16 +15,4 @@ export function usageText(commands: readonly Command[]): string {
     '',
     '       Exit status: 0 on success, 1 when an operation fails, 2 for a usage error.',
   ].join('\n');
-}
-
-/** `help` prints the usage of the given table. */
-export function helpCommand(commands: () => readonly Command[]): Command {
-  return {
-    name: 'help',
-    usage: 'help',
-    run({ args, out }: CommandContext): void {
-      args.end();
-      out.line(usageText(commands()));
-    },
-  };
 }

@@ -2,16 +2,16 @@
 import { isKeylessType } from '../../sys/constants.js';
 import { entryPrinterOf, parseKey, printEntry, type Command, type CommandContext } from '../command.js';
 import { hexText } from '../entries.js';
-import { formatterOf, mapTypesOf } from '../formatter.js';
+import { mapTypesOf } from '../formatter.js';
 import { OperationError, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
 
-function run({ args, options, out }: CommandContext): void {
+async function run({ args, options, out }: CommandContext): Promise<void> {
   const ref = parseMapRef(args);
   options.end();
   using map = openMap(ref, { readOnly: true });
   if (isKeylessType(map.type)) throw new OperationError(`${map.typeName} maps have no keys: use 'peek'`);
-  const types = mapTypesOf(map);
+  const types = await mapTypesOf(map);
   const key = parseKey(args, map, types);
   args.end();
   const value = new Uint8Array(map.valueBufferSize);
@@ -19,8 +19,8 @@ function run({ args, options, out }: CommandContext): void {
     // bpftool prints `null` for a missing key in JSON mode; both modes fail with status 1.
     throw new OperationError(`key not found: ${hexText(key).replace(/\n/g, ' ')}`, { jsonDocument: null });
   }
-  printEntry(out, entryPrinterOf(map, out, formatterOf(map, types)), key, value);
+  printEntry(out, entryPrinterOf(map, out, types?.formatter), key, value);
 }
 
 /** `lookup MAP key DATA`. */
-export const lookupCommand: Command = { name: 'lookup', usage: 'lookup MAP key DATA', run };
+export const lookupCommand: Command = { run };

@@ -14,4 +14,4 @@ function run({ args, options, out }: CommandContext): void {
 }
 
 /** `pin MAP PATH`. */
-export const pinCommand: Command = { name: 'pin', usage: 'pin    MAP PATH', run };
+export const pinCommand: Command = { run };

@@ -1,7 +1,7 @@
 /** `peek`, `pop`/`dequeue`, `push`/`enqueue`: queue and stack maps. */
 import { MapType } from '../../sys/constants.js';
 import { entryPrinterOf, parseValue, printEntry, storedValue, type Command, type CommandContext } from '../command.js';
-import { formatterOf, mapTypesOf } from '../formatter.js';
+import { mapTypesOf } from '../formatter.js';
 import { OperationError, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
 import type { BpfMap } from '../../map/bpf-map.js';
@@ -14,7 +14,7 @@ function requireQueue(map: BpfMap, command: string): void {
 
 /** Peek or pop: prints the element as bpftool does (`{"key":[],"value":[...]}`, `value: ...`). */
 function take(remove: boolean) {
-  return ({ args, options, out }: CommandContext): void => {
+  return async ({ args, options, out }: CommandContext): Promise<void> => {
     const ref = parseMapRef(args);
     args.end();
     options.end();
@@ -22,28 +22,28 @@ function take(remove: boolean) {
     requireQueue(map, remove ? 'pop' : 'peek');
     const value = remove ? map.pop() : map.peek();
     if (value === undefined) throw new OperationError('empty map', { jsonDocument: null });
-    printEntry(out, entryPrinterOf(map, out, formatterOf(map)), new Uint8Array(0), value);
+    printEntry(out, entryPrinterOf(map, out, (await mapTypesOf(map))?.formatter), new Uint8Array(0), value);
   };
 }
 
-function push({ args, options, out }: CommandContext): void {
+async function push({ args, options, out }: CommandContext): Promise<void> {
   const ref = parseMapRef(args);
   options.end();
   using map = openMap(ref);
   requireQueue(map, 'push');
-  const value = parseValue(args, map, mapTypesOf(map));
+  const value = parseValue(args, map, await mapTypesOf(map));
   args.end();
   map.push(storedValue(map, value));
   out.done();
 }
 
 /** `peek MAP`. */
-export const peekCommand: Command = { name: 'peek', usage: 'peek   MAP', run: take(false) };
+export const peekCommand: Command = { run: take(false) };
 /** `pop MAP`. */
-export const popCommand: Command = { name: 'pop', usage: 'pop    MAP', run: take(true) };
+export const popCommand: Command = { run: take(true) };
 /** `dequeue MAP`: `pop` under bpftool's other name. */
-export const dequeueCommand: Command = { name: 'dequeue', usage: 'dequeue MAP', run: take(true) };
+export const dequeueCommand: Command = { run: take(true) };
 /** `push MAP value DATA`. */
-export const pushCommand: Command = { name: 'push', usage: 'push   MAP value DATA', run: push };
+export const pushCommand: Command = { run: push };
 /** `enqueue MAP value DATA`: `push` under bpftool's other name. */
-export const enqueueCommand: Command = { name: 'enqueue', usage: 'enqueue MAP value DATA', run: push };
+export const enqueueCommand: Command = { run: push };

@@ -120,6 +120,6 @@ function run({ args, options, global, out }: CommandContext): void {
 }
 
 /** `show [MAP]`. */
-export const showCommand: Command = { name: 'show', usage: 'show   [MAP]', run };
+export const showCommand: Command = { run };
 /** `list`: the same as `show`. */
-export const listCommand: Command = { name: 'list', usage: 'list   [MAP]', run };
+export const listCommand: Command = { run };

@@ -21,11 +21,11 @@ function parseUpdateFlag(args: Args): UpdateFlag {
   return flag;
 }
 
-function run({ args, options, out }: CommandContext): void {
+async function run({ args, options, out }: CommandContext): Promise<void> {
   const ref = parseMapRef(args);
   options.end();
   using map = openMap(ref);
-  const types = mapTypesOf(map);
+  const types = await mapTypesOf(map);
   if (isKeylessType(map.type)) {
     if (map.type === MapType.bloom_filter) throw new OperationError('bloom_filter updates are not supported by bpfmap: use the library');
     const value = parseValue(args, map, types);
@@ -55,8 +55,4 @@ function run({ args, options, out }: CommandContext): void {
 }
 
 /** `update MAP key DATA value VALUE [UPDATE_FLAGS]`. */
-export const updateCommand: Command = {
-  name: 'update',
-  usage: 'update MAP key DATA value VALUE [any|exist|noexist]',
-  run,
-};
+export const updateCommand: Command = { run };
