@@ -86,8 +86,18 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
    * wait ended (`'closed'`, `'aborted'`, `'timeout'`). Consumes nothing. One wait at a time.
    */
   wait(options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {}): Promise<WaitResult> {
-    return this.#waiter.wait(options);
+    return this.#waiter.wait({
+      ...options,
+      recheck: () => !this.closed && this.hasPending(),
+      ...(this.recheckIntervalMs !== undefined ? { recheckIntervalMs: this.recheckIntervalMs } : {}),
+    });
   }
+
+  /** How often a wait also checks the buffers itself, for fds whose wakeups can be lost. */
+  protected readonly recheckIntervalMs: number | undefined = undefined;
+
+  /** True when records (or lost-sample reports) are waiting to be consumed; reads no record. */
+  abstract hasPending(): boolean;
 
   /** `for await (const record of reader)`: `records()` with no options. */
   [Symbol.asyncIterator](): AsyncGenerator<EventRecord<T>, void, undefined> {

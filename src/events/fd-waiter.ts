@@ -39,7 +39,9 @@ export class FdWaiter {
    * Resolves when the fd is ready, the waiter is closed, the signal aborts, or `timeoutMs`
    * passes (when given). The event loop runs meanwhile.
    */
-  wait(options: { writable?: boolean; signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {}): Promise<WaitResult> {
+  wait(
+    options: { writable?: boolean; signal?: AbortSignal | undefined; timeoutMs?: number | undefined; recheck?: () => boolean; recheckIntervalMs?: number } = {},
+  ): Promise<WaitResult> {
     if (this.#closed) return Promise.resolve('closed');
     if (options.signal?.aborted) return Promise.resolve('aborted');
     if (this.#pending) return Promise.reject(new Error('bpfmap: only one wait at a time on an event reader'));
@@ -53,9 +55,11 @@ export class FdWaiter {
     if (rc < 0) return Promise.reject(waitError(rc, 'polling the event fd'));
     return new Promise<WaitResult>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
+      let recheckTimer: NodeJS.Timeout | undefined;
       const onAbort = (): void => this.#settle('aborted');
       this.#pending = (result) => {
         if (timer !== undefined) clearTimeout(timer);
+        if (recheckTimer !== undefined) clearInterval(recheckTimer);
         options.signal?.removeEventListener('abort', onAbort);
         resolve(result);
       };
@@ -63,12 +67,20 @@ export class FdWaiter {
       if (options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs)) {
         timer = setTimeout(() => this.#settle('timeout'), Math.max(0, options.timeoutMs));
       }
+      // Records that arrived before the fd was armed may have spent their wakeup already (a
+      // perf event's poll clears its flag when asked), so look once more now that it is armed.
+      if (options.recheck?.()) this.#settle('ready');
+      else if (options.recheck && options.recheckIntervalMs !== undefined) {
+        // Safety net for fds whose wakeups can be lost (see PerfBuffer): look again now and then.
+        const recheck = options.recheck;
+        recheckTimer = setInterval(() => recheck() && this.#settle('ready'), options.recheckIntervalMs);
+      }
     });
   }
 
   #settle(result: WaitResult): void {
-    // A ready fd disarms itself natively; every other ending must disarm it here.
-    if (result !== 'ready' && this.#watcher !== undefined) native.watchStop(this.#watcher);
+    // A ready fd disarms itself natively, but the other endings (and a recheck) must disarm it.
+    if (this.#watcher !== undefined) native.watchStop(this.#watcher);
     const pending = this.#pending;
     this.#pending = undefined;
     pending?.(result);

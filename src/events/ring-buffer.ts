@@ -109,6 +109,11 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
     return Number(BigInt.asUintN(64, Atomics.load(this.#producerPos64, 0))) - this.#position;
   }
 
+  /** {@inheritDoc EventReader.hasPending} */
+  hasPending(): boolean {
+    return this.pendingBytes > 0;
+  }
+
   /** {@inheritDoc EventReader.consume} */
   consume(handler: EventHandler<T>, limit = Infinity): number {
     const bytes = this.#bytes;

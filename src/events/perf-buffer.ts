@@ -1,0 +1,238 @@
+/**
+ * `PerfBuffer`: reads a BPF_MAP_TYPE_PERF_EVENT_ARRAY, the pre-ringbuf way programs send events
+ * (`bpf_perf_event_output`).
+ *
+ * One perf event (PERF_COUNT_SW_BPF_OUTPUT) per CPU, each with its own mapped buffer, its fd
+ * stored in the map under the CPU's index; an epoll fd over all of them is what the reader
+ * waits on. Samples and lost-sample records are read per CPU and merged into one stream with
+ * CPU numbers; lost counts are added up per CPU.
+ *
+ * Unlike ring buffers, perf buffers wrap in memory: a record crossing the end is copied out in
+ * two parts. Records are always delivered as copies (or decoded from one).
+ */
+import { BpfError, argumentError } from '../sys/errors.js';
+import { MapType } from '../sys/constants.js';
+import { native, type NativeMapping } from '../sys/native.js';
+import { possibleCpus } from '../sys/cpus.js';
+import { EventReader, type EventHandler } from './event-reader.js';
+import { PERF_HEADER_SIZE, PerfMmapPage, PerfRecordType, pageSize } from './layout.js';
+import { recordMaker, type DecodeOptions } from './record.js';
+import { openEventMap, type EventMapSource } from './source.js';
+
+const ENODEV = 19;
+const EPOLLIN = 0x1;
+const EPOLL_CTL_ADD = 1;
+
+/** Options of `PerfBuffer.open`. */
+export interface PerfBufferOptions<T> extends DecodeOptions<T> {
+  /** Data pages per CPU, a power of two (default 8). */
+  readonly pagesPerCpu?: number;
+  /** Called when the kernel reports samples lost on a CPU because its buffer was full. */
+  readonly onLost?: (cpu: number, lost: number) => void;
+  /** Samples per wakeup of a waiting reader (default 1). */
+  readonly wakeupEvents?: number;
+}
+
+/** One CPU's perf event and its mapped buffer. */
+interface CpuBuffer {
+  readonly cpu: number;
+  readonly fd: number;
+  readonly mapping: NativeMapping;
+  readonly meta: BigInt64Array;
+  readonly bytes: Uint8Array;
+  readonly view: DataView;
+  readonly dataOffset: number;
+  readonly dataSize: number;
+}
+
+/**
+ * Reads the samples BPF programs send through a perf event array, from every CPU.
+ *
+ * @example
+ * using events = PerfBuffer.open('/sys/fs/bpf/events', { onLost: (cpu, n) => console.warn(cpu, n) });
+ * for await (const { cpu, data } of events) console.log(cpu, data);
+ */
+export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
+  /** The map's name. */
+  readonly name: string;
+  /** The CPUs this reader has a buffer on. */
+  readonly cpus: readonly number[];
+  /** Samples lost per CPU (index = CPU number) since the reader was opened. */
+  readonly lostByCpu: number[];
+
+  readonly #map: ReturnType<typeof openEventMap>;
+  readonly #buffers: CpuBuffer[];
+  readonly #epollFd: number;
+  readonly #makeRecord: (bytes: Uint8Array, offset: number, length: number) => T;
+  readonly #onLost: ((cpu: number, lost: number) => void) | undefined;
+  /**
+   * A perf event's poll() clears its ready flag when asked, and the epoll fd over all CPUs is
+   * itself watched through libuv's epoll, so a wakeup can be spent by an inner readiness check
+   * and never reach the loop. Waits therefore also look at the buffers every 25 ms.
+   */
+  protected override readonly recheckIntervalMs: number | undefined = 25;
+  /** Where the next read starts, so one busy CPU cannot starve the others. */
+  #nextBuffer = 0;
+
+  private constructor(map: ReturnType<typeof openEventMap>, epollFd: number, buffers: CpuBuffer[], options: PerfBufferOptions<T>) {
+    super(epollFd);
+    this.#map = map;
+    this.name = map.name;
+    this.#epollFd = epollFd;
+    this.#buffers = buffers;
+    this.cpus = buffers.map((buffer) => buffer.cpu);
+    this.lostByCpu = new Array<number>(possibleCpus()).fill(0);
+    this.#makeRecord = recordMaker(options.decode);
+    this.#onLost = options.onLost;
+  }
+
+  /**
+   * Opens a perf buffer on every online CPU (up to the map's max_entries) and stores the fds in
+   * the map. Closing the reader removes them again.
+   * @throws TypeError when the map is not a perf_event_array; RangeError for bad options;
+   *   BpfError when perf_event_open or mmap fails.
+   */
+  static open<T = Uint8Array>(source: EventMapSource, options: PerfBufferOptions<T> = {}): PerfBuffer<T> {
+    const pages = options.pagesPerCpu ?? 8;
+    if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
+      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `pagesPerCpu must be a power of two, got ${pages}`);
+    }
+    const wakeupEvents = options.wakeupEvents ?? 1;
+    if (!Number.isInteger(wakeupEvents) || wakeupEvents < 1) {
+      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `wakeupEvents must be a positive integer, got ${wakeupEvents}`);
+    }
+    const map = openEventMap(source, MapType.perf_event_array, 'PerfBuffer');
+    const buffers: CpuBuffer[] = [];
+    let epollFd = -1;
+    try {
+      epollFd = native.epollCreate();
+      if (epollFd < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -epollFd, { name: map.name }, 'epoll_create failed');
+      const cpuCount = Math.min(possibleCpus(), map.maxEntries);
+      const page = pageSize();
+      for (let cpu = 0; cpu < cpuCount; cpu++) {
+        const fd = native.perfEventOpen(cpu, wakeupEvents);
+        if (fd === -ENODEV) continue; // an offline CPU: nothing can run there
+        if (fd < 0) throw perfError(-fd, `perf_event_open(PERF_COUNT_SW_BPF_OUTPUT) on CPU ${cpu} failed`);
+        const mapping = native.mmap(fd, page * (1 + pages), true, 0);
+        if (typeof mapping === 'number') {
+          native.closeFd(fd);
+          throw perfError(-mapping, `mmap of ${1 + pages} pages for CPU ${cpu} failed (perf_event_mlock_kb?)`);
+        }
+        const meta = new BigInt64Array(mapping.buffer, 0, page / 8);
+        const view = new DataView(mapping.buffer);
+        const dataOffset = Number(view.getBigUint64(PerfMmapPage.dataOffset, true)) || page;
+        const dataSize = Number(view.getBigUint64(PerfMmapPage.dataSize, true)) || page * pages;
+        buffers.push({ cpu, fd, mapping, meta, bytes: new Uint8Array(mapping.buffer), view, dataOffset, dataSize });
+        let rc = native.perfEventEnable(fd);
+        if (rc < 0) throw perfError(-rc, `enabling the perf event on CPU ${cpu} failed`);
+        rc = native.epollCtl(epollFd, EPOLL_CTL_ADD, fd, EPOLLIN, buffers.length - 1);
+        if (rc < 0) throw perfError(-rc, 'epoll_ctl failed');
+        const key = new Uint8Array(new Uint32Array([cpu]).buffer);
+        const value = new Uint8Array(new Uint32Array([fd]).buffer);
+        map.set(key, value);
+      }
+      return new PerfBuffer<T>(map, epollFd, buffers, options);
+    } catch (error) {
+      releaseBuffers(map, buffers);
+      if (epollFd >= 0) native.closeFd(epollFd);
+      map.close();
+      throw error;
+    }
+  }
+
+  /** Samples lost on all CPUs since the reader was opened. */
+  get lost(): number {
+    return this.lostByCpu.reduce((sum, lost) => sum + lost, 0);
+  }
+
+  /** {@inheritDoc EventReader.hasPending} */
+  hasPending(): boolean {
+    this.ensureOpen();
+    return this.#buffers.some(
+      ({ meta }) => Atomics.load(meta, PerfMmapPage.dataHead / 8) !== meta[PerfMmapPage.dataTail / 8],
+    );
+  }
+
+  /** {@inheritDoc EventReader.consume} Lost-sample records update `lostByCpu` and call `onLost`. */
+  consume(handler: EventHandler<T>, limit = Infinity): number {
+    this.ensureOpen();
+    let delivered = 0;
+    const count = this.#buffers.length;
+    for (let step = 0; step < count && delivered < limit; step++) {
+      const index = (this.#nextBuffer + step) % count;
+      delivered += this.#drainCpu(this.#buffers[index]!, handler, limit - delivered);
+      if (delivered >= limit) this.#nextBuffer = (index + 1) % count;
+    }
+    return delivered;
+  }
+
+  /** Reads one CPU's records from data_tail to data_head, then publishes the new tail. */
+  #drainCpu(buffer: CpuBuffer, handler: EventHandler<T>, limit: number): number {
+    const { meta, view, bytes, dataOffset, dataSize, cpu } = buffer;
+    const head = Number(BigInt.asUintN(64, Atomics.load(meta, PerfMmapPage.dataHead / 8)));
+    let tail = Number(BigInt.asUintN(64, meta[PerfMmapPage.dataTail / 8]!));
+    let delivered = 0;
+    try {
+      while (tail < head && delivered < limit) {
+        const at = tail % dataSize;
+        // Headers are 8-byte aligned in a buffer whose size is a multiple of 8: never split.
+        const type = view.getUint32(dataOffset + at, true);
+        const size = view.getUint16(dataOffset + at + 6, true);
+        if (size < PERF_HEADER_SIZE) break; // malformed: stop rather than loop forever
+        const record = copyOut(bytes, dataOffset, dataSize, at, size);
+        const fields = new DataView(record.buffer, record.byteOffset, record.byteLength);
+        tail += size;
+        if (type === PerfRecordType.sample && size >= PERF_HEADER_SIZE + 4) {
+          const rawSize = Math.min(fields.getUint32(PERF_HEADER_SIZE, true), size - PERF_HEADER_SIZE - 4);
+          delivered++;
+          handler(this.#makeRecord(record, PERF_HEADER_SIZE + 4, rawSize), cpu);
+        } else if (type === PerfRecordType.lost && size >= PERF_HEADER_SIZE + 16) {
+          const lost = Number(fields.getBigUint64(PERF_HEADER_SIZE + 8, true));
+          this.lostByCpu[cpu] = (this.lostByCpu[cpu] ?? 0) + lost;
+          this.#onLost?.(cpu, lost);
+        }
+      }
+    } finally {
+      // Release store: the kernel may reuse everything before the new tail.
+      Atomics.store(meta, PerfMmapPage.dataTail / 8, BigInt(tail));
+    }
+    return delivered;
+  }
+
+  protected ensureOpen(): void {
+    if (this.closed) throw new BpfError(`perf buffer '${this.name}' is closed`, { code: 'ERR_BPFMAP_CLOSED', errno: 0 });
+  }
+
+  protected release(): void {
+    releaseBuffers(this.#map, this.#buffers);
+    native.closeFd(this.#epollFd);
+    this.#map.close();
+  }
+}
+
+/** Copies `size` bytes at `at` out of a wrapping data area. */
+function copyOut(bytes: Uint8Array, dataOffset: number, dataSize: number, at: number, size: number): Uint8Array {
+  if (at + size <= dataSize) return bytes.slice(dataOffset + at, dataOffset + at + size);
+  const record = new Uint8Array(size);
+  const firstPart = dataSize - at;
+  record.set(bytes.subarray(dataOffset + at, dataOffset + dataSize), 0);
+  record.set(bytes.subarray(dataOffset, dataOffset + size - firstPart), firstPart);
+  return record;
+}
+
+/** Removes the fds from the map (so programs stop writing to dead buffers), unmaps, closes. */
+function releaseBuffers(map: ReturnType<typeof openEventMap>, buffers: readonly CpuBuffer[]): void {
+  for (const buffer of buffers) {
+    try {
+      if (!map.closed) map.delete(new Uint8Array(new Uint32Array([buffer.cpu]).buffer));
+    } catch {
+      // Already gone, or the map is read-only: closing the fd detaches the event anyway.
+    }
+    native.munmap(buffer.mapping);
+    native.closeFd(buffer.fd);
+  }
+}
+
+function perfError(errno: number, what: string): BpfError {
+  return BpfError.fromErrno('OBJ_GET_INFO_BY_FD', errno, undefined, what);
+}
