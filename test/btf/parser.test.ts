@@ -9,8 +9,7 @@ import { Btf } from '../../src/codec/btf/btf.js';
 import { BtfError } from '../../src/codec/btf/errors.js';
 import { BtfBuilder } from '../../src/codec/btf/writer.js';
 import { btfCodec } from '../../src/codec/btf/codec.js';
-import { formatBtfValue } from '../../src/codec/btf/format.js';
-import type { BtfType } from '../../src/codec/btf/types.js';
+import { fuzz } from './fuzz.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 
@@ -150,65 +149,28 @@ test('malformed blobs throw BtfError saying where', () => {
   assert.throws(() => cyclic.alignment(3), (e: unknown) => e instanceof BtfError && e.code === 'ERR_BTF_CYCLE');
 });
 
-/** Everything a user may do with a parsed blob; only BtfError may escape. */
-function exercise(bytes: Uint8Array): void {
-  const btf = Btf.parse(bytes);
-  const zeros = new Uint8Array(4096);
-  for (let id = 1; id <= btf.lastTypeId; id++) {
-    const attempt = (action: () => unknown): void => {
-      try {
-        action();
-      } catch (error) {
-        if (!(error instanceof BtfError)) throw error;
-      }
-    };
-    let type: BtfType | undefined;
-    attempt(() => (type = btf.type(id)));
-    if (!type) continue;
-    attempt(() => btf.resolve(id));
-    attempt(() => btf.alignment(id));
-    attempt(() => {
-      if (btf.size(id) > zeros.length) return;
-      const codec = btfCodec(btf, id);
-      const value = codec.decode(zeros, 0);
-      codec.encode(value, new Uint8Array(codec.size), 0);
-      formatBtfValue(btf, id, zeros);
-    });
-    if (type.name) attempt(() => btf.typesByName(type?.name ?? ''));
-  }
-}
-
 test('fuzz: mutated blobs never crash, hang or throw anything but BtfError', () => {
-  const seeds = [everyKindBlob(), everyKindBlob({ littleEndian: false, headerLength: 28 })];
-  let seed = 12345;
-  const random = (n: number): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return seed % n;
-  };
-  const deadline = performance.now() + 3000;
-  let runs = 0;
-  while (performance.now() < deadline) {
-    const source = seeds[runs % seeds.length] as Uint8Array;
-    const bytes: Uint8Array = source.slice(0, random(8) === 0 ? random(source.length) : source.length);
-    const view = new DataView(bytes.buffer);
-    const mutations = 1 + random(4);
-    for (let i = 0; i < mutations && bytes.length >= 4; i++) {
-      const at = random(bytes.length - 3) & ~3;
-      switch (random(4)) {
-        case 0: { const i = random(bytes.length); bytes[i] = (bytes[i] as number) ^ (1 << random(8)); break; }
-        case 1: view.setUint32(at, random(64), random(2) === 0); break;
-        case 2: view.setUint32(at, 0xffffffff - random(4), true); break;
-        default: bytes[random(bytes.length)] = random(256);
-      }
-    }
-    try {
-      exercise(bytes);
-    } catch (error) {
-      if (!(error instanceof BtfError)) {
-        assert.fail(`run ${runs}: ${String(error)} for blob ${Buffer.from(bytes).toString('hex')}`);
-      }
-    }
-    runs++;
-  }
+  const runs = fuzz({ seeds: [everyKindBlob(), everyKindBlob({ littleEndian: false, headerLength: 28 })], milliseconds: 3000 });
   assert.ok(runs > 100, `${runs} runs`);
+});
+
+test('codecs skip unnamed padding members and refuse duplicate member names (found by fuzzing)', () => {
+  const b = new BtfBuilder();
+  const int = b.add({ kind: 'int', name: 'int', size: 4, bits: 32, bitOffset: 0, signed: true, char: false, bool: false });
+  const bytes4 = b.add({ kind: 'array', name: '', type: int, indexType: int, length: 1 });
+  const padded = b.add({ kind: 'struct', name: 'padded', size: 8, members: [
+    { name: 'a', type: int, bitOffset: 0, bitfieldSize: 0 },
+    { name: '', type: int, bitOffset: 32, bitfieldSize: 3 },
+  ] });
+  const twice = b.add({ kind: 'union', name: 'twice', size: 4, members: [
+    { name: 'x', type: int, bitOffset: 0, bitfieldSize: 0 },
+    { name: 'x', type: bytes4, bitOffset: 0, bitfieldSize: 0 },
+  ] });
+  const btf = Btf.parse(b.build());
+  const codec = btfCodec(btf, padded);
+  assert.deepEqual(codec.decode(Uint8Array.of(1, 0, 0, 0, 7, 0, 0, 0), 0), { a: 1 });
+  const encoded = new Uint8Array(8);
+  codec.encode({ a: 2 }, encoded, 0);
+  assert.deepEqual(encoded, Uint8Array.of(2, 0, 0, 0, 0, 0, 0, 0));
+  assert.throws(() => btfCodec(btf, twice), (error: unknown) => error instanceof BtfError && error.code === 'ERR_BTF_BAD_TYPE' && /member 'x' appears twice/.test(error.message));
 });

@@ -397,35 +397,54 @@ class CoderBuilder {
 
   /** Fields of a struct/union as placed coders; anonymous members expand to their own fields. */
   private fields(type: BtfComposite, depth: number): Field[] {
-    return type.members.map((member): Field => {
+    const fields: Field[] = [];
+    for (const member of type.members) {
       const placement = placeMember(this.btf, member);
       const target = this.btf.resolve(member.type);
-      if (member.name === '' && !placement.bitfield && (target.kind === 'struct' || target.kind === 'union')) {
-        if (placement.byteOffset + target.size > type.size) {
-          throw new BtfError('ERR_BTF_BAD_TYPE', `anonymous member at byte ${placement.byteOffset} runs past the end of ${type.kind} ${type.name || '(anonymous)'}`, { typeId: type.id });
-        }
-        return { name: '', byteOffset: placement.byteOffset, size: target.size, lifted: this.compositeParts(target, depth + 1) };
+      // C can name no other unnamed member (`int :3;` is padding): it holds no value, and encoding leaves it zero.
+      if (member.name === '' && (placement.bitfield || (target.kind !== 'struct' && target.kind !== 'union'))) continue;
+      fields.push(this.field(type, member, placement, target, depth));
+    }
+    return fields;
+  }
+
+  private field(type: BtfComposite, member: BtfComposite['members'][number], placement: MemberPlacement, target: BtfType, depth: number): Field {
+    if (member.name === '' && !placement.bitfield && (target.kind === 'struct' || target.kind === 'union')) {
+      if (placement.byteOffset + target.size > type.size) {
+        throw new BtfError('ERR_BTF_BAD_TYPE', `anonymous member at byte ${placement.byteOffset} runs past the end of ${type.kind} ${type.name || '(anonymous)'}`, { typeId: type.id });
       }
-      let coder: Coder;
-      if (placement.bitfield) {
-        if (target.kind !== 'int' && target.kind !== 'enum' && target.kind !== 'enum64') {
-          throw new BtfError('ERR_BTF_UNSUPPORTED', `bitfield '${member.name}' of a ${target.kind}`, { typeId: type.id });
-        }
-        const shape = { bits: placement.bitfield.bits, signed: target.signed };
-        coder = this.bitfield(placement.bitfield, 0, shape, target.kind === 'int' ? undefined : target);
-      } else {
-        coder = this.coder(member.type, depth + 1);
+      return { name: '', byteOffset: placement.byteOffset, size: target.size, lifted: this.compositeParts(target, depth + 1) };
+    }
+    let coder: Coder;
+    if (placement.bitfield) {
+      if (target.kind !== 'int' && target.kind !== 'enum' && target.kind !== 'enum64') {
+        throw new BtfError('ERR_BTF_UNSUPPORTED', `bitfield '${member.name}' of a ${target.kind}`, { typeId: type.id });
       }
-      if (placement.byteOffset + coder.size > type.size) {
-        throw new BtfError('ERR_BTF_BAD_TYPE', `member '${member.name}' (${coder.size} bytes at byte ${placement.byteOffset}) runs past the end of ${type.kind} ${type.name || '(anonymous)'} (${type.size} bytes)`, { typeId: type.id });
-      }
-      return { name: member.name, byteOffset: placement.byteOffset, size: coder.size, coder };
-    });
+      const shape = { bits: placement.bitfield.bits, signed: target.signed };
+      coder = this.bitfield(placement.bitfield, 0, shape, target.kind === 'int' ? undefined : target);
+    } else {
+      coder = this.coder(member.type, depth + 1);
+    }
+    if (placement.byteOffset + coder.size > type.size) {
+      throw new BtfError('ERR_BTF_BAD_TYPE', `member '${member.name}' (${coder.size} bytes at byte ${placement.byteOffset}) runs past the end of ${type.kind} ${type.name || '(anonymous)'} (${type.size} bytes)`, { typeId: type.id });
+    }
+    return { name: member.name, byteOffset: placement.byteOffset, size: coder.size, coder };
   }
 
   private compositeParts(type: BtfComposite, depth: number): CompositeParts {
     if (depth > MAX_DEPTH) throw new BtfError('ERR_BTF_CYCLE', `types nest deeper than ${MAX_DEPTH}`, { typeId: type.id });
     const fields = this.fields(type, depth);
+    // Two members of one name (directly or through lifted anonymous members) would overwrite each
+    // other in the decoded object; C forbids it, so such BTF is malformed.
+    const seen = new Set<string>();
+    const claim = (parts: readonly Field[]): void => {
+      for (const field of parts) {
+        if (field.lifted) claim(field.lifted.fields);
+        else if (seen.has(field.name)) throw new BtfError('ERR_BTF_BAD_TYPE', `member '${field.name}' appears twice in ${type.kind} ${type.name || '(anonymous)'}`, { typeId: type.id });
+        else seen.add(field.name);
+      }
+    };
+    claim(fields);
     return { union: type.kind === 'union', fields, encodeOrder: type.kind === 'union' ? [...fields].sort((a, b) => a.size - b.size) : fields };
   }
 

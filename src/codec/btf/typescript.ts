@@ -107,6 +107,8 @@ class TsGenerator {
         lines += this.members(target, indent, depth + 1);
         continue;
       }
+      // Unnamed padding (`int :3;`): the codec skips it too.
+      if (member.name === '') continue;
       let expression: string;
       if (placement.bitfield) {
         if (target.kind === 'enum' || target.kind === 'enum64') {
