@@ -141,55 +141,60 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
   /**
    * The consumer loop (libbpf's ringbuf_process_ring): read the producer position, deliver
    * committed records up to it, store the consumer position after each, and look again until
-   * the producer has nothing new or a record is still busy.
+   * the producer has nothing new or a record is still busy. Positions live in locals on the hot
+   * path and are written back on the way out, also when a handler throws.
    */
   #drain(deliver: (offset: number, length: number) => void, limit: number): number {
     this.ensureOpen();
     if (!(limit > 0)) return 0;
     const words = this.#words;
+    const consumerPos32 = this.#consumerPos32;
     const capacity = this.capacity;
     const dataStart = this.#dataStart;
+    let position = this.#position;
+    let offset = this.#offset;
+    let positionLow = this.#positionLow;
     let delivered = 0;
     let foundNew = true;
-    while (foundNew) {
-      foundNew = false;
-      const producerPosition = Number(BigInt.asUintN(64, Atomics.load(this.#producerPos64, 0)));
-      while (this.#position < producerPosition) {
-        const headerAt = dataStart + this.#offset;
-        const header = Atomics.load(words, headerAt >> 2) >>> 0;
-        if (header & RINGBUF_BUSY_BIT) return delivered;
-        foundNew = true;
-        const length = header & LENGTH_MASK;
-        const span = (length + RINGBUF_HEADER_SIZE + 7) & ~7;
-        if ((header & RINGBUF_DISCARD_BIT) === 0) {
-          delivered++;
-          try {
+    try {
+      while (foundNew) {
+        foundNew = false;
+        const producerPosition = Number(BigInt.asUintN(64, Atomics.load(this.#producerPos64, 0)));
+        while (position < producerPosition) {
+          const headerAt = dataStart + offset;
+          const header = Atomics.load(words, headerAt >> 2);
+          if (header < 0) return delivered; // BUSY (bit 31): still being written
+          foundNew = true;
+          const length = header & LENGTH_MASK;
+          const span = (length + RINGBUF_HEADER_SIZE + 7) & ~7;
+          // Advance first (in locals): if the handler throws, the finally block stores a
+          // position past this record, which was delivered once.
+          position += span;
+          offset += span;
+          if (offset >= capacity) offset -= capacity;
+          positionLow += span;
+          if ((header & RINGBUF_DISCARD_BIT) === 0) {
+            delivered++;
             deliver(headerAt + RINGBUF_HEADER_SIZE, length);
-          } finally {
-            // Consumed even when the handler throws: the record was delivered once.
-            this.#advance(span);
           }
-        } else {
-          this.#advance(span);
+          if (positionLow < TWO_POW_32 && LITTLE_ENDIAN) {
+            // Only the low word changed: one 32-bit store is atomic and cheaper than a BigInt.
+            Atomics.store(consumerPos32, 0, positionLow | 0);
+          } else {
+            positionLow %= TWO_POW_32;
+            Atomics.store(this.#consumerPos64, 0, BigInt(position));
+          }
+          if (delivered >= limit) return delivered;
         }
-        if (delivered >= limit) return delivered;
       }
-    }
-    return delivered;
-  }
-
-  /** Moves the consumer position past one record and publishes it to the producer. */
-  #advance(span: number): void {
-    this.#position += span;
-    this.#offset += span;
-    if (this.#offset >= this.capacity) this.#offset -= this.capacity;
-    this.#positionLow += span;
-    if (this.#positionLow < TWO_POW_32 && LITTLE_ENDIAN) {
-      // Only the low word changed: one 32-bit store is atomic and cheaper than a BigInt.
-      Atomics.store(this.#consumerPos32, 0, this.#positionLow | 0);
-    } else {
-      this.#positionLow %= TWO_POW_32;
-      Atomics.store(this.#consumerPos64, 0, BigInt(this.#position));
+      return delivered;
+    } finally {
+      if (position !== this.#position) {
+        this.#position = position;
+        this.#offset = offset;
+        this.#positionLow = positionLow % TWO_POW_32;
+        Atomics.store(this.#consumerPos64, 0, BigInt(position));
+      }
     }
   }
 
