@@ -74,6 +74,8 @@ export interface BatchPage<K, V> {
 }
 
 const ENOENT = -Errno.ENOENT;
+/** Map types besides maps-of-maps and prog_array whose updates take an fd. */
+const TAKES_FD_TYPES: readonly number[] = [MapType.perf_event_array, MapType.cgroup_array, MapType.sockmap, MapType.sockhash];
 const DEFAULT_BATCH = 4096;
 
 function resolveSetFlags(flags: SetFlags | undefined): number {
@@ -578,9 +580,15 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     }
   }
 
-  /** Stores an inner map (array_of_maps, hash_of_maps) or a program fd (prog_array) under `key`. */
+  /**
+   * Stores an fd under `key`: an inner map (array_of_maps, hash_of_maps), a program
+   * (prog_array), a perf event (perf_event_array), a cgroup (cgroup_array) or a socket
+   * (sockmap, sockhash). The kernel keeps its own reference; lookups give ids, not fds.
+   */
   setFd(key: K, target: { readonly fd: number } | number, flags?: SetFlags): this {
-    this.#requireFdMap('setFd');
+    if (!holdsFdsType(this.type) && !TAKES_FD_TYPES.includes(this.type)) {
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `setFd needs a map whose values are fds (array_of_maps, hash_of_maps, prog_array, perf_event_array, cgroup_array, sockmap, sockhash); '${this.name}' is ${this.typeName}`);
+    }
     const fd = typeof target === 'number' ? target : target?.fd;
     if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) {
       throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `expected a BpfMap or an fd, got ${describe(target)}`);

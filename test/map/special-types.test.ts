@@ -74,7 +74,8 @@ for (const outer of ['array_of_maps', 'hash_of_maps'] as const) {
     assert.equal(opened.name, 'inner_a');
     assert.equal(readU32(opened.get(u32le(1))!), 77);
     assert.throws(() => outerMap.setFd(u32le(2), 'x' as unknown as number), /expected a BpfMap or an fd/);
-    assert.throws(() => template.setFd(u32le(0), 3), /needs an array_of_maps, hash_of_maps or prog_array/);
+    assert.throws(() => template.setFd(u32le(0), 3), /setFd needs a map whose values are fds/);
+    assert.throws(() => template.getId(u32le(0)), /needs an array_of_maps, hash_of_maps or prog_array/);
   });
 }
 
