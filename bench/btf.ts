@@ -26,3 +26,33 @@ console.log(`vmlinux: ${(bytes.length / 1e6).toFixed(1)} MB, ${typeCount / round
 console.log(`  parse (index + validation): ${median(timings.parse)} ms`);
 console.log(`  decode every type:          ${median(timings.decodeAll)} ms`);
 console.log(`  first lookup by name:       ${median(timings.nameIndex)} ms`);
+
+// Codecs: one `@` value (56 bytes, with padding) through the BTF codec built from a record's BTF, against the
+// record's generated decoder over the same bytes (the fastest path bpfmap has).
+const { BpfRecord } = await import('../src/codec/record/record.js');
+const { arrayOf } = await import('../src/codec/record/template.js');
+const { btfForRecords } = await import('../src/codec/btf/from-record.js');
+const { btfCodec } = await import('../src/codec/btf/codec.js');
+const { formatBtfValue } = await import('../src/codec/btf/format.js');
+const record = new BpfRecord(
+  [['pid', 'I'], ['flags', 'H'], ['proto', 'B'], ['ok', '?'], ['packets', 'Q'], ['bytes', 'Q'], ['comm', '16s'], ['ports', arrayOf('H', 4)], ['rtt', 'd']],
+  { byteOrder: '@', strings: 'text' },
+);
+const recordBtf = btfForRecords(undefined, record);
+const codec = btfCodec(recordBtf.btf, recordBtf.valueTypeId);
+const sample = record.pack({ pid: 42, flags: 3, proto: 6, ok: true, packets: 10n, bytes: 1500n, comm: 'nginx', ports: [80, 443, 8080, 0], rtt: 0.25 });
+const perOp = (count: number, fn: () => void): string => {
+  let best = Infinity;
+  for (let round = 0; round < 5; round++) {
+    const start = performance.now();
+    for (let i = 0; i < count; i++) fn();
+    best = Math.min(best, performance.now() - start);
+  }
+  return `${((best * 1e6) / count).toFixed(0)} ns`;
+};
+const target = new Uint8Array(record.size);
+const decoded = codec.decode(sample, 0);
+console.log(`codecs, one ${record.size}-byte value (best of 5 x 200k):`);
+console.log(`  BTF codec decode:   ${perOp(200_000, () => codec.decode(sample, 0))}   (record decoder: ${perOp(200_000, () => record.decode(sample, 0))})`);
+console.log(`  BTF codec encode:   ${perOp(200_000, () => codec.encode(decoded, target, 0))}`);
+console.log(`  bpftool formatting: ${perOp(200_000, () => formatBtfValue(recordBtf.btf, recordBtf.valueTypeId, sample))}`);
