@@ -71,10 +71,12 @@ export class MappedArray {
   }
 
   #offset(index: number, fieldOffset: number, width: number): number {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+    // `x >>> 0 === x` is the cheap test for "a u32 integer": reads through the mapping should
+    // cost a memory access, not a pile of checks.
+    if (index >>> 0 !== index || index >= this.length) {
       throw new RangeError(`index expected an integer from 0 to ${this.length - 1}, got ${index}`);
     }
-    if (!Number.isInteger(fieldOffset) || fieldOffset < 0 || fieldOffset + width > this.valueSize) {
+    if (fieldOffset >>> 0 !== fieldOffset || fieldOffset + width > this.valueSize) {
       throw new RangeError(`offset expected an integer from 0 to ${this.valueSize - width}, got ${fieldOffset}`);
     }
     return index * this.stride + fieldOffset;
