@@ -12,12 +12,7 @@ import type { Codec } from '../codec/codec.js';
 import type { EntryFormatter } from './entries.js';
 
 /** What a map's BTF gives the CLI. */
-export interface MapTypes {
-  readonly btf: Btf;
-  /** BTF type id of the key, 0 when the map has none. */
-  readonly keyTypeId: number;
-  /** BTF type id of the value, 0 when the map has none. */
-  readonly valueTypeId: number;
+export interface MapTypes extends MapBtf {
   /** Decodes entries for `formatted`; undefined without a value type. */
   readonly formatter: EntryFormatter | undefined;
   /** Encodes JSON keys; undefined without a key type. */
@@ -26,19 +21,35 @@ export interface MapTypes {
   readonly valueCodec: Codec<unknown> | undefined;
 }
 
+/** A map's BTF and the ids of its key and value types in it (0 for a type it lacks). */
+export interface MapBtf {
+  readonly btf: Btf;
+  readonly keyTypeId: number;
+  readonly valueTypeId: number;
+}
+
+/**
+ * The map's own BTF, or undefined when it has none. With `requireTypes` (the default), a map whose
+ * BTF names neither a key nor a value type (ring buffers, perf event arrays) or whose value type
+ * lives in the kernel's BTF (struct_ops) counts as having none.
+ */
+export async function mapBtfOf(map: BpfMap, options: { requireTypes?: boolean } = {}): Promise<MapBtf | undefined> {
+  const info = map.info;
+  if (info.btfId === 0) return undefined;
+  if (options.requireTypes ?? true) {
+    if (info.btfVmlinuxValueTypeId !== 0) return undefined;
+    if (info.btfKeyTypeId === 0 && info.btfValueTypeId === 0) return undefined;
+  }
+  const { btfFromId } = await import('../codec/btf/sources.js');
+  return { btf: btfFromId(info.btfId).btf, keyTypeId: info.btfKeyTypeId, valueTypeId: info.btfValueTypeId };
+}
+
 /** The map's BTF types, or undefined when it has none (or a struct_ops kernel value type). */
 export async function mapTypesOf(map: BpfMap): Promise<MapTypes | undefined> {
-  const info = map.info;
-  if (info.btfId === 0 || info.btfVmlinuxValueTypeId !== 0) return undefined;
-  if (info.btfKeyTypeId === 0 && info.btfValueTypeId === 0) return undefined;
-  const [{ btfFromId }, { btfCodec }, { formatBtfValue }] = await Promise.all([
-    import('../codec/btf/sources.js'),
-    import('../codec/btf/codec.js'),
-    import('../codec/btf/format.js'),
-  ]);
-  const btf = btfFromId(info.btfId).btf;
-  const keyTypeId = info.btfKeyTypeId;
-  const valueTypeId = info.btfValueTypeId;
+  const mapBtf = await mapBtfOf(map);
+  if (mapBtf === undefined) return undefined;
+  const [{ btfCodec }, { formatBtfValue }] = await Promise.all([import('../codec/btf/codec.js'), import('../codec/btf/format.js')]);
+  const { btf, keyTypeId, valueTypeId } = mapBtf;
   const formatter: EntryFormatter | undefined = valueTypeId === 0 ? undefined : {
     // bpftool leaves the key out of `formatted` when the map has no BTF key type (.data maps).
     ...(keyTypeId !== 0 ? { key: (bytes: Uint8Array, offset: number) => formatBtfValue(btf, keyTypeId, bytes, offset) } : {}),

@@ -4,21 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { bpftool, bpftoolJson, loadBpfObject, needs, pinDir, repoRoot, tempDir } from '../helpers.js';
-import { cliJson, runCli } from './run-cli.js';
-
-/** Builds the CLI fixture object with clang. */
-function buildFixture(outDir: string): string {
-  const source = path.join(repoRoot, 'test/cli/fixtures/cli_maps.bpf.c');
-  const output = path.join(outDir, 'cli_maps.bpf.o');
-  const triplet = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
-  const include = existsSync(`/usr/include/${triplet}`) ? [`-I/usr/include/${triplet}`] : [];
-  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', ...include, '-c', source, '-o', output], { stdio: 'pipe' });
-  return output;
-}
+import { bpftool, bpftoolJson, loadBpfObject, needs, pinDir, tempDir } from '../helpers.js';
+import { buildCliFixture, cliJson, runCli } from './run-cli.js';
 
 const FLOW_KEY = ['127', '0', '0', '1', '80', '0', '6', '0'];
 const FLOW_VALUE = [
@@ -33,7 +21,7 @@ const FLOW_VALUE = [
 
 test('formatted output equals bpftool for structs, enums, bitfields, char arrays and per-CPU values', needs('bpftool', 'clang'), (t) => {
   const dir = pinDir(t, 'cli-btf');
-  const { maps } = loadBpfObject(buildFixture(tempDir(t)), dir);
+  const { maps } = loadBpfObject(buildCliFixture(tempDir(t)), dir);
   const flows = path.join(maps, 'flows');
   bpftool('map', 'update', 'pinned', flows, 'key', ...FLOW_KEY, 'value', ...FLOW_VALUE);
   bpftool('map', 'update', 'pinned', path.join(maps, 'pcpu_counts'), 'key', '1', '0', '0', '0', 'value', '255', '255', '255', '255', '255', '255', '255', '127');
@@ -51,7 +39,7 @@ test('formatted output equals bpftool for structs, enums, bitfields, char arrays
 
 test('keys and values given as JSON write the same bytes as bpftool bytes', needs('bpftool', 'clang'), (t) => {
   const dir = pinDir(t, 'cli-btf-input');
-  const { maps } = loadBpfObject(buildFixture(tempDir(t)), dir);
+  const { maps } = loadBpfObject(buildCliFixture(tempDir(t)), dir);
   const flows = path.join(maps, 'flows');
   const key = '{"saddr": 16777343, "dport": 80, "proto": 6, "pad": 0}';
   const value = '{"packets": 1, "bytes": 18446744073709551615, "comm": "node", "color": "BLUE", "flag": 1, "level": 5, "delta": -2}';

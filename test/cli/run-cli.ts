@@ -1,5 +1,6 @@
 /** Runs the built `bpfmap` CLI as a subprocess for tests. */
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../helpers.js';
 
@@ -24,4 +25,14 @@ export function cliJson<T = unknown>(...args: string[]): T {
   const result = runCli('-j', ...args);
   if (result.status !== 0) throw new Error(`bpfmap -j ${args.join(' ')} exited ${result.status}: ${result.stdout}${result.stderr}`);
   return JSON.parse(result.stdout) as T;
+}
+
+/** Builds test/cli/fixtures/cli_maps.bpf.c (maps with BTF) with clang into `outDir`; returns the object. */
+export function buildCliFixture(outDir: string): string {
+  const source = path.join(repoRoot, 'test/cli/fixtures/cli_maps.bpf.c');
+  const output = path.join(outDir, 'cli_maps.bpf.o');
+  const triplet = process.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
+  const include = existsSync(`/usr/include/${triplet}`) ? [`-I/usr/include/${triplet}`] : [];
+  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', ...include, '-c', source, '-o', output], { stdio: 'pipe' });
+  return output;
 }

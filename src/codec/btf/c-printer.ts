@@ -21,6 +21,17 @@ export function printC(btf: Btf, typeIds: number | readonly number[]): string {
   return printer.output();
 }
 
+/**
+ * How type `typeId` is spelled in C where a type is expected (`sizeof(...)`, a cast):
+ * `struct flow_key`, `u32`, `char [16]`, `struct inner *`. Anonymous structs, unions and enums
+ * are spelled with their bodies. Pair with `printC` for the declarations the name needs.
+ * @example
+ * const c = `${printC(btf, id)}_Static_assert(sizeof(${cTypeName(btf, id)}) == 8, "");`;
+ */
+export function cTypeName(btf: Btf, typeId: number): string {
+  return new CPrinter(btf).typeName(typeId);
+}
+
 class CPrinter {
   private readonly defined = new Set<number>();
   private readonly forwards = new Set<string>();
@@ -31,6 +42,11 @@ class CPrinter {
   output(): string {
     const forwards = [...this.forwards].map((f) => `${f};\n`).join('');
     return `${forwards}${forwards ? '\n' : ''}${this.definitions.join('\n')}`;
+  }
+
+  /** The type as a C type name (an abstract declarator: the declaration of no name). */
+  typeName(id: number): string {
+    return this.declare(id, '', '').replace(/ $/, '');
   }
 
   /** Emits the definitions a type needs, then its own (named types only). */
