@@ -60,6 +60,16 @@ export function hexText(bytes: Uint8Array, offset = 0, length = bytes.length - o
   return text;
 }
 
+/** Bytes on one line, bpftool's grouping without its line breaks: `01 02 ... 08  09 ...`. */
+export function hexLine(bytes: Uint8Array, offset = 0, length = bytes.length - offset): string {
+  let text = '';
+  for (let i = 0; i < length; i++) {
+    if (i > 0) text += i % 8 === 0 ? '  ' : ' ';
+    text += HEX_PAIRS[bytes[offset + i] as number];
+  }
+  return text;
+}
+
 /** Prints entries of one map in bpftool's shapes. */
 export class EntryPrinter {
   /** True when keys or values are too long for one line (bpftool's `break_names`). */

@@ -10,6 +10,7 @@ import type { BpfMap } from '../map/bpf-map.js';
 import type { Btf } from '../codec/btf/btf.js';
 import type { Codec } from '../codec/codec.js';
 import type { EntryFormatter } from './entries.js';
+import { UsageError } from './grammar.js';
 
 /** What a map's BTF gives the CLI. */
 export interface MapTypes extends MapBtf {
@@ -63,4 +64,22 @@ export async function mapTypesOf(map: BpfMap): Promise<MapTypes | undefined> {
     keyCodec: keyTypeId === 0 ? undefined : btfCodec(btf, keyTypeId),
     valueCodec: valueTypeId === 0 ? undefined : btfCodec(btf, valueTypeId),
   };
+}
+
+/**
+ * The id of the type a C name names in `btf`: `struct event`, `union u`, `enum e`, or a bare name
+ * (a typedef, an int, or else a struct, union or enum of that name). Forward declarations are
+ * skipped: they have no layout. Throws a `UsageError` naming what was looked for.
+ */
+export function typeIdByName(btf: Btf, text: string): number {
+  const match = /^\s*(?:(struct|union|enum)\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(text);
+  if (match === null) throw new UsageError(`--type: '${text}' is not a C type name (like 'struct event' or 'u64')`);
+  const [, keyword, name = ''] = match;
+  const candidates = btf.typesByName(name).filter((type) => type.kind !== 'fwd');
+  const kinds = keyword === 'enum' ? ['enum', 'enum64'] : keyword !== undefined ? [keyword] : ['typedef', 'int', 'float', 'struct', 'union', 'enum', 'enum64'];
+  for (const kind of kinds) {
+    const found = candidates.find((type) => type.kind === kind);
+    if (found !== undefined) return found.id;
+  }
+  throw new UsageError(`--type: no type '${text.trim()}' in the BTF`);
 }

@@ -123,6 +123,18 @@ export type MapRef =
 /** The longest map name the kernel keeps (BPF_OBJ_NAME_LEN - 1). */
 const MAX_NAME_LENGTH = 15;
 
+/**
+ * Parses a duration in seconds (`2`, `0.5`) from an option; `what` names it in errors. Returns
+ * milliseconds. Zero is allowed only with `allowZero`.
+ */
+export function parseSeconds(text: string, what: string, options: { allowZero?: boolean } = {}): number {
+  if (!/^([0-9]+(\.[0-9]*)?|\.[0-9]+)$/.test(text)) throw new UsageError(`${what}: '${text}' is not a number of seconds`);
+  const milliseconds = Math.round(Number(text) * 1000);
+  if (milliseconds <= 0 && !(options.allowZero && milliseconds === 0)) throw new UsageError(`${what}: must be more than 0 seconds`);
+  if (milliseconds > 0x7fffffff) throw new UsageError(`${what}: ${text} seconds is too long`);
+  return milliseconds;
+}
+
 /** Parses `MAP`. */
 export function parseMapRef(args: Args): MapRef {
   const word = args.peek();
@@ -218,7 +230,7 @@ export interface CommandLine {
 }
 
 /** Long options that take a value (all others are switches). */
-const VALUED_OPTIONS = new Set(['interval', 'section', 'count', 'batch']);
+const VALUED_OPTIONS = new Set(['interval', 'section', 'count', 'batch', 'timeout', 'type', 'btf']);
 
 /** Long options a command accepts; whatever a command does not take is a usage error. */
 export class CommandOptions {

@@ -1,5 +1,5 @@
 /** Runs the built `bpfmap` CLI as a subprocess for tests. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../helpers.js';
@@ -35,4 +35,27 @@ export function buildCliFixture(outDir: string): string {
   const include = existsSync(`/usr/include/${triplet}`) ? [`-I/usr/include/${triplet}`] : [];
   execFileSync('clang', ['-O2', '-g', '-target', 'bpf', ...include, '-c', source, '-o', output], { stdio: 'pipe' });
   return output;
+}
+
+/** A CLI run in the background: its process, and what it printed once it exits. */
+export interface BackgroundCli {
+  readonly child: ChildProcess;
+  /** Everything written to stdout so far. */
+  stdout(): string;
+  /** Resolves when the process exits. */
+  readonly exited: Promise<CliResult & { signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `bpfmap ARGS...` without waiting for it (for commands that wait for events). */
+export function startCli(...args: string[]): BackgroundCli {
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
+  });
+  return { child, stdout: () => stdout, exited };
 }

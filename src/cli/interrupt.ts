@@ -1,0 +1,32 @@
+/**
+ * Ctrl-C for long-running commands (`events`, `watch`): SIGINT and SIGTERM abort a signal instead
+ * of killing the process, so the command can close its readers and restore the terminal before
+ * exiting with status 0. Disposing puts the default handling back.
+ */
+
+/** An abort signal raised by SIGINT or SIGTERM while the object lives. */
+export class Interrupt implements Disposable {
+  readonly #controller = new AbortController();
+  readonly #onSignal = (): void => this.#controller.abort();
+
+  constructor() {
+    process.on('SIGINT', this.#onSignal);
+    process.on('SIGTERM', this.#onSignal);
+  }
+
+  /** Aborted on the first SIGINT or SIGTERM (or `abort()`). */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Aborts from inside the program (a `q` key press). */
+  abort(): void {
+    this.#controller.abort();
+  }
+
+  /** Stops catching the signals: a second Ctrl-C after this kills the process as usual. */
+  [Symbol.dispose](): void {
+    process.off('SIGINT', this.#onSignal);
+    process.off('SIGTERM', this.#onSignal);
+  }
+}
