@@ -48,6 +48,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'freeze', usage: 'freeze MAP', load: async () => (await import('./commands/freeze.js')).freezeCommand },
   { name: 'btf', usage: 'btf    MAP', load: async () => (await import('./commands/btf.js')).btfCommand },
   { name: 'events', usage: 'events MAP [--count N] [--timeout SECONDS] [--type NAME [--btf FILE]]', load: async () => (await import('./commands/events.js')).eventsCommand },
+  { name: 'watch', usage: 'watch  MAP [--interval SECONDS] [--per-cpu]', load: async () => (await import('./commands/watch.js')).watchCommand },
   { name: 'hist', usage: 'hist   MAP [--linear] [--section FIELD]', load: async () => (await import('./commands/hist.js')).histCommand },
   { name: 'demo', usage: 'demo', load: async () => (await import('./commands/demo.js')).demoCommand },
 ];

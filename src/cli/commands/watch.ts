@@ -1,0 +1,117 @@
+/**
+ * `watch MAP [--interval S] [--per-cpu]`: a live table of the map, redrawn every interval: one row
+ * per key, the value (decoded through BTF when the map has it), and `FIELD/s`, the rate of change
+ * per second of every numeric field since the previous redraw. Per-CPU values are summed; with
+ * `--per-cpu` each CPU gets a column too. On a terminal it takes the alternate screen and hides
+ * the cursor until `q` or Ctrl-C, then gives the terminal back as it was. On a pipe it prints
+ * one table per interval.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { BpfMap } from '../../map/bpf-map.js';
+import { isKeylessType } from '../../sys/constants.js';
+import { entryShapeOf, type Command, type CommandContext } from '../command.js';
+import { hexLine } from '../entries.js';
+import { mapTypesOf } from '../formatter.js';
+import { UsageError, parseMapRef, parseSeconds } from '../grammar.js';
+import { Interrupt } from '../interrupt.js';
+import { openMap } from '../map-ref.js';
+import { Output, Writer } from '../output.js';
+import { Screen } from '../screen.js';
+import { DecodedTable } from '../table.js';
+import { WatchRates, type WatchSample } from '../watch-frame.js';
+
+const DEFAULT_INTERVAL_MS = 1000;
+
+/** A writer that keeps lines in memory, so a table can be drawn as one frame. */
+class LineCollector extends Writer {
+  #text = '';
+
+  override write(text: string): void {
+    this.#text += text;
+  }
+
+  override flush(): void {}
+
+  /** The lines written so far. */
+  lines(): string[] {
+    return this.#text.split('\n').slice(0, -1);
+  }
+}
+
+/**
+ * Raw bytes as watch shows them: 1, 2, 4 and 8-byte little-endian integers as numbers (so
+ * counters get rates), anything else as hex.
+ */
+function rawScalar(bytes: Uint8Array, offset: number, size: number): number | bigint | string {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (size) {
+    case 1: return view.getUint8(offset);
+    case 2: return view.getUint16(offset, true);
+    case 4: return view.getUint32(offset, true);
+    case 8: {
+      const value = view.getBigUint64(offset, true);
+      return value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
+    }
+    default: return hexLine(bytes, offset, size);
+  }
+}
+
+/** Reads every entry of the map, decoded, one value per CPU. */
+function sampler(map: BpfMap, formatter: Awaited<ReturnType<typeof mapTypesOf>>): () => WatchSample[] {
+  const shape = entryShapeOf(map);
+  const decodeKey = formatter?.formatter?.key ?? ((bytes: Uint8Array, offset: number) => rawScalar(bytes, offset, shape.keySize));
+  const decodeValue = formatter?.formatter?.value ?? ((bytes: Uint8Array, offset: number) => rawScalar(bytes, offset, shape.valueSize));
+  return () => {
+    const samples: WatchSample[] = [];
+    for (const batch of map.batches()) {
+      for (let i = 0; i < batch.count; i++) {
+        const values: unknown[] = [];
+        for (let cpu = 0; cpu < shape.cpus; cpu++) values.push(decodeValue(batch.values, i * batch.valueStride + cpu * shape.cpuStride));
+        samples.push({ key: decodeKey(batch.keys, i * batch.keySize), values });
+      }
+    }
+    return samples;
+  };
+}
+
+async function run({ args, options, out }: CommandContext): Promise<void> {
+  const ref = parseMapRef(args);
+  args.end();
+  const intervalOption = options.value('interval');
+  const intervalMs = intervalOption === undefined ? DEFAULT_INTERVAL_MS : parseSeconds(intervalOption, '--interval');
+  const perCpuColumns = options.flag('per-cpu');
+  options.end();
+  if (out.json) throw new UsageError('watch draws a table and has no JSON output: use dump -j');
+  using map = openMap(ref, { readOnly: true });
+  if (isKeylessType(map.type)) throw new UsageError(`watch needs a map with keys; ${map.name || `map ${map.id}`} is ${map.typeName}`);
+  if (perCpuColumns && !map.perCpu) throw new UsageError(`--per-cpu: ${map.name || `map ${map.id}`} is ${map.typeName}, not a per-CPU map`);
+  const read = sampler(map, await mapTypesOf(map));
+  const rates = new WatchRates(perCpuColumns);
+  const title = `${map.name || `map ${map.id}`} (${map.typeName}, id ${map.id})`;
+
+  using interrupt = new Interrupt();
+  const terminal = process.stdout.isTTY === true;
+  using screen = terminal ? new Screen(() => interrupt.abort()) : undefined;
+  while (!interrupt.signal.aborted) {
+    const rows = rates.rows(read(), performance.now());
+    const collector = new LineCollector();
+    const table = new DecodedTable(new Output(false, false, collector));
+    for (const row of rows) table.add({ key: row.key, value: row.value });
+    table.finish();
+    const clock = new Date().toTimeString().slice(0, 8);
+    const header = `${title}: ${rows.length} entr${rows.length === 1 ? 'y' : 'ies'}, every ${intervalMs / 1000} s, ${clock}${terminal ? '    q or Ctrl-C quits' : ''}`;
+    const lines = [header, '', ...collector.lines()];
+    if (screen !== undefined) {
+      const hidden = lines.length - screen.rows;
+      screen.draw(hidden > 0 ? [...lines.slice(0, screen.rows - 1), `... ${hidden + 1} more rows`] : lines);
+    } else {
+      for (const line of lines) out.line(line);
+      out.line();
+      out.flush();
+    }
+    await sleep(intervalMs, undefined, { signal: interrupt.signal }).catch(() => undefined);
+  }
+}
+
+/** `watch MAP [--interval S] [--per-cpu]`. */
+export const watchCommand: Command = { run };

@@ -1,0 +1,139 @@
+/**
+ * `watch MAP` in a real terminal (tmux): the table redraws with the map's new values and their
+ * rate per second, per-CPU columns on request, and Ctrl-C or `q` gives the terminal back (main
+ * screen, cursor shown, the shell's output as it was before).
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BpfMap } from '../../src/index.js';
+import { bpftool, needs, pinDir, u32le, u64le } from '../helpers.js';
+import { cliPath } from './run-cli.js';
+
+/** A tmux server of the test's own (its own socket), with one 120x40 session running `command`. */
+class TmuxSession {
+  readonly socket = `bpfmap-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  readonly name = 'watch';
+
+  constructor(t: TestContext, command: string) {
+    this.tmux('new-session', '-d', '-s', this.name, '-x', '120', '-y', '40', command);
+    t.after(() => {
+      try {
+        this.tmux('kill-server');
+      } catch {
+        // Already gone.
+      }
+    });
+  }
+
+  tmux(...args: string[]): string {
+    return execFileSync('tmux', ['-L', this.socket, ...args], { encoding: 'utf8' });
+  }
+
+  /** The visible pane. */
+  capture(): string {
+    return this.tmux('capture-pane', '-p', '-t', this.name);
+  }
+
+  /** `#{alternate_on} #{cursor_flag}` of the pane: whether the alternate screen is on and the cursor shown. */
+  modes(): { alternate: boolean; cursorShown: boolean } {
+    const [alternate, cursor] = this.tmux('display-message', '-p', '-t', this.name, '#{alternate_on} #{cursor_flag}').trim().split(' ');
+    return { alternate: alternate === '1', cursorShown: cursor === '1' };
+  }
+
+  /** Polls the pane until `predicate` holds (or fails after `timeoutMs`), meanwhile calling `tick`. */
+  async waitFor(predicate: (pane: string) => boolean, what: string, tick: () => void = () => {}, timeoutMs = 10_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      tick();
+      const pane = this.capture();
+      if (predicate(pane)) return pane;
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; the pane shows:\n${pane}`);
+      await sleep(50);
+    }
+  }
+}
+
+/** The shell line a session runs: a marker, the watch, then its exit status, then a pause to look at the pane. */
+function watchCommand(...args: string[]): string {
+  const quoted = [process.execPath, cliPath, 'watch', ...args].map((word) => `'${word}'`).join(' ');
+  return `sh -c "echo BEFORE-WATCH; ${quoted}; echo EXIT=\\$?; sleep 60"`;
+}
+
+/** Checks the terminal is back: main screen with the shell's lines, cursor shown, the table gone. */
+async function assertRestored(session: TmuxSession): Promise<void> {
+  const pane = await session.waitFor((text) => /EXIT=\d+/.test(text), 'watch to exit');
+  assert.match(pane, /^BEFORE-WATCH\nEXIT=0\n/, 'the main screen is back as the shell left it, and watch exited 0');
+  assert.doesNotMatch(pane, /q or Ctrl-C quits/);
+  assert.deepEqual(session.modes(), { alternate: false, cursorShown: true });
+}
+
+test('watch redraws new values with their rate, and Ctrl-C restores the terminal', needs('bpftool', 'tmux'), async (t) => {
+  const pin = path.join(pinDir(t, 'cli-watch'), 'counts');
+  bpftool('map', 'create', pin, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '8', 'name', 'cli_watch');
+  using map = BpfMap.openPinned(pin);
+  map.set(u32le(1), u64le(0));
+  const session = new TmuxSession(t, watchCommand('pinned', pin, '--interval', '0.2'));
+  await session.waitFor((pane) => pane.includes('cli_watch (hash, id'), 'the first frame');
+  assert.deepEqual(session.modes(), { alternate: true, cursorShown: false });
+
+  // The counter climbs by 1000 every 50 ms or so: about 20000/s.
+  let counter = 0;
+  const row = /^\s*1\s+(\d+)\s+([\d.]+)\s*$/m;
+  const pane = await session.waitFor(
+    (text) => {
+      const match = row.exec(text);
+      return match !== null && Number(match[1]) >= 5000 && Number(match[2]) > 0;
+    },
+    'a new value and a positive rate',
+    () => map.set(u32le(1), u64le((counter += 1000))),
+  );
+  assert.match(pane, /^\s*key\s+value\s+value\/s\s*$/m);
+  const rate = Number(row.exec(pane)?.[2]);
+  assert.ok(rate > 1000 && rate < 200_000, `rate ${rate}/s for a counter climbing ~20000/s`);
+
+  session.tmux('send-keys', '-t', session.name, 'C-c');
+  await assertRestored(session);
+});
+
+test('watch --per-cpu shows a column per CPU and the sum; q quits and restores the terminal', needs('bpftool', 'tmux'), async (t) => {
+  const pin = path.join(pinDir(t, 'cli-watch-pcpu'), 'pcpu');
+  bpftool('map', 'create', pin, 'type', 'percpu_array', 'key', '4', 'value', '8', 'entries', '2', 'name', 'cli_watch_pc');
+  const session = new TmuxSession(t, watchCommand('pinned', pin, '--interval', '0.2', '--per-cpu'));
+  await session.waitFor((pane) => pane.includes('cli_watch_pc (percpu_array'), 'the first frame');
+  // bpftool writes the value to every CPU.
+  bpftool('map', 'update', 'pinned', pin, 'key', '1', '0', '0', '0', 'value', '7', '0', '0', '0', '0', '0', '0', '0');
+  const cpus = (await import('../../src/index.js')).possibleCpus();
+  const pane = await session.waitFor((text) => new RegExp(`^\\s*1(\\s+7){${cpus}}\\s+${7 * cpus}\\s`, 'm').test(text), 'the per-CPU values and their sum');
+  const header = Array.from({ length: cpus }, (_, cpu) => `cpu${cpu}`).join('\\s+');
+  assert.match(pane, new RegExp(`^\\s*key\\s+${header}\\s+sum\\s+sum/s\\s*$`, 'm'));
+  session.tmux('send-keys', '-t', session.name, 'q');
+  await assertRestored(session);
+});
+
+test('watch on a pipe prints one table per interval; bad options are usage errors', needs('bpftool'), async (t) => {
+  const pin = path.join(pinDir(t, 'cli-watch-pipe'), 'h');
+  bpftool('map', 'create', pin, 'type', 'hash', 'key', '4', 'value', '4', 'entries', '4', 'name', 'cli_watch_p');
+  bpftool('map', 'update', 'pinned', pin, 'key', '2', '0', '0', '0', 'value', '9', '0', '0', '0');
+  const { startCli, runCli } = await import('./run-cli.js');
+  const watcher = startCli('watch', 'pinned', pin, '--interval', '0.1');
+  await sleep(500);
+  watcher.child.kill('SIGINT');
+  const result = await watcher.exited;
+  assert.equal(result.status, 0, result.stderr);
+  const frames = result.stdout.split(/^(?=cli_watch_p \()/m);
+  assert.ok(frames.length >= 2, `${frames.length} frames`);
+  assert.match(frames[0] ?? '', /^cli_watch_p \(hash, id \d+\): 1 entry, every 0.1 s, [\d:]+\n\nkey  value  value\/s\n  2      9        -\n\n$/);
+  assert.match(frames[1] ?? '', /\n  2      9        0\n\n$/);
+  for (const [args, message] of [
+    [['watch', 'pinned', pin, '--interval', '0'], /--interval: must be more than 0 seconds/],
+    [['watch', 'pinned', pin, '--per-cpu'], /not a per-CPU map/],
+    [['-j', 'watch', 'pinned', pin], /no JSON output/],
+  ] as Array<[string[], RegExp]>) {
+    const bad = runCli(...args);
+    assert.equal(bad.status, 2, args.join(' '));
+    assert.match(bad.stderr + bad.stdout, message);
+  }
+});
