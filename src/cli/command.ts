@@ -4,6 +4,7 @@
  */
 import type { BpfMap } from '../map/bpf-map.js';
 import { possibleCpus } from '../sys/cpus.js';
+import { MapType, type UpdateFlag } from '../sys/constants.js';
 import { EntryPrinter, type EntryFormatter, type EntryShape } from './entries.js';
 import type { Codec } from '../codec/codec.js';
 import { type Args, type CommandOptions, type GlobalOptions, UsageError, parseBytes } from './grammar.js';
@@ -102,6 +103,18 @@ export function storedValue(map: BpfMap, value: Uint8Array): Uint8Array {
   return Array.from({ length: possibleCpus() }, () => value) as unknown as Uint8Array;
 }
 
+/**
+ * Pushes a value onto a queue or stack, or adds it to a bloom filter (bpftool's `push`, and
+ * `update` without a key). The kernel takes no flag but `any` for a bloom filter.
+ */
+export function pushValue(map: BpfMap, value: Uint8Array, flag: UpdateFlag = 'any'): void {
+  if (map.type === MapType.bloom_filter) {
+    if (flag !== 'any') throw new UsageError(`a bloom_filter update takes no flag but 'any', got '${flag}'`);
+    map.add(value);
+    return;
+  }
+  map.push(storedValue(map, value), flag);
+}
 
 /** Prints one entry (lookup, peek, pop): bpftool's JSON, a decoded table row, or bpftool's hex text. */
 export function printEntry(out: Output, printer: EntryPrinter, keys: Uint8Array, values: Uint8Array): void {

@@ -1,14 +1,14 @@
-/** `peek`, `pop`/`dequeue`, `push`/`enqueue`: queue and stack maps. */
+/** `peek`, `pop`/`dequeue`, `push`/`enqueue`: queue and stack maps (push also adds to bloom filters). */
 import { MapType } from '../../sys/constants.js';
-import { entryPrinterOf, parseValue, printEntry, storedValue, type Command, type CommandContext } from '../command.js';
+import { entryPrinterOf, parseValue, printEntry, pushValue, type Command, type CommandContext } from '../command.js';
 import { mapTypesOf } from '../formatter.js';
 import { OperationError, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
 import type { BpfMap } from '../../map/bpf-map.js';
 
-function requireQueue(map: BpfMap, command: string): void {
-  if (map.type !== MapType.queue && map.type !== MapType.stack) {
-    throw new OperationError(`${command} needs a queue or stack map; ${map.name || `map ${map.id}`} is ${map.typeName}`);
+function requireQueue(map: BpfMap, command: string, bloom = false): void {
+  if (map.type !== MapType.queue && map.type !== MapType.stack && !(bloom && map.type === MapType.bloom_filter)) {
+    throw new OperationError(`${command} needs a queue${bloom ? ', stack or bloom_filter' : ' or stack'} map; ${map.name || `map ${map.id}`} is ${map.typeName}`);
   }
 }
 
@@ -30,10 +30,11 @@ async function push({ args, options, out }: CommandContext): Promise<void> {
   const ref = parseMapRef(args);
   options.end();
   using map = openMap(ref);
-  requireQueue(map, 'push');
+  // bpftool's push is its update without a key, so it adds to bloom filters too.
+  requireQueue(map, 'push', true);
   const value = parseValue(args, map, await mapTypesOf(map));
   args.end();
-  map.push(storedValue(map, value));
+  pushValue(map, value);
   out.done();
 }
 

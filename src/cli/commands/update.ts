@@ -1,12 +1,15 @@
 /**
  * `update MAP key DATA value VALUE [any|exist|noexist]`. Everything is parsed before the one
  * write, so a mistake changes nothing. Per-CPU maps get the value on every CPU; maps of maps
- * take `value MAP` (the inner map); queues and stacks take `value DATA` alone (a push).
+ * take `value MAP` (the inner map); prog_array takes `value PROG` (a program by id, pin, tag or
+ * name); queues, stacks and bloom filters take `value DATA` alone (a push, or a bloom add), as
+ * in bpftool.
  */
 import { isKeylessType, MapType, type UpdateFlag } from '../../sys/constants.js';
-import { parseKey, parseValue, storedValue, type Command, type CommandContext } from '../command.js';
-import { type Args, OperationError, UsageError, isPrefix, parseMapRef } from '../grammar.js';
+import { parseKey, parseValue, pushValue, storedValue, type Command, type CommandContext } from '../command.js';
+import { type Args, UsageError, isPrefix, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
+import { openProgram, parseProgRef } from '../prog-ref.js';
 import { mapTypesOf } from '../formatter.js';
 
 const UPDATE_FLAGS: readonly UpdateFlag[] = ['any', 'exist', 'noexist'];
@@ -27,11 +30,11 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   using map = openMap(ref);
   const types = await mapTypesOf(map);
   if (isKeylessType(map.type)) {
-    if (map.type === MapType.bloom_filter) throw new OperationError('bloom_filter updates are not supported by bpfmap: use the library');
+    // bpftool's `update MAP value DATA` without a key: a push, or a bloom filter's add.
     const value = parseValue(args, map, types);
     const flag = parseUpdateFlag(args);
     args.end();
-    map.push(value, flag);
+    pushValue(map, value, flag);
     out.done();
     return;
   }
@@ -46,7 +49,16 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
     out.done();
     return;
   }
-  if (map.type === MapType.prog_array) throw new OperationError('prog_array values are programs, which bpfmap does not open: use bpftool');
+  if (map.type === MapType.prog_array) {
+    args.expect('value');
+    const progRef = parseProgRef(args);
+    const flag = parseUpdateFlag(args);
+    args.end();
+    using program = openProgram(progRef);
+    map.setFd(key, program.fd, flag);
+    out.done();
+    return;
+  }
   const value = parseValue(args, map, types);
   const flag = parseUpdateFlag(args);
   args.end();

@@ -1,0 +1,145 @@
+/**
+ * bpftool's `PROG := id N | pinned FILE | tag TAG | name NAME`, for the values of prog_array
+ * updates: parsing it, and opening the one program it names as an fd (closed on dispose). The
+ * library works with maps, not programs, so this is the CLI's own small program lookup: the
+ * GET_FD_BY_ID / GET_NEXT_ID commands and the first bytes of `struct bpf_prog_info`.
+ */
+import { readFileSync } from 'node:fs';
+import { Command } from '../sys/commands.js';
+import { BpfError } from '../sys/errors.js';
+import { native } from '../sys/native.js';
+import { type Args, OperationError, UsageError, parseU32 } from './grammar.js';
+
+/** A program as the command line names it. */
+export type ProgRef =
+  | { readonly kind: 'id'; readonly id: number }
+  | { readonly kind: 'pinned'; readonly path: string }
+  | { readonly kind: 'tag'; readonly tag: string }
+  | { readonly kind: 'name'; readonly name: string };
+
+const ENOENT = 2;
+/** `struct bpf_prog_info` through `name` (offsets from the UAPI header): tag at 8, name at 64. */
+const PROG_INFO_SIZE = 80;
+const PROG_INFO_TAG = 8;
+const PROG_INFO_NAME = 64;
+const OBJ_NAME_LEN = 16;
+/** GET_NEXT_ID / GET_FD_BY_ID attributes: id at 0, next_id at 4, open_flags at 8. */
+const ID_ATTR_SIZE = 12;
+
+/** Parses `PROG`. */
+export function parseProgRef(args: Args): ProgRef {
+  const word = args.peek();
+  if (word === undefined) throw new UsageError("program expected: 'id N', 'pinned PATH', 'tag TAG' or 'name NAME'");
+  if (args.accept('id')) {
+    const id = parseU32(args.next('program id'), 'program id');
+    if (id === 0) throw new UsageError('program id: 0 is not a program id');
+    return { kind: 'id', id };
+  }
+  if (args.accept('pinned')) return { kind: 'pinned', path: args.next('pin path') };
+  if (args.accept('tag')) {
+    const tag = args.next('program tag');
+    if (!/^[0-9a-fA-F]{16}$/.test(tag)) throw new UsageError(`program tag: '${tag}' is not 8 bytes of hex (like f0055c08993fea15)`);
+    return { kind: 'tag', tag: tag.toLowerCase() };
+  }
+  if (args.accept('name')) return { kind: 'name', name: args.next('program name') };
+  throw new UsageError(`expected 'id', 'pinned', 'tag' or 'name' for a program, got '${word}'`);
+}
+
+/** An open program fd. */
+export class ProgramFd implements Disposable {
+  constructor(readonly fd: number) {}
+
+  /** Closes the fd. */
+  [Symbol.dispose](): void {
+    native.closeFd(this.fd);
+  }
+}
+
+function idAttr(id: number): Uint8Array {
+  const attr = new Uint8Array(ID_ATTR_SIZE);
+  new DataView(attr.buffer).setUint32(0, id, true);
+  return attr;
+}
+
+/** PROG_GET_FD_BY_ID: the fd, or undefined when no program has the id. */
+function programFdById(id: number): number | undefined {
+  const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, idAttr(id));
+  if (fd === -ENOENT) return undefined;
+  if (fd < 0) throw BpfError.fromErrno('PROG_GET_FD_BY_ID', -fd, undefined, `program id ${id}`);
+  return fd;
+}
+
+/** Every loaded program's id (PROG_GET_NEXT_ID until ENOENT). */
+function programIds(): number[] {
+  const ids: number[] = [];
+  let id = 0;
+  for (;;) {
+    const attr = idAttr(id);
+    const rc = native.bpfPlain(Command.PROG_GET_NEXT_ID, attr);
+    if (rc === -ENOENT) return ids;
+    if (rc < 0) throw BpfError.fromErrno('PROG_GET_NEXT_ID', -rc);
+    id = new DataView(attr.buffer).getUint32(4, true);
+    ids.push(id);
+  }
+}
+
+/** The tag (hex) and name of an open program. */
+function programInfo(fd: number): { tag: string; name: string } {
+  const info = new Uint8Array(PROG_INFO_SIZE);
+  const rc = native.objInfo(fd, info);
+  if (rc < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -rc, undefined, 'program info');
+  const tag = Buffer.from(info.subarray(PROG_INFO_TAG, PROG_INFO_TAG + 8)).toString('hex');
+  const nameBytes = info.subarray(PROG_INFO_NAME, PROG_INFO_NAME + OBJ_NAME_LEN);
+  const end = nameBytes.indexOf(0);
+  return { tag, name: Buffer.from(nameBytes.subarray(0, end < 0 ? OBJ_NAME_LEN : end)).toString('latin1') };
+}
+
+/** True when an fd is a BPF program (its fdinfo names a prog_type). */
+function isProgramFd(fd: number): boolean {
+  try {
+    return /^prog_type:/m.test(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Opens the one program a reference names; fails naming what was missing or ambiguous. */
+export function openProgram(ref: ProgRef): ProgramFd {
+  switch (ref.kind) {
+    case 'id': {
+      const fd = programFdById(ref.id);
+      if (fd === undefined) throw new OperationError(`no program with id ${ref.id}`);
+      return new ProgramFd(fd);
+    }
+    case 'pinned': {
+      const fd = native.objGet(ref.path, 0);
+      if (fd === -ENOENT) throw new OperationError(`no program pinned at ${ref.path}`);
+      if (fd < 0) throw BpfError.fromErrno('OBJ_GET', -fd, undefined, ref.path);
+      if (!isProgramFd(fd)) {
+        native.closeFd(fd);
+        throw new OperationError(`${ref.path} is not a pinned program`);
+      }
+      return new ProgramFd(fd);
+    }
+    case 'tag':
+    case 'name': {
+      const wanted = ref.kind === 'tag' ? ref.tag : ref.name;
+      const matches: Array<{ id: number; fd: number }> = [];
+      for (const id of programIds()) {
+        const fd = programFdById(id);
+        if (fd === undefined) continue; // unloaded since it was listed
+        const info = programInfo(fd);
+        if ((ref.kind === 'tag' ? info.tag : info.name) === wanted) matches.push({ id, fd });
+        else native.closeFd(fd);
+      }
+      const [first, ...others] = matches;
+      for (const other of others) native.closeFd(other.fd);
+      if (first === undefined) throw new OperationError(`no program with ${ref.kind} ${wanted}`);
+      if (others.length > 0) {
+        native.closeFd(first.fd);
+        throw new OperationError(`several programs have ${ref.kind} ${wanted} (ids ${[first, ...others].map(({ id }) => id).join(', ')}): use 'id N' or 'pinned PATH'`);
+      }
+      return new ProgramFd(first.fd);
+    }
+  }
+}
