@@ -85,7 +85,8 @@ export class RecordView {
   }
 
   #at(index: number, width: number): number {
-    if (!(index >= 0 && index + width <= this.length) || !Number.isInteger(index)) {
+    // `index >>> 0 === index`: a non-negative integer below 2^32 (records are shorter than 2^30).
+    if (index >>> 0 !== index || index + width > this.length) {
       throw argumentError(RangeError, 'ERR_BPFMAP_RECORD_RANGE', `read of ${width} bytes at ${index} is outside the ${this.length}-byte record`);
     }
     return this.#offset + index;

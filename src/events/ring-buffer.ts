@@ -4,12 +4,46 @@
  * The consumer page is mapped read-write, the producer page and the (twice-mapped) data area
  * read-only. Records are read in order from the consumer position; a record whose BUSY bit is
  * set is still being written, so reading stops there until later; DISCARD records are skipped.
- * The consumer position is stored after every record, so a record is never read twice and the
- * producer gets its space back as soon as possible.
  *
- * Memory ordering: positions and headers are read with `Atomics.load` and the consumer position
- * written with `Atomics.store`; both are sequentially consistent, which is at least the
- * acquire/release pairing the kernel's producer expects.
+ * ## Reading
+ * producer_pos is loaded with `Atomics.load` (sequentially consistent, so at least acquire)
+ * once per pass, then every record below it is read without looking at producer_pos again.
+ * Each header must be read with acquire semantics, pairing with the kernel's `xchg` that clears
+ * BUSY on commit, so the record's bytes are read after its header says it is complete. On x86
+ * an ordinary load is already an acquire (loads are never reordered with later loads, and the
+ * producer's data stores become visible before its `xchg`), which is why libbpf's
+ * `smp_load_acquire` compiles to a plain `mov` there; V8 keeps typed-array loads in program
+ * order, and does not reuse an earlier load of typed-array memory across the per-record store.
+ * `Atomics.load`, by contrast, is a builtin call in V8 and cost more than the rest of the record
+ * (it halved the drain rate). So on x86 headers are read with a plain `Int32Array` load;
+ * elsewhere (arm64, where loads do reorder) with `Atomics.load` (`ldar`).
+ *
+ * ## Storing consumer_pos
+ * consumer_pos is a u64 the kernel reads to know how much space is free. It is stored after
+ * every record (once the handler has returned), as libbpf does, so the producer gets space back
+ * at once and a record is never read twice. Positions are kept as numbers (exact up to 2^53
+ * bytes, centuries at any rate a ring can go), and the store is one aligned 32-bit store of the
+ * low word: the high word does not change, so the kernel's 64-bit load sees either the old or the
+ * new position, never a mix. When the low word wraps (once per 4 GiB) the whole u64 is stored
+ * at once with a 64-bit `Atomics.store`, so no torn value is ever visible.
+ *
+ * The per-record store needs release semantics: the handler's reads of the record must be done
+ * before the producer can see the space as free and overwrite it. On x86 every plain store is a
+ * release store (stores are never reordered with earlier loads), which is why libbpf's
+ * `smp_store_release` there compiles to a plain `mov`; `Atomics.store` is an `xchg`, a full
+ * barrier that cost about as much as the rest of the record. So on x86 the low word is written
+ * with a plain `Uint32Array` store; elsewhere with `Atomics.store` (`stlr` on arm64).
+ *
+ * When `consume()` returns (or its handler throws) the position is stored once more with
+ * `Atomics.store`, a full barrier, so it is globally visible before whatever the caller does
+ * next. Wakeups do not depend on it: the kernel's ring buffer poll reports readiness whenever
+ * producer_pos is past consumer_pos, and it is evaluated again each time the fd is armed.
+ *
+ * ## Why nothing is lost or read twice
+ * A record's space is given back only after its handler returned (or threw: it was delivered,
+ * so it counts as consumed), and the stored position is never ahead of the records read and
+ * never behind the ones handed out. The next `consume()`, or a reader opened later, starts at
+ * the stored position.
  */
 import { BpfError } from '../sys/errors.js';
 import { MapType } from '../sys/constants.js';
@@ -23,6 +57,16 @@ import { openEventMap, type EventMapSource } from './source.js';
 export type RingBufferOptions<T> = DecodeOptions<T>;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Indices of a u64's low and high u32 words in a Uint32Array over it. */
+const LOW_WORD = LITTLE_ENDIAN ? 0 : 1;
+const HIGH_WORD = 1 - LOW_WORD;
+/**
+ * True on x86, whose total store order makes every ordinary load an acquire and every ordinary
+ * store a release (see "Memory ordering" above). Elsewhere the hot loop uses `Atomics`.
+ */
+const X86 = process.arch === 'x64' || process.arch === 'ia32';
+const PLAIN_LOAD_IS_ACQUIRE = X86;
+const PLAIN_STORE_IS_RELEASE = X86;
 const LENGTH_MASK = ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
 
 /**
@@ -44,10 +88,11 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
   readonly #map: ReturnType<typeof openEventMap>;
   readonly #consumerMapping: NativeMapping;
   readonly #producerMapping: NativeMapping;
-  /** consumer_pos as one u64 and as two u32 words (the low word is stored alone when it suffices). */
+  /** consumer_pos as one u64 (stored when the high word changes) and as two u32 words. */
   readonly #consumerPos64: BigInt64Array;
-  readonly #consumerPos32: Int32Array;
-  readonly #producerPos64: BigInt64Array;
+  readonly #consumerWords: Uint32Array;
+  /** producer_pos as two u32 words. */
+  readonly #producerWords: Uint32Array;
   /** The producer mapping as i32 words (record headers) and bytes (record data). */
   readonly #words: Int32Array;
   readonly #bytes: Uint8Array;
@@ -77,8 +122,8 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
     this.#consumerMapping = consumer;
     this.#producerMapping = producer;
     this.#consumerPos64 = new BigInt64Array(consumer.buffer, 0, 1);
-    this.#consumerPos32 = new Int32Array(consumer.buffer, 0, 2);
-    this.#producerPos64 = new BigInt64Array(producer.buffer, 0, 1);
+    this.#consumerWords = new Uint32Array(consumer.buffer, 0, 2);
+    this.#producerWords = new Uint32Array(producer.buffer, 0, 2);
     this.#words = new Int32Array(producer.buffer);
     this.#bytes = new Uint8Array(producer.buffer);
     this.#view = new RecordView(this.#bytes);
@@ -106,7 +151,7 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
   /** Bytes written by the producer and not yet consumed (including headers and busy records). */
   get pendingBytes(): number {
     this.ensureOpen();
-    return Number(BigInt.asUintN(64, Atomics.load(this.#producerPos64, 0))) - this.#position;
+    return this.#producerPosition() - this.#position;
   }
 
   /** {@inheritDoc EventReader.hasPending} */
@@ -116,9 +161,7 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
 
   /** {@inheritDoc EventReader.consume} */
   consume(handler: EventHandler<T>, limit = Infinity): number {
-    const bytes = this.#bytes;
-    const makeRecord = this.#makeRecord;
-    return this.#drain((offset, length) => handler(makeRecord(bytes, offset, length), undefined), limit);
+    return this.#drain(undefined, handler, limit);
   }
 
   /**
@@ -131,70 +174,98 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
    * events.consumeViews((record) => { total += record.u64(0); });
    */
   consumeViews(handler: (record: RecordView) => void, limit = Infinity): number {
-    const view = this.#view;
-    return this.#drain((offset, length) => {
-      view.moveTo(offset, length);
-      handler(view);
-    }, limit);
+    return this.#drain(handler, undefined, limit);
   }
 
   /**
-   * The consumer loop (libbpf's ringbuf_process_ring): read the producer position, deliver
-   * committed records up to it, store the consumer position after each, and look again until
-   * the producer has nothing new or a record is still busy. Positions live in locals on the hot
-   * path and are written back on the way out, also when a handler throws.
+   * The consumer loop (libbpf's ringbuf_process_ring). Exactly one of `viewHandler` and
+   * `handler` is given; each has its own call site, so each stays monomorphic.
    */
-  #drain(deliver: (offset: number, length: number) => void, limit: number): number {
+  #drain(viewHandler: ((record: RecordView) => void) | undefined, handler: EventHandler<T> | undefined, limit: number): number {
     this.ensureOpen();
     if (!(limit > 0)) return 0;
     const words = this.#words;
-    const consumerPos32 = this.#consumerPos32;
+    const consumerWords = this.#consumerWords;
+    const bytes = this.#bytes;
+    const view = this.#view;
+    const makeRecord = this.#makeRecord;
     const capacity = this.capacity;
     const dataStart = this.#dataStart;
     let position = this.#position;
     let offset = this.#offset;
     let positionLow = this.#positionLow;
     let delivered = 0;
-    let foundNew = true;
     try {
-      while (foundNew) {
-        foundNew = false;
-        const producerPosition = Number(BigInt.asUintN(64, Atomics.load(this.#producerPos64, 0)));
-        while (position < producerPosition) {
+      for (;;) {
+        const producerPosition = this.#producerPosition();
+        if (position >= producerPosition) return delivered;
+        do {
           const headerAt = dataStart + offset;
-          const header = Atomics.load(words, headerAt >> 2);
-          if (header < 0) return delivered; // BUSY (bit 31): still being written
-          foundNew = true;
+          const header = PLAIN_LOAD_IS_ACQUIRE ? words[headerAt >>> 2]! : Atomics.load(words, headerAt >>> 2);
+          if (header < 0) return delivered; // BUSY (bit 31): still being written, stop here
           const length = header & LENGTH_MASK;
           const span = (length + RINGBUF_HEADER_SIZE + 7) & ~7;
-          // Advance first (in locals): if the handler throws, the finally block stores a
-          // position past this record, which was delivered once.
+          // Advance the locals before delivering: if the handler throws, `finally` publishes a
+          // position past this record, which counts as delivered (once).
           position += span;
           offset += span;
           if (offset >= capacity) offset -= capacity;
           positionLow += span;
           if ((header & RINGBUF_DISCARD_BIT) === 0) {
             delivered++;
-            deliver(headerAt + RINGBUF_HEADER_SIZE, length);
+            if (viewHandler !== undefined) {
+              view.moveTo(headerAt + RINGBUF_HEADER_SIZE, length);
+              viewHandler(view);
+            } else {
+              handler!(makeRecord(bytes, headerAt + RINGBUF_HEADER_SIZE, length), undefined);
+            }
           }
-          if (positionLow < TWO_POW_32 && LITTLE_ENDIAN) {
-            // Only the low word changed: one 32-bit store is atomic and cheaper than a BigInt.
-            Atomics.store(consumerPos32, 0, positionLow | 0);
+          // Give the record's space back now that the handler is done with it. See
+          // "Storing consumer_pos" at the top of this file for why this store is enough.
+          if (positionLow < TWO_POW_32) {
+            if (PLAIN_STORE_IS_RELEASE) consumerWords[LOW_WORD] = positionLow;
+            else Atomics.store(consumerWords, LOW_WORD, positionLow);
           } else {
-            positionLow %= TWO_POW_32;
+            // The high word changes (once per 4 GiB): one 64-bit store, so no reader ever sees
+            // half of it.
+            positionLow -= TWO_POW_32;
             Atomics.store(this.#consumerPos64, 0, BigInt(position));
           }
           if (delivered >= limit) return delivered;
-        }
+        } while (position < producerPosition);
       }
-      return delivered;
     } finally {
       if (position !== this.#position) {
         this.#position = position;
         this.#offset = offset;
-        this.#positionLow = positionLow % TWO_POW_32;
-        Atomics.store(this.#consumerPos64, 0, BigInt(position));
+        // Publish with a sequentially consistent store (a full barrier): see "Storing
+        // consumer_pos". A handler that threw may have left a wrapping low word unstored.
+        if (positionLow >= TWO_POW_32) {
+          positionLow -= TWO_POW_32;
+          Atomics.store(this.#consumerPos64, 0, BigInt(position));
+        } else {
+          Atomics.store(consumerWords, LOW_WORD, positionLow);
+        }
+        this.#positionLow = positionLow;
       }
+    }
+  }
+
+  /**
+   * producer_pos as a number, without a BigInt: the high word, the low word, the high word
+   * again, until both high words agree. Positions only grow, so equal high words mean the low
+   * word was read while the high word held that value: the pair is a value producer_pos had.
+   * The kernel stores producer_pos with release semantics after writing the record's header;
+   * these sequentially consistent loads are (at least) the matching acquire.
+   */
+  #producerPosition(): number {
+    const producerWords = this.#producerWords;
+    let high = Atomics.load(producerWords, HIGH_WORD);
+    for (;;) {
+      const low = Atomics.load(producerWords, LOW_WORD);
+      const highAgain = Atomics.load(producerWords, HIGH_WORD);
+      if (highAgain === high) return high * TWO_POW_32 + low;
+      high = highAgain;
     }
   }
 
