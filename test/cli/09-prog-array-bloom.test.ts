@@ -45,6 +45,10 @@ test('prog_array update takes value PROG by pinned, id, tag and name; the slot t
   }
   using jumps = BpfMap.openPinned(array);
   for (let slot = 0; slot < forms.length; slot++) assert.equal(jumps.getId(u32le(slot)), program.id, `slot ${slot}`);
+  // The array is now bound to the program's type: show prints it as bpftool does.
+  assert.equal(runCli('-j', 'show', 'pinned', array).stdout, bpftool('-j', 'map', 'show', 'pinned', array));
+  assert.equal(runCli('show', 'pinned', array).stdout, bpftool('map', 'show', 'pinned', array));
+  assert.match(runCli('show', 'pinned', array).stdout, /\n\towner_prog_type socket_filter  owner (not )?jited\n/);
   const hash = path.join(dir, 'h');
   bpftool('map', 'create', hash, 'type', 'hash', 'key', '4', 'value', '4', 'entries', '4', 'name', 'cli_notprog');
   const cases: Array<[string[], number, RegExp]> = [

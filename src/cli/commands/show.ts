@@ -8,8 +8,46 @@ import type { Command, CommandContext } from '../command.js';
 import { parseMapRef } from '../grammar.js';
 import { mapIdsOf } from '../map-ref.js';
 
+/** libbpf's names of program types (`libbpf_bpf_prog_type_str`), by number. */
+const PROG_TYPE_NAMES: readonly string[] = [
+  'unspec', 'socket_filter', 'kprobe', 'sched_cls', 'sched_act', 'tracepoint', 'xdp', 'perf_event',
+  'cgroup_skb', 'cgroup_sock', 'lwt_in', 'lwt_out', 'lwt_xmit', 'sock_ops', 'sk_skb', 'cgroup_device',
+  'sk_msg', 'raw_tracepoint', 'cgroup_sock_addr', 'lwt_seg6local', 'lirc_mode2', 'sk_reuseport',
+  'flow_dissector', 'cgroup_sysctl', 'raw_tracepoint_writable', 'cgroup_sockopt', 'tracing',
+  'struct_ops', 'ext', 'lsm', 'sk_lookup', 'syscall', 'netfilter',
+];
+
+/** The program type a prog_array is bound to (fdinfo's owner_prog_type, owner_jited), as bpftool shows it. */
+export interface ProgArrayOwner {
+  /** The type's name, or its number when libbpf has no name for it. */
+  readonly progType: string | number | undefined;
+  readonly jited: boolean | undefined;
+}
+
+/**
+ * The owner of a prog_array, from the fdinfo of an fd on it: the kernel binds the array to the
+ * type of the first program that uses it. Undefined for other maps and unbound arrays.
+ */
+export function progArrayOwner(info: MapInfo): ProgArrayOwner | undefined {
+  if (info.typeName !== 'prog_array') return undefined;
+  let text: string;
+  try {
+    using map = BpfMap.fromId(info.id, { readOnly: true });
+    text = readFileSync(`/proc/self/fdinfo/${map.fd}`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  const type = /^owner_prog_type:\s*(\d+)/m.exec(text)?.[1];
+  const jited = /^owner_jited:\s*(\d+)/m.exec(text)?.[1];
+  if (type === undefined && jited === undefined) return undefined;
+  return {
+    progType: type === undefined ? undefined : PROG_TYPE_NAMES[Number(type)] ?? Number(type),
+    jited: jited === undefined ? undefined : Number(jited) !== 0,
+  };
+}
+
 /** bpftool's JSON object for one map (`bpftool -j map show`). */
-export function showJson(info: MapInfo, pinned: readonly string[] | undefined): Record<string, unknown> {
+export function showJson(info: MapInfo, pinned: readonly string[] | undefined, owner?: ProgArrayOwner): Record<string, unknown> {
   const typeIsKnown = info.typeName !== String(info.type);
   return {
     id: info.id,
@@ -20,6 +58,8 @@ export function showJson(info: MapInfo, pinned: readonly string[] | undefined): 
     bytes_value: info.valueSize,
     max_entries: info.maxEntries,
     bytes_memlock: info.memlock,
+    owner_prog_type: owner?.progType,
+    owner_jited: owner?.jited,
     frozen: info.frozen ? 1 : 0,
     btf_id: info.btfId === 0 ? undefined : info.btfId,
     pinned: pinned === undefined || pinned.length === 0 ? undefined : pinned,
@@ -27,13 +67,18 @@ export function showJson(info: MapInfo, pinned: readonly string[] | undefined): 
 }
 
 /** bpftool's text lines for one map. */
-export function showText(info: MapInfo, pinned: readonly string[] | undefined): string {
+export function showText(info: MapInfo, pinned: readonly string[] | undefined, owner?: ProgArrayOwner): string {
   const typeIsKnown = info.typeName !== String(info.type);
   let text = `${info.id}: ${typeIsKnown ? info.typeName : `type ${info.type}`}  `;
   if (info.name) text += `name ${info.name}  `;
   text += `flags 0x${info.flags.toString(16)}\n`;
   text += `\tkey ${info.keySize}B  value ${info.valueSize}B  max_entries ${info.maxEntries}`;
   if (info.memlock !== undefined) text += `  memlock ${info.memlock}B`;
+  if (owner !== undefined) {
+    text += '\n\t';
+    if (owner.progType !== undefined) text += `owner_prog_type ${owner.progType}  `;
+    if (owner.jited !== undefined) text += `owner${owner.jited ? '' : ' not'} jited`;
+  }
   for (const pin of pinned ?? []) text += `\n\tpinned ${pin}`;
   if (info.frozen) text += '\n\tfrozen';
   if (info.btfId !== 0) text += `${info.frozen ? '  ' : '\n\t'}btf_id ${info.btfId}`;
@@ -111,12 +156,12 @@ function run({ args, options, global, out }: CommandContext): void {
     }
   }
   if (out.json) {
-    const objects = infos.map((info) => showJson(info, pins?.get(info.id)));
+    const objects = infos.map((info) => showJson(info, pins?.get(info.id), progArrayOwner(info)));
     // bpftool prints an array when listing, and the object itself for one map.
     out.document(ref !== undefined && objects.length === 1 ? objects[0] : objects);
     return;
   }
-  for (const info of infos) out.line(showText(info, pins?.get(info.id)));
+  for (const info of infos) out.line(showText(info, pins?.get(info.id), progArrayOwner(info)));
 }
 
 /** `show [MAP]`. */
