@@ -706,6 +706,14 @@ static napi_value perf_event_enable_js(napi_env env, napi_callback_info info) {
  * its callback runs, so that a ready fd nobody is reading never spins the loop, and an idle
  * watcher never keeps the process alive. The JavaScript object holds a box that outlives the
  * watcher, so a closed or collected watcher is never touched again.
+ *
+ * Latched watchers (for perf event fds) are polled for their whole life instead: a perf event's
+ * poll() returns its readiness once and clears it (perf_poll: xchg(&rb->poll, 0)), and
+ * epoll_ctl ADD/MOD polls the fd, so re-registering a one-shot handle after a wakeup would spend
+ * that wakeup and never report it. A latched handle is registered once; a readiness event while
+ * nobody waits is latched here (no JavaScript runs) and reported by the next watchStart(); the
+ * handle is unreferenced unless armed, so it does not keep the process alive. Such fds do not
+ * stay ready, so the persistent handle does not spin the loop.
  */
 typedef struct fd_watcher fd_watcher;
 typedef struct { fd_watcher *watcher; } watcher_box;
@@ -717,6 +725,9 @@ struct fd_watcher {
   napi_async_context async;
   watcher_box *box;
   int armed;
+  int latched;              /* persistent handle: readiness while disarmed sets `pending` */
+  int pending;
+  int polling;              /* uv_poll_start succeeded and no error stopped it since */
 };
 
 static void watcher_freed(uv_handle_t *handle) {
@@ -748,7 +759,8 @@ static void box_finalize(napi_env env, void *data, void *hint) {
 static void watcher_disarm(fd_watcher *w) {
   if (!w->armed) return;
   w->armed = 0;
-  uv_poll_stop(&w->poll);
+  if (w->latched) uv_unref((uv_handle_t *)&w->poll);
+  else uv_poll_stop(&w->poll);
   uint32_t count;
   napi_reference_unref(w->env, w->callback, &count);
 }
@@ -756,6 +768,15 @@ static void watcher_disarm(fd_watcher *w) {
 static void watcher_on_event(uv_poll_t *poll, int status, int events) {
   fd_watcher *w = poll->data;
   napi_env env = w->env;
+  if (w->latched && status < 0) {
+    /* An error repeats on every loop turn: stop polling; this event is reported, then -EIO. */
+    uv_poll_stop(&w->poll);
+    w->polling = 0;
+  }
+  if (!w->armed) {
+    w->pending = 1;
+    return;
+  }
   watcher_disarm(w);
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
@@ -781,13 +802,18 @@ static fd_watcher *get_watcher(napi_env env, napi_value v) {
   return box->watcher;
 }
 
-/* watchFd(fd, callback(status, events)) -> watcher | -errno. The fd must stay open until watchClose. */
+/*
+ * watchFd(fd, callback(status, events), latched) -> watcher | -errno. The fd must stay open until
+ * watchClose. `latched`: poll readability for the watcher's whole life (see above).
+ */
 static napi_value watch_fd_js(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  ARGS(3);
   int64_t fd;
+  bool latched;
   napi_valuetype type;
   if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "watchFd: fd must be a non-negative integer");
   if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) THROW(env, "watchFd: callback must be a function");
+  if (napi_get_value_bool(env, argv[2], &latched) != napi_ok) THROW(env, "watchFd: latched must be a boolean");
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) THROW(env, "watchFd: no event loop");
   fd_watcher *w = calloc(1, sizeof(*w));
@@ -810,10 +836,25 @@ static napi_value watch_fd_js(napi_env env, napi_callback_info info) {
     THROW(env, "watchFd: could not create the watcher");
   }
   napi_add_env_cleanup_hook(env, watcher_cleanup_hook, w);
+  if (latched) {
+    w->latched = 1;
+    rc = uv_poll_start(&w->poll, UV_READABLE, watcher_on_event);
+    if (rc < 0) {
+      /* The box (and with it the watcher) goes when `ext` is collected. */
+      return num(env, rc);
+    }
+    w->polling = 1;
+    uv_unref((uv_handle_t *)&w->poll);
+  }
   return ext;
 }
 
-/* watchStart(watcher, writable) -> 0 | -errno. Arms for one readiness event (readable, or writable). */
+/*
+ * watchStart(watcher, writable) -> 0 | 1 | -errno. Arms for one readiness event (readable, or
+ * writable). A latched watcher (readable only) returns 1 instead of arming when readiness was
+ * latched since the last event it reported (the caller treats that as ready), and -EIO once an
+ * error has stopped its polling.
+ */
 static napi_value watch_start_js(napi_env env, napi_callback_info info) {
   ARGS(2);
   bool writable;
@@ -821,9 +862,19 @@ static napi_value watch_start_js(napi_env env, napi_callback_info info) {
   if (napi_get_value_bool(env, argv[1], &writable) != napi_ok) THROW(env, "watchStart: writable must be a boolean");
   if (!w) return num(env, -EBADF);
   if (w->armed) return num(env, 0);
-  int rc = uv_poll_start(&w->poll, writable ? UV_WRITABLE : UV_READABLE, watcher_on_event);
-  if (rc < 0) return num(env, rc);
   uint32_t count;
+  if (w->latched) {
+    if (writable) return num(env, -EINVAL);
+    if (w->pending) {
+      w->pending = 0;
+      return num(env, 1);
+    }
+    if (!w->polling) return num(env, -EIO);
+    uv_ref((uv_handle_t *)&w->poll);
+  } else {
+    int rc = uv_poll_start(&w->poll, writable ? UV_WRITABLE : UV_READABLE, watcher_on_event);
+    if (rc < 0) return num(env, rc);
+  }
   napi_reference_ref(env, w->callback, &count);
   w->armed = 1;
   return num(env, 0);

@@ -24,9 +24,14 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
   readonly #waiter: FdWaiter;
   #closed = false;
 
-  /** @param pollFd the fd that turns readable when records are waiting. */
-  protected constructor(pollFd: number) {
-    this.#waiter = new FdWaiter(pollFd);
+  /**
+   * @param pollFd the fd that turns readable when records are waiting.
+   * @param latchedFds fds whose poll() reports readiness only once (perf events): async waits
+   *   watch each of them with a persistent handle instead of watching `pollFd`, and `pollFd`
+   *   is then an epoll fd over them, which blocking waits wait on directly.
+   */
+  protected constructor(pollFd: number, latchedFds?: readonly number[]) {
+    this.#waiter = new FdWaiter(pollFd, latchedFds, latchedFds !== undefined);
   }
 
   /** True after `close()`. */
@@ -86,15 +91,8 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
    * wait ended (`'closed'`, `'aborted'`, `'timeout'`). Consumes nothing. One wait at a time.
    */
   wait(options: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined } = {}): Promise<WaitResult> {
-    return this.#waiter.wait({
-      ...options,
-      recheck: () => !this.closed && this.hasPending(),
-      ...(this.recheckIntervalMs !== undefined ? { recheckIntervalMs: this.recheckIntervalMs } : {}),
-    });
+    return this.#waiter.wait({ ...options, recheck: () => !this.closed && this.hasPending() });
   }
-
-  /** How often a wait also checks the buffers itself, for fds whose wakeups can be lost. */
-  protected readonly recheckIntervalMs: number | undefined = undefined;
 
   /** True when records (or lost-sample reports) are waiting to be consumed; reads no record. */
   abstract hasPending(): boolean;

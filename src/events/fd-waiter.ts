@@ -19,47 +19,111 @@ function waitError(rc: number, what: string): BpfError {
 }
 
 /**
- * Waits on one fd. Internal to the event readers; they own the fd and close this waiter first.
+ * Waits on an fd. Internal to the event readers; they own the fds and close this waiter first.
  *
- * One wait may be pending at a time per direction; `close()` settles it with `'closed'`.
+ * Asynchronous waits use one-shot libuv poll handles on `pollFd`, armed per wait, or, when
+ * `latchedFds` are given (perf event fds, one per CPU), one persistent latched handle per fd
+ * (see `watchFd` in native/bpf.c). A perf event's poll() reports a wakeup once and clears it,
+ * and registering an fd with epoll polls it, so a wakeup that comes before the registration is
+ * spent by it and never reported; after it, each wakeup is reported once, to the one handle
+ * that stays registered, and the native side remembers it while no wait is armed. The records
+ * of a wakeup spent before registration are found by looking at the buffers once the
+ * registration is known to be done.
+ *
+ * Synchronous waits use a private epoll fd over `pollFd`, or, when `pollFd` is itself an epoll
+ * fd whose members were added before any record could arrive (PerfBuffer's), `pollFd` directly:
+ * adding it to another epoll would poll its members, spending their wakeups in the same way.
+ *
+ * One wait may be pending at a time; `close()` settles it with `'closed'`.
  */
 export class FdWaiter {
   readonly #fd: number;
-  #watcher: NativeWatcher | undefined;
+  readonly #latchedFds: readonly number[] | undefined;
+  readonly #pollFdIsEpoll: boolean;
+  #watchers: NativeWatcher[] | undefined;
+  /** Pending until libuv has surely registered new latched handles with its epoll. */
+  #registering: NodeJS.Immediate | undefined;
+  /** The pending wait's look at the buffers. */
+  #recheck: (() => boolean) | undefined;
   #pending: ((result: WaitResult) => void) | undefined;
   #epollFd = -1;
   readonly #epollOut = new Uint32Array(1);
   #closed = false;
 
-  constructor(fd: number) {
-    this.#fd = fd;
+  /**
+   * @param pollFd readable when records are waiting.
+   * @param latchedFds perf event fds: async waits watch these, persistently, instead of `pollFd`.
+   * @param pollFdIsEpoll `pollFd` is an epoll fd over fds that report wakeups once: wait on it.
+   */
+  constructor(pollFd: number, latchedFds?: readonly number[], pollFdIsEpoll = false) {
+    this.#fd = pollFd;
+    this.#latchedFds = latchedFds;
+    this.#pollFdIsEpoll = pollFdIsEpoll;
+  }
+
+  /** Creates the poll handles on first use. */
+  #ensureWatchers(): void {
+    if (this.#watchers !== undefined) return;
+    const latched = this.#latchedFds !== undefined;
+    const fds = this.#latchedFds ?? [this.#fd];
+    const watchers: NativeWatcher[] = [];
+    for (const fd of fds) {
+      // An error status also counts as ready: the reader re-checks its buffer and waits again.
+      const watcher = native.watchFd(fd, () => this.#settle('ready'), latched);
+      if (typeof watcher === 'number') {
+        for (const created of watchers) native.watchClose(created);
+        throw waitError(watcher, 'watching the event fd');
+      }
+      watchers.push(watcher);
+    }
+    this.#watchers = watchers;
+    if (latched) {
+      // libuv registers new handles in a later poll phase: the next one, or the one after when
+      // this runs inside an I/O callback. setImmediate callbacks run after a poll phase, and an
+      // immediate queued from one runs in the next loop turn, so the second hop runs after the
+      // registration. Then look for records whose wakeup the registration spent.
+      this.#registering = setImmediate(() => {
+        this.#registering = setImmediate(() => {
+          this.#registering = undefined;
+          if (this.#pending !== undefined && this.#recheck?.()) this.#settle('ready');
+        });
+      });
+    }
   }
 
   /**
    * Resolves when the fd is ready, the waiter is closed, the signal aborts, or `timeoutMs`
-   * passes (when given). The event loop runs meanwhile.
+   * passes (when given). The event loop runs meanwhile. `recheck` looks at the buffer itself:
+   * it runs once the handles are armed (records that came before spent no wakeup on us), and,
+   * while new latched handles are being registered, once more after that.
    */
   wait(
-    options: { writable?: boolean; signal?: AbortSignal | undefined; timeoutMs?: number | undefined; recheck?: () => boolean; recheckIntervalMs?: number } = {},
+    options: { writable?: boolean; signal?: AbortSignal | undefined; timeoutMs?: number | undefined; recheck?: () => boolean } = {},
   ): Promise<WaitResult> {
     if (this.#closed) return Promise.resolve('closed');
     if (options.signal?.aborted) return Promise.resolve('aborted');
     if (this.#pending) return Promise.reject(new Error('bpfmap: only one wait at a time on an event reader'));
-    if (this.#watcher === undefined) {
-      // An error status also counts as ready: the reader re-checks its buffer and waits again.
-      const watcher = native.watchFd(this.#fd, () => this.#settle('ready'));
-      if (typeof watcher === 'number') return Promise.reject(waitError(watcher, 'watching the event fd'));
-      this.#watcher = watcher;
+    try {
+      this.#ensureWatchers();
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const rc = native.watchStart(this.#watcher, options.writable === true);
-    if (rc < 0) return Promise.reject(waitError(rc, 'polling the event fd'));
+    let latchedReady = false;
+    for (const watcher of this.#watchers!) {
+      const rc = native.watchStart(watcher, options.writable === true);
+      if (rc === 1) latchedReady = true;
+      else if (rc < 0) {
+        this.#disarm();
+        return Promise.reject(waitError(rc, 'polling the event fd'));
+      }
+    }
     return new Promise<WaitResult>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
-      let recheckTimer: NodeJS.Timeout | undefined;
       const onAbort = (): void => this.#settle('aborted');
+      this.#recheck = options.recheck;
       this.#pending = (result) => {
         if (timer !== undefined) clearTimeout(timer);
-        if (recheckTimer !== undefined) clearInterval(recheckTimer);
+        this.#recheck = undefined;
         options.signal?.removeEventListener('abort', onAbort);
         resolve(result);
       };
@@ -67,20 +131,17 @@ export class FdWaiter {
       if (options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs)) {
         timer = setTimeout(() => this.#settle('timeout'), Math.max(0, options.timeoutMs));
       }
-      // Records that arrived before the fd was armed may have spent their wakeup already (a
-      // perf event's poll clears its flag when asked), so look once more now that it is armed.
-      if (options.recheck?.()) this.#settle('ready');
-      else if (options.recheck && options.recheckIntervalMs !== undefined) {
-        // Safety net for fds whose wakeups can be lost (see PerfBuffer): look again now and then.
-        const recheck = options.recheck;
-        recheckTimer = setInterval(() => recheck() && this.#settle('ready'), options.recheckIntervalMs);
-      }
+      if (latchedReady || options.recheck?.()) this.#settle('ready');
     });
   }
 
+  #disarm(): void {
+    for (const watcher of this.#watchers ?? []) native.watchStop(watcher);
+  }
+
   #settle(result: WaitResult): void {
-    // A ready fd disarms itself natively, but the other endings (and a recheck) must disarm it.
-    if (this.#watcher !== undefined) native.watchStop(this.#watcher);
+    // A ready handle disarms itself natively, but the others (and the other endings) must be.
+    this.#disarm();
     const pending = this.#pending;
     this.#pending = undefined;
     pending?.(result);
@@ -92,7 +153,9 @@ export class FdWaiter {
    */
   waitSync(timeoutMs: number, writable = false): boolean {
     if (this.#closed) return false;
-    if (this.#epollFd < 0) {
+    if (this.#epollFd < 0 && this.#pollFdIsEpoll) {
+      if (writable) throw new Error('bpfmap: an epoll fd is waited on for readability only');
+    } else if (this.#epollFd < 0) {
       const epollFd = native.epollCreate();
       if (epollFd < 0) throw waitError(epollFd, 'epoll_create');
       const rc = native.epollCtl(epollFd, EPOLL_CTL_ADD, this.#fd, writable ? EPOLLOUT : EPOLLIN, 0);
@@ -103,7 +166,7 @@ export class FdWaiter {
       this.#epollFd = epollFd;
     }
     for (;;) {
-      const n = native.epollWait(this.#epollFd, this.#epollOut, Math.trunc(timeoutMs));
+      const n = native.epollWait(this.#pollFdIsEpoll ? this.#fd : this.#epollFd, this.#epollOut, Math.trunc(timeoutMs));
       if (n >= 0) return n > 0;
       if (-n !== 4 /* EINTR */) throw waitError(n, 'epoll_wait');
     }
@@ -113,8 +176,10 @@ export class FdWaiter {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#watcher !== undefined) native.watchClose(this.#watcher);
-    this.#watcher = undefined;
+    for (const watcher of this.#watchers ?? []) native.watchClose(watcher);
+    this.#watchers = undefined;
+    if (this.#registering !== undefined) clearImmediate(this.#registering);
+    this.#registering = undefined;
     if (this.#epollFd >= 0) native.closeFd(this.#epollFd);
     this.#epollFd = -1;
     this.#settle('closed');

@@ -3,8 +3,8 @@
  * (`bpf_perf_event_output`).
  *
  * One perf event (PERF_COUNT_SW_BPF_OUTPUT) per CPU, each with its own mapped buffer, its fd
- * stored in the map under the CPU's index; an epoll fd over all of them is what the reader
- * waits on. Samples and lost-sample records are read per CPU and merged into one stream with
+ * stored in the map under the CPU's index. Async waits watch each CPU's fd with a persistent
+ * libuv poll handle; the blocking `poll()` waits on an epoll fd over all of them. Samples and lost-sample records are read per CPU and merged into one stream with
  * CPU numbers; lost counts are added up per CPU.
  *
  * Unlike ring buffers, perf buffers wrap in memory: a record crossing the end is copied out in
@@ -65,17 +65,14 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
   readonly #epollFd: number;
   readonly #makeRecord: (bytes: Uint8Array, offset: number, length: number) => T;
   readonly #onLost: ((cpu: number, lost: number) => void) | undefined;
-  /**
-   * A perf event's poll() clears its ready flag when asked, and the epoll fd over all CPUs is
-   * itself watched through libuv's epoll, so a wakeup can be spent by an inner readiness check
-   * and never reach the loop. Waits therefore also look at the buffers every 25 ms.
-   */
-  protected override readonly recheckIntervalMs: number | undefined = 25;
   /** Where the next read starts, so one busy CPU cannot starve the others. */
   #nextBuffer = 0;
 
   private constructor(map: ReturnType<typeof openEventMap>, epollFd: number, buffers: CpuBuffer[], options: PerfBufferOptions<T>) {
-    super(epollFd);
+    // Async waits watch every CPU's fd with its own persistent handle (a perf event's poll()
+    // reports readiness once, so a nested epoll or a re-registered handle can spend a wakeup);
+    // the epoll fd over all CPUs serves the blocking `poll()`.
+    super(epollFd, buffers.map((buffer) => buffer.fd));
     this.#map = map;
     this.name = map.name;
     this.#epollFd = epollFd;

@@ -61,9 +61,13 @@ export interface NativeAddon {
   perfEventOpen(cpu: number, wakeupEvents: number): number;
   /** PERF_EVENT_IOC_ENABLE: 0 | -errno. */
   perfEventEnable(fd: number): number;
-  /** A libuv poll handle on `fd`; `callback(status, events)` runs once per `watchStart`. */
-  watchFd(fd: number, callback: (status: number, events: number) => void): NativeWatcher | number;
-  /** Arms the watcher for one readable (or writable) event: 0 | -errno. */
+  /**
+   * A libuv poll handle on `fd`; `callback(status, events)` runs once per `watchStart`.
+   * `latched`: readable is polled for the handle's whole life and remembered while disarmed
+   * (for perf event fds, whose poll() reports readiness only once).
+   */
+  watchFd(fd: number, callback: (status: number, events: number) => void, latched: boolean): NativeWatcher | number;
+  /** Arms the watcher for one readable (or writable) event: 0, 1 (latched: ready already) or -errno. */
   watchStart(watcher: NativeWatcher, writable: boolean): number;
   /** Disarms the watcher. */
   watchStop(watcher: NativeWatcher): number;
