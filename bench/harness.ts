@@ -26,7 +26,11 @@ export function runC<T>(binary: string, args: string[]): T {
 /** Seconds taken by `fn`, best of `repeat` runs (the least disturbed by the other core's load). */
 export function bestSeconds(repeat: number, fn: () => void): number {
   let best = Infinity;
+  const collect = (globalThis as { gc?: () => void }).gc;
   for (let i = 0; i < repeat; i++) {
+    // Start each run with the garbage of earlier ones collected (run.ts passes --expose-gc), so
+    // that a run is not charged for its predecessor's allocations.
+    collect?.();
     const start = process.hrtime.bigint();
     fn();
     best = Math.min(best, Number(process.hrtime.bigint() - start) / 1e9);

@@ -41,9 +41,11 @@ const rows: BenchRow[] = [];
   });
   const cGet = Math.min(...[0, 1, 2].map(() => runC<{ seconds: number }>(baseline, ['get', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds));
   const cSet = Math.min(...[0, 1, 2].map(() => runC<{ seconds: number }>(baseline, ['set', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds));
+  const cGetTouch = Math.min(...[0, 1, 2].map(() => runC<{ seconds: number }>(baseline, ['get-touch', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds));
   rows.push({ name: 'get (returns a copy)', ours: rate(OPS, getSeconds), baseline: `${rate(OPS, cGet)} (libbpf)`, ratio: cGet / getSeconds, goal: '≥ 0.9x' });
   rows.push({ name: 'getInto (no allocation)', ours: rate(OPS, getIntoSeconds), baseline: `${rate(OPS, cGet)} (libbpf)`, ratio: cGet / getIntoSeconds, goal: '≥ 0.9x' });
   rows.push({ name: 'set', ours: rate(OPS, setSeconds), baseline: `${rate(OPS, cSet)} (libbpf)`, ratio: cSet / setSeconds, goal: '≥ 0.9x' });
+  rows.push({ name: 'getInto vs libbpf touching 64 pages between calls (TLB cost of a working set, see README)', ours: rate(OPS, getIntoSeconds), baseline: `${rate(OPS, cGetTouch)} (libbpf, 64 pages)`, ratio: cGetTouch / getIntoSeconds, goal: 'explains the gap' });
 }
 
 // --- full iteration of ENTRIES entries
@@ -61,7 +63,7 @@ const rows: BenchRow[] = [];
     for (const batch of map.batches()) seen += batch.count;
   });
   if (seen !== ENTRIES) throw new Error(`batches saw ${seen} of ${ENTRIES}`);
-  const entriesSeconds = bestSeconds(2, () => {
+  const entriesSeconds = bestSeconds(3, () => {
     seen = 0;
     for (const entry of map.entries()) {
       void entry;
@@ -110,5 +112,5 @@ const rows: BenchRow[] = [];
 }
 
 report('Core map operations (hash map, 4-byte keys, 8-byte values)', rows, [
-  (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.8, (r) => r.ratio >= 0.5, (r) => r.ratio >= 5, (r) => r.ratio >= 100,
+  (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.9, () => undefined, (r) => r.ratio >= 0.8, (r) => r.ratio >= 0.5, (r) => r.ratio >= 5, (r) => r.ratio >= 100,
 ]);

@@ -1,7 +1,10 @@
 /*
  * C baseline for bench/map.ts: the same operations through libbpf, on a map of its own.
- * Usage: map_baseline get|set|batch N ENTRIES
+ * Usage: map_baseline get|get-touch|set|batch N ENTRIES
  *   get/set: N lookups/updates over ENTRIES keys of a hash map (u32 key, u64 value)
+ *   get-touch: like get, but touches 64 pages between lookups, as a program with a working set
+ *     the size of a JavaScript engine's does. On a kernel with page-table isolation and no PCID,
+ *     every syscall flushes the TLB, so this is what the working set costs per syscall.
  *   batch:   fill ENTRIES entries, then read them all N times with bpf_map_lookup_batch (4096/call)
  * Prints one JSON line: {"op":..., "ops":..., "seconds":...}.
  */
@@ -38,6 +41,15 @@ int main(int argc, char **argv) {
     for (long i = 0; i < n; i++) {
       uint32_t k = (uint32_t)(i % entries);
       if (bpf_map_lookup_elem(fd, &k, &value)) { perror("lookup"); return 1; }
+    }
+    ops = n;
+  } else if (strcmp(op, "get-touch") == 0) {
+    enum { TOUCHED_PAGES = 64 };
+    volatile char *pages = calloc(TOUCHED_PAGES, 4096);
+    for (long i = 0; i < n; i++) {
+      uint32_t k = (uint32_t)(i % entries);
+      if (bpf_map_lookup_elem(fd, &k, &value)) { perror("lookup"); return 1; }
+      for (int p = 0; p < TOUCHED_PAGES; p++) pages[p * 4096] += 1;
     }
     ops = n;
   } else if (strcmp(op, "set") == 0) {
