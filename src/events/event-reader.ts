@@ -52,10 +52,15 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
    * the async iterator.
    */
   poll(timeoutMs: number, handler: EventHandler<T>, limit = Infinity): number {
+    return this.pollWith(timeoutMs, () => this.consume(handler, limit));
+  }
+
+  /** poll()'s shape for any way of consuming: consume, else block until ready, then consume again. */
+  protected pollWith(timeoutMs: number, consumeNow: () => number): number {
     this.ensureOpen();
-    const delivered = this.consume(handler, limit);
+    const delivered = consumeNow();
     if (delivered > 0 || !this.#waiter.waitSync(timeoutMs)) return delivered;
-    return this.consume(handler, limit);
+    return consumeNow();
   }
 
   /**

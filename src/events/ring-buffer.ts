@@ -181,6 +181,14 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
    * The consumer loop (libbpf's ringbuf_process_ring). Exactly one of `viewHandler` and
    * `handler` is given; each has its own call site, so each stays monomorphic.
    */
+  /**
+   * `poll()` for the zero-copy path: waits up to `timeoutMs` (negative: forever), blocking the
+   * thread, then hands each record to `handler` as a `RecordView` (valid until it returns).
+   */
+  pollViews(timeoutMs: number, handler: (record: RecordView) => void, limit = Infinity): number {
+    return this.pollWith(timeoutMs, () => this.consumeViews(handler, limit));
+  }
+
   #drain(viewHandler: ((record: RecordView) => void) | undefined, handler: EventHandler<T> | undefined, limit: number): number {
     this.ensureOpen();
     if (!(limit > 0)) return 0;

@@ -76,6 +76,26 @@ test('poll() waits for records with a timeout', needs('clang', 'bpftool'), async
   assert.equal(events.poll(1000, () => {}), 5);
 });
 
+test('pollViews() waits like poll() and hands over zero-copy views in order', needs('clang', 'bpftool'), async (t) => {
+  const fixture = loadFixture(t, 'events_ringbuf');
+  const state = new FixtureState(fixture);
+  t.after(() => state.close());
+  using events = RingBuffer.open(path.join(fixture.maps, 'events'));
+  const started = Date.now();
+  assert.equal(events.pollViews(50, () => assert.fail('nothing to read')), 0);
+  assert.ok(Date.now() - started >= 45);
+  state.set(1, 7);
+  await runProgram(fixture, 'produce', 7);
+  const seen: bigint[] = [];
+  assert.equal(events.pollViews(1000, (view) => {
+    assert.equal(view.length, 16);
+    assert.equal(view.u64(8), ~view.u64(0) & 0xffffffffffffffffn, 'check word is ~seq');
+    seen.push(view.u64(0));
+  }), 7);
+  assert.deepEqual(seen, [0n, 1n, 2n, 3n, 4n, 5n, 6n]);
+  assert.equal(events.pollViews(20, () => assert.fail('all consumed')), 0);
+});
+
 test('two ring buffers read as one stream', needs('clang', 'bpftool'), async (t) => {
   const first = loadFixture(t, 'events_ringbuf');
   const second = loadFixture(t, 'events_ringbuf');
