@@ -104,15 +104,17 @@ static int is_nullish(napi_env env, napi_value v) {
   return t == napi_null || t == napi_undefined;
 }
 
-/* A typed array (any kind) or DataView: its bytes. Returns 0 if v is neither. */
+/*
+ * A typed array (any kind) or DataView: its bytes. Returns 0 if v is neither. Tries the typed
+ * array first with no type test: one N-API call on the hot path, since every extra call runs
+ * code from other pages, and on kernels that flush the TLB at each syscall pages cost time.
+ */
 static int arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
-  bool is;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t length, offset;
-    void *ptr;
-    napi_value ab;
-    if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok) return 0;
+  napi_typedarray_type type;
+  size_t length, offset;
+  void *ptr;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) == napi_ok) {
     size_t elem = 1;
     switch (type) {
       case napi_int16_array: case napi_uint16_array: elem = 2; break;
@@ -124,10 +126,8 @@ static int arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
     *len = length * elem;
     return 1;
   }
+  bool is;
   if (napi_is_dataview(env, v, &is) == napi_ok && is) {
-    size_t length, offset;
-    void *ptr;
-    napi_value ab;
     if (napi_get_dataview_info(env, v, &length, &ptr, &ab, &offset) != napi_ok) return 0;
     *data = ptr;
     *len = length;
@@ -138,13 +138,17 @@ static int arg_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
 
 /* Optional bytes: null/undefined gives NULL with length 0. */
 static int arg_opt_bytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  if (arg_bytes(env, v, data, len)) return 1;
   if (is_nullish(env, v)) { *data = NULL; *len = 0; return 1; }
-  return arg_bytes(env, v, data, len);
+  return 0;
 }
 
+typedef struct handle_table handle_table;
+
 #define ARGS(n) \
-  size_t argc = (n); napi_value argv[(n) > 0 ? (n) : 1]; \
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL; \
+  size_t argc = (n); napi_value argv[(n) > 0 ? (n) : 1]; void *fn_data = NULL; \
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &fn_data) != napi_ok) return NULL; \
+  handle_table *table = fn_data; (void)table; \
   if (argc < (n)) THROW(env, "native: too few arguments")
 
 /* ---------- map handles ---------- */
@@ -157,7 +161,58 @@ typedef struct {
   uint32_t value_size;
   uint32_t wire_value_size; /* bytes the kernel reads/writes for one value */
   uint32_t cursor_size;     /* bytes of a batch cursor: max(key_size, 4) */
+  uint32_t id;              /* generation << SLOT_BITS | slot: what JavaScript passes */
+  handle_table *table;
 } map_handle;
+
+/*
+ * Open maps of one Node environment (workers each have their own), found by a numeric id:
+ * cheaper per call than unwrapping an object. An id carries its slot's generation, so an id
+ * that outlived its map never reaches another map that reuses the slot. The table is freed when
+ * both the environment and the last handle in it are gone (refs counts them).
+ */
+#define SLOT_BITS 20
+#define SLOT_MASK ((1u << SLOT_BITS) - 1)
+#define GENERATION_MASK 0x7ffu /* ids stay below 2^31 */
+struct handle_table {
+  map_handle **slots;
+  uint32_t capacity;
+  uint32_t generation;
+  uint32_t refs;
+};
+
+static void table_unref(handle_table *t) {
+  if (--t->refs == 0) {
+    free(t->slots);
+    free(t);
+  }
+}
+
+static void table_env_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)hint;
+  table_unref(data);
+}
+
+/* Puts h in a free slot; returns 0 or -errno. */
+static int table_insert(handle_table *t, map_handle *h) {
+  uint32_t slot = 0;
+  while (slot < t->capacity && t->slots[slot] != NULL) slot++;
+  if (slot == t->capacity) {
+    uint32_t capacity = t->capacity ? t->capacity * 2 : 64;
+    if (capacity > SLOT_MASK + 1) return -EMFILE;
+    map_handle **grown = realloc(t->slots, capacity * sizeof(*grown));
+    if (!grown) return -ENOMEM;
+    memset(grown + t->capacity, 0, (capacity - t->capacity) * sizeof(*grown));
+    t->slots = grown;
+    t->capacity = capacity;
+  }
+  t->generation = (t->generation + 1) & GENERATION_MASK;
+  h->id = (t->generation << SLOT_BITS) | slot;
+  h->table = t;
+  t->slots[slot] = h;
+  t->refs++;
+  return 0;
+}
 
 static int possible_cpus_cached = 0;
 
@@ -192,22 +247,32 @@ static int read_possible_cpus(void) {
   return count;
 }
 
+/* The handle object was collected: free its slot, close the fd if close() never ran. */
 static void handle_finalize(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
   map_handle *h = data;
   if (h->fd >= 0) close(h->fd);
+  handle_table *t = h->table;
+  uint32_t slot = h->id & SLOT_MASK;
+  if (slot < t->capacity && t->slots[slot] == h) t->slots[slot] = NULL;
   free(h);
+  table_unref(t);
 }
 
-static map_handle *get_handle(napi_env env, napi_value v) {
-  map_handle *h = NULL;
-  if (napi_unwrap(env, v, (void **)&h) != napi_ok || h == NULL) return NULL;
-  return h;
+/* The handle an id names, or NULL for anything that is not a live id of this environment. */
+static map_handle *get_handle(napi_env env, handle_table *t, napi_value v) {
+  uint32_t id;
+  if (napi_get_value_uint32(env, v, &id) != napi_ok) return NULL;
+  uint32_t slot = id & SLOT_MASK;
+  if (slot >= t->capacity) return NULL;
+  map_handle *h = t->slots[slot];
+  return h != NULL && h->id == id ? h : NULL;
 }
 
 /*
  * mapBind(fd) -> handle object | -errno. Takes ownership of fd (closes it on failure too).
- * The handle exposes nothing; JavaScript keeps the fd number it already has.
+ * The object's `id` is what the element functions take; the object itself owns the fd: when it
+ * is collected, the fd is closed (the safety net behind close()).
  */
 static napi_value map_bind(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -241,9 +306,15 @@ static napi_value map_bind(napi_env env, napi_callback_info info) {
     h->wire_value_size = (uint32_t)total;
   }
   h->cursor_size = h->key_size > 4 ? h->key_size : 4;
-  napi_value obj;
+  int rc = table_insert(table, h);
+  if (rc < 0) { close(h->fd); free(h); return num(env, rc); }
+  napi_value obj, id;
   napi_create_object(env, &obj);
+  napi_create_uint32(env, h->id, &id);
+  napi_set_named_property(env, obj, "id", id);
   if (napi_wrap(env, obj, h, handle_finalize, NULL, NULL) != napi_ok) {
+    table->slots[h->id & SLOT_MASK] = NULL;
+    table_unref(table);
     close(h->fd);
     free(h);
     THROW(env, "mapBind: wrap failed");
@@ -251,10 +322,10 @@ static napi_value map_bind(napi_env env, napi_callback_info info) {
   return obj;
 }
 
-/* mapClose(handle) -> 0 | -errno. Idempotent. */
+/* mapClose(id) -> 0 | -errno. Idempotent; the slot stays taken (EBADF) until the handle object is collected. */
 static napi_value map_close(napi_env env, napi_callback_info info) {
   ARGS(1);
-  map_handle *h = get_handle(env, argv[0]);
+  map_handle *h = get_handle(env, table, argv[0]);
   if (!h) THROW(env, "mapClose: not a map handle");
   if (h->fd < 0) return num(env, 0);
   int rc = close(h->fd);
@@ -269,7 +340,7 @@ static int check_key(map_handle *h, const uint8_t *key, size_t len) {
 }
 
 #define GET_OPEN_HANDLE(name) \
-  map_handle *h = get_handle(env, argv[0]); \
+  map_handle *h = get_handle(env, table, argv[0]); \
   if (!h) THROW(env, name ": not a map handle"); \
   if (h->fd < 0) return num(env, -EBADF)
 
@@ -280,7 +351,7 @@ static int check_key(map_handle *h, const uint8_t *key, size_t len) {
  */
 static napi_value elem_with_value(napi_env env, napi_callback_info info, int cmd, const char *name) {
   ARGS(4);
-  map_handle *h = get_handle(env, argv[0]);
+  map_handle *h = get_handle(env, table, argv[0]);
   char message[96];
   if (!h) { snprintf(message, sizeof(message), "%s: not a map handle", name); THROW(env, message); }
   if (h->fd < 0) return num(env, -EBADF);
@@ -899,10 +970,14 @@ static napi_value watch_close_js(napi_env env, napi_callback_info info) {
 /* ---------- module ---------- */
 
 #define EXPORT(name, fn) do { \
-  napi_value f; napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f); \
+  napi_value f; napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, table, &f); \
   napi_set_named_property(env, exports, name, f); } while (0)
 
 static napi_value init(napi_env env, napi_value exports) {
+  handle_table *table = calloc(1, sizeof(*table));
+  if (!table) return NULL;
+  table->refs = 1; /* the environment's reference */
+  if (napi_set_instance_data(env, table, table_env_finalize, NULL) != napi_ok) { free(table); return NULL; }
   EXPORT("mapBind", map_bind);
   EXPORT("mapClose", map_close);
   EXPORT("mapLookup", map_lookup);

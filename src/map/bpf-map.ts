@@ -7,7 +7,7 @@
  */
 import { readlinkSync } from 'node:fs';
 import { type Codec, bytesCodec, isBytesCodec, describe } from '../codec/codec.js';
-import { native, type NativeMapHandle } from '../sys/native.js';
+import { native, type NativeMapHandle, type NativeMapId } from '../sys/native.js';
 import { Command } from '../sys/commands.js';
 import { BpfError, BpfBatchError, Errno, check, sizeError, argumentError, type ErrorSubject } from '../sys/errors.js';
 import type { CommandName } from '../sys/commands.js';
@@ -136,7 +136,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** The codec of one value as given at open (one CPU's value for per-CPU maps). */
   readonly elementCodec: Codec<unknown>;
 
-  readonly #handle: NativeMapHandle;
+  /** Owns the fd: kept referenced so the fd lives as long as this map (the GC safety net). */
+  readonly #owner: NativeMapHandle;
+  /** What the native element functions take. */
+  readonly #handle: NativeMapId;
   readonly #keyBuffer: Uint8Array;
   readonly #nextKeyBuffer: Uint8Array;
   readonly #valueBuffer: Uint8Array;
@@ -160,7 +163,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     }
     const handle = native.mapBind(fd);
     if (typeof handle === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -handle);
-    this.#handle = handle;
+    this.#owner = handle;
+    this.#handle = handle.id;
     this.fd = fd;
     this.type = info.type;
     this.name = info.name;

@@ -8,10 +8,16 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-/** Opaque handle the addon keeps per open map: the fd plus the kernel's key and value sizes. */
+/**
+ * What the addon keeps per open map (the fd plus the kernel's key and value sizes). The object
+ * owns the fd, which is closed when it is collected; element functions take its numeric `id`.
+ */
 export interface NativeMapHandle {
-  readonly __brand: 'NativeMapHandle';
+  readonly id: NativeMapId;
 }
+
+/** The id of an open map handle, as the element functions take it. */
+export type NativeMapId = number & { readonly __brand: 'NativeMapId' };
 
 /** A memory mapping: the ArrayBuffer over it and the token `munmap` needs. */
 export interface NativeMapping {
@@ -23,15 +29,15 @@ type Bytes = ArrayBufferView;
 
 export interface NativeAddon {
   mapBind(fd: number): NativeMapHandle | number;
-  mapClose(handle: NativeMapHandle): number;
-  mapLookup(handle: NativeMapHandle, key: Bytes | null, value: Bytes, flags: number): number;
-  mapLookupAndDelete(handle: NativeMapHandle, key: Bytes | null, value: Bytes, flags: number): number;
-  mapUpdate(handle: NativeMapHandle, key: Bytes | null, value: Bytes, flags: number): number;
-  mapDelete(handle: NativeMapHandle, key: Bytes | null): number;
-  mapNextKey(handle: NativeMapHandle, key: Bytes | null, nextKey: Bytes): number;
-  mapFreeze(handle: NativeMapHandle): number;
+  mapClose(handle: NativeMapId): number;
+  mapLookup(handle: NativeMapId, key: Bytes | null, value: Bytes, flags: number): number;
+  mapLookupAndDelete(handle: NativeMapId, key: Bytes | null, value: Bytes, flags: number): number;
+  mapUpdate(handle: NativeMapId, key: Bytes | null, value: Bytes, flags: number): number;
+  mapDelete(handle: NativeMapId, key: Bytes | null): number;
+  mapNextKey(handle: NativeMapId, key: Bytes | null, nextKey: Bytes): number;
+  mapFreeze(handle: NativeMapId): number;
   mapBatch(
-    handle: NativeMapHandle,
+    handle: NativeMapId,
     command: number,
     inBatch: Bytes | null,
     outBatch: Bytes | null,

@@ -85,7 +85,13 @@ test('the native layer re-checks buffer sizes itself', needs(), async () => {
   using map = BpfMap.create({ type: 'hash', keySize: 16, valueSize: 64, maxEntries: 4 });
   const handle = native.mapBind(native.dupFd(map.fd));
   assert.notEqual(typeof handle, 'number');
-  const h = handle as Exclude<typeof handle, number>;
+  const h = (handle as Exclude<typeof handle, number>).id;
+  // Ids name live handles only: made-up ids, and a live id's slot with another generation, are refused.
+  type Id = typeof h;
+  assert.throws(() => native.mapLookup(123456789 as Id, new Uint8Array(16), new Uint8Array(64), 0), /not a map handle/);
+  assert.throws(() => native.mapLookup((h ^ (1 << 20)) as Id, new Uint8Array(16), new Uint8Array(64), 0), /not a map handle/);
+  assert.throws(() => native.mapLookup({} as Id, new Uint8Array(16), new Uint8Array(64), 0), /not a map handle/);
+  assert.equal(native.mapLookup(h, new Uint8Array(16), new Uint8Array(64), 0), -2, 'a live id reaches its map (ENOENT: empty)');
   assert.throws(() => native.mapUpdate(h, new Uint8Array(4), new Uint8Array(64), 0), /key buffer too small/);
   assert.throws(() => native.mapLookup(h, new Uint8Array(16), new Uint8Array(8), 0), /value buffer too small/);
   assert.throws(() => native.mapLookup(h, null, new Uint8Array(64), 0), /key buffer too small/);
