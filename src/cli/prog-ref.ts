@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from '../sys/commands.js';
-import { BpfError } from '../sys/errors.js';
+import { BpfError, Errno } from '../sys/errors.js';
+import { idAttr, progInfoLayout, StructBuffer } from '../sys/layout.js';
 import { native } from '../sys/native.js';
 import { type Args, OperationError, UsageError, parseU32 } from './grammar.js';
 
@@ -17,14 +18,7 @@ export type ProgRef =
   | { readonly kind: 'tag'; readonly tag: string }
   | { readonly kind: 'name'; readonly name: string };
 
-const ENOENT = 2;
-/** `struct bpf_prog_info` through `name` (offsets from the UAPI header): tag at 8, name at 64. */
-const PROG_INFO_SIZE = 80;
-const PROG_INFO_TAG = 8;
-const PROG_INFO_NAME = 64;
-const OBJ_NAME_LEN = 16;
-/** GET_NEXT_ID / GET_FD_BY_ID attributes: id at 0, next_id at 4, open_flags at 8. */
-const ID_ATTR_SIZE = 12;
+const ENOENT = Errno.ENOENT;
 
 /** Parses `PROG`. */
 export function parseProgRef(args: Args): ProgRef {
@@ -55,15 +49,9 @@ export class ProgramFd implements Disposable {
   }
 }
 
-function idAttr(id: number): Uint8Array {
-  const attr = new Uint8Array(ID_ATTR_SIZE);
-  new DataView(attr.buffer).setUint32(0, id, true);
-  return attr;
-}
-
 /** PROG_GET_FD_BY_ID: the fd, or undefined when no program has the id. */
 function programFdById(id: number): number | undefined {
-  const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, idAttr(id));
+  const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, new StructBuffer(idAttr).setU32('id', id).bytes);
   if (fd === -ENOENT) return undefined;
   if (fd < 0) throw BpfError.fromErrno('PROG_GET_FD_BY_ID', -fd, undefined, `program id ${id}`);
   return fd;
@@ -74,24 +62,21 @@ function programIds(): number[] {
   const ids: number[] = [];
   let id = 0;
   for (;;) {
-    const attr = idAttr(id);
-    const rc = native.bpfPlain(Command.PROG_GET_NEXT_ID, attr);
+    const attr = new StructBuffer(idAttr).setU32('id', id);
+    const rc = native.bpfPlain(Command.PROG_GET_NEXT_ID, attr.bytes);
     if (rc === -ENOENT) return ids;
     if (rc < 0) throw BpfError.fromErrno('PROG_GET_NEXT_ID', -rc);
-    id = new DataView(attr.buffer).getUint32(4, true);
+    id = attr.u32('next_id');
     ids.push(id);
   }
 }
 
 /** The tag (hex) and name of an open program. */
 function programInfo(fd: number): { tag: string; name: string } {
-  const info = new Uint8Array(PROG_INFO_SIZE);
-  const rc = native.objInfo(fd, info);
+  const info = new StructBuffer(progInfoLayout);
+  const rc = native.objInfo(fd, info.bytes);
   if (rc < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -rc, undefined, 'program info');
-  const tag = Buffer.from(info.subarray(PROG_INFO_TAG, PROG_INFO_TAG + 8)).toString('hex');
-  const nameBytes = info.subarray(PROG_INFO_NAME, PROG_INFO_NAME + OBJ_NAME_LEN);
-  const end = nameBytes.indexOf(0);
-  return { tag, name: Buffer.from(nameBytes.subarray(0, end < 0 ? OBJ_NAME_LEN : end)).toString('latin1') };
+  return { tag: Buffer.from(info.raw('tag')).toString('hex'), name: info.text('name') };
 }
 
 /** True when an fd is a BPF program (its fdinfo names a prog_type). */

@@ -66,6 +66,19 @@ export const mapInfoLayout = layout(88, {
   map_extra: { offset: 80, size: 8 },
 });
 
+/** `struct bpf_prog_info`, through `name` (its pointer fields stay zero: the kernel writes through none). */
+export const progInfoLayout = layout(80, {
+  type: { offset: 0, size: 4 },
+  id: { offset: 4, size: 4 },
+  tag: { offset: 8, size: 8 },
+  jited_prog_len: { offset: 16, size: 4 },
+  xlated_prog_len: { offset: 20, size: 4 },
+  load_time: { offset: 40, size: 8 },
+  created_by_uid: { offset: 48, size: 4 },
+  nr_map_ids: { offset: 52, size: 4 },
+  name: { offset: 64, size: 16 },
+});
+
 /** Reads and writes the fields of one struct layout over a byte buffer (host byte order). */
 export class StructBuffer<F extends string> {
   /** The struct's bytes. */
@@ -85,6 +98,12 @@ export class StructBuffer<F extends string> {
   /** Reads a 64-bit unsigned field. */
   u64(field: F): bigint {
     return this.view.getBigUint64(this.layout.fields[field].offset, true);
+  }
+
+  /** A view of a field's raw bytes (e.g. a program tag). */
+  raw(field: F): Uint8Array {
+    const { offset, size } = this.layout.fields[field];
+    return this.bytes.subarray(offset, offset + size);
   }
 
   /** Reads a NUL-terminated name field. */
