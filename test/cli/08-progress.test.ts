@@ -39,7 +39,9 @@ test('dump on a terminal shows a progress line on stderr and erases it; stdout s
   const bytes = readFileSync(log, 'latin1');
   const drawn = /\r\x1b\[Kdumping cli_progress: (\d+) entries \(at most 100000\), \d+\/s/.exec(bytes);
   assert.ok(drawn !== null, `a progress line was drawn: ${JSON.stringify(bytes.slice(0, 300))}`);
-  assert.ok(Number(drawn[1]) >= 1000 && Number(drawn[1]) <= ENTRIES);
+  // The first line is drawn after the first batch. A hash batch holds whole buckets, so it can
+  // stop short of the 1000 asked for (bucket placement follows the map's random hash seed).
+  assert.ok(Number(drawn[1]) >= 1 && Number(drawn[1]) <= 1000, `first drawn count: ${drawn[0]}`);
   // Erased at the end: after the last drawn line comes the erase, then the shell's EXIT line.
   assert.match(bytes.slice(bytes.lastIndexOf('dumping cli_progress')), /\r\x1b\[K[^]*EXIT=0/);
   assert.doesNotMatch(session.capture(), /dumping/, 'no progress left on the screen');
