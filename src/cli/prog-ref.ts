@@ -4,10 +4,10 @@
  * library works with maps, not programs, so this is the CLI's own small program lookup: the
  * GET_FD_BY_ID / GET_NEXT_ID commands and the first bytes of `struct bpf_prog_info`.
  */
-import { readFileSync } from 'node:fs';
 import { Command } from '../sys/commands.js';
 import { BpfError, Errno } from '../sys/errors.js';
 import { idAttr, progInfoLayout, StructBuffer } from '../sys/layout.js';
+import { bpfObjectKind } from '../sys/fd-kind.js';
 import { native } from '../sys/native.js';
 import { type Args, OperationError, UsageError, parseU32 } from './grammar.js';
 
@@ -79,15 +79,6 @@ function programInfo(fd: number): { tag: string; name: string } {
   return { tag: Buffer.from(info.raw('tag')).toString('hex'), name: info.text('name') };
 }
 
-/** True when an fd is a BPF program (its fdinfo names a prog_type). */
-function isProgramFd(fd: number): boolean {
-  try {
-    return /^prog_type:/m.test(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 /** Opens the one program a reference names; fails naming what was missing or ambiguous. */
 export function openProgram(ref: ProgRef): ProgramFd {
   switch (ref.kind) {
@@ -100,7 +91,7 @@ export function openProgram(ref: ProgRef): ProgramFd {
       const fd = native.objGet(ref.path, 0);
       if (fd === -ENOENT) throw new OperationError(`no program pinned at ${ref.path}`);
       if (fd < 0) throw BpfError.fromErrno('OBJ_GET', -fd, undefined, ref.path);
-      if (!isProgramFd(fd)) {
+      if (bpfObjectKind(fd) !== 'prog') {
         native.closeFd(fd);
         throw new OperationError(`${ref.path} is not a pinned program`);
       }

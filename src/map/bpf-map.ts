@@ -5,7 +5,6 @@
  * `BpfMap<K, V>`. Each map keeps one key and one value scratch buffer, so the element operations
  * allocate nothing but the decoded result, and cross into native code once per operation.
  */
-import { readlinkSync } from 'node:fs';
 import { type Codec, bytesCodec, isBytesCodec, describe } from '../codec/codec.js';
 import { native, type NativeMapHandle, type NativeMapId } from '../sys/native.js';
 import { Command } from '../sys/commands.js';
@@ -24,6 +23,7 @@ import {
 } from '../sys/constants.js';
 import { idAttr, StructBuffer } from '../sys/layout.js';
 import { possibleCpus } from '../sys/cpus.js';
+import { bpfObjectKind } from '../sys/fd-kind.js';
 import { readMapInfo, readFdInfo, type MapInfo } from './info.js';
 import { encodeMapSpec, type MapSpec } from './spec.js';
 import { perCpuCodec, roundUp8 } from './codecs.js';
@@ -987,19 +987,14 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
 /**
  * Makes sure an fd is a BPF map: OBJ_GET_INFO_BY_FD succeeds on programs, links and BTF too, and
- * their info would be misread as a map's. bpf fds show as `anon_inode:bpf-map` in /proc.
+ * their info would be misread as a map's. Without /proc the kernel still refuses map commands on
+ * other objects.
  */
 function requireMapFd(fd: number): void {
-  let target: string;
-  try {
-    target = readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return; // no /proc: the kernel still refuses map commands on other objects
-  }
-  if (target !== 'anon_inode:bpf-map') {
-    const kind = target.startsWith('anon_inode:bpf-') ? `a BPF ${target.slice('anon_inode:bpf-'.length)}` : `'${target}'`;
-    throw argumentError(TypeError, 'ERR_BPFMAP_NOT_A_MAP', `fd ${fd} is not a BPF map: it is ${kind}`);
-  }
+  const kind = bpfObjectKind(fd);
+  if (kind === undefined || kind === 'map') return;
+  const described = kind.startsWith('anon_inode:') || kind.startsWith('/') || kind.includes(':') ? `'${kind}'` : `a BPF ${kind}`;
+  throw argumentError(TypeError, 'ERR_BPFMAP_NOT_A_MAP', `fd ${fd} is not a BPF map: it is ${described}`);
 }
 
 /** Adds the most common cause to an EINVAL from MAP_CREATE. */

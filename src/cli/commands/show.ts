@@ -99,15 +99,6 @@ function bpffsMounts(): string[] {
   }
 }
 
-/** True when an fd is a map (fdinfo names a map_type); pins of programs and links are not. */
-function isMapFd(fd: number): boolean {
-  try {
-    return /^map_type:/m.test(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 /** Map id → the paths it is pinned at, found by walking every bpffs mount (bpftool's `-f`). */
 export function pinnedPaths(): Map<number, string[]> {
   const paths = new Map<number, string[]>();
@@ -125,8 +116,8 @@ export function pinnedPaths(): Map<number, string[]> {
         continue;
       }
       try {
+        // BpfMap refuses pins of programs and links (ERR_BPFMAP_NOT_A_MAP): skipped below.
         using map = BpfMap.openPinned(full, { readOnly: true });
-        if (!isMapFd(map.fd)) continue;
         const list = paths.get(map.id) ?? [];
         list.push(full);
         paths.set(map.id, list);
