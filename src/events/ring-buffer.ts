@@ -212,6 +212,8 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
           const header = PLAIN_LOAD_IS_ACQUIRE ? words[headerAt >>> 2]! : Atomics.load(words, headerAt >>> 2);
           if (header < 0) return delivered; // BUSY (bit 31): still being written, stop here
           const length = header & LENGTH_MASK;
+          // ringbufRecordSpan(length), written out: through the call the warm drain measured
+          // ~20% slower (57-60 vs 71 M records/s), so the hot loop keeps its own copy.
           const span = (length + RINGBUF_HEADER_SIZE + 7) & ~7;
           // Advance the locals before delivering: if the handler throws, `finally` publishes a
           // position past this record, which counts as delivered (once).

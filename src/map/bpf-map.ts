@@ -26,7 +26,8 @@ import { possibleCpus } from '../sys/cpus.js';
 import { bpfObjectKind } from '../sys/fd-kind.js';
 import { readMapInfo, readFdInfo, type MapInfo } from './info.js';
 import { encodeMapSpec, type MapSpec } from './spec.js';
-import { perCpuCodec, roundUp8 } from './codecs.js';
+import { perCpuCodec } from './codecs.js';
+import { roundUp8 } from '../sys/layout.js';
 import { MappedArray } from './mapped-array.js';
 import { BatchCursor, BatchBuffers, type MapBatch, type BatchOptions } from './batch.js';
 // btf-map imports this module too; neither uses the other at load time, so the cycle is safe.

@@ -1,10 +1,7 @@
 /** Codecs the map layer adds around user codecs: per-CPU value arrays and LPM trie keys. */
 import { type Codec, bytesCodec, describe } from '../codec/codec.js';
+import { roundUp8 } from '../sys/layout.js';
 
-/** Rounds up to a multiple of 8: the stride of one CPU's value in a per-CPU buffer. */
-export function roundUp8(size: number): number {
-  return (size + 7) & ~7;
-}
 
 /**
  * Wraps a per-value codec into one for a per-CPU value: an array with one value per possible CPU,

@@ -1,7 +1,7 @@
 /** `MappedArray`: the values of an MMAPABLE array map, memory-mapped. */
 import { native, type NativeMapping } from '../sys/native.js';
 import { BpfError, argumentError, type ErrorSubject } from '../sys/errors.js';
-import { roundUp8 } from './codecs.js';
+import { roundUp8 } from '../sys/layout.js';
 
 const PAGE_SIZE = 4096;
 

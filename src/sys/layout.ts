@@ -3,6 +3,14 @@
  * both writers and readers, so that no offset is written twice.
  */
 
+/**
+ * Rounds up to a multiple of 8: the kernel's stride of one CPU's value in a per-CPU buffer, and
+ * of one value in a memory-mapped array.
+ */
+export function roundUp8(size: number): number {
+  return (size + 7) & ~7;
+}
+
 /** One field of a kernel struct: its byte offset and size (4 or 8; names are 16). */
 export interface FieldLayout {
   readonly offset: number;

@@ -15,6 +15,7 @@
  * to the same float; NaN and infinities as strings), and 64-bit values keep every digit.
  * Differences in text only: bpftool escapes `'` as `\'` (invalid JSON); bpfmap writes valid JSON.
  */
+import { roundUp8 } from '../../sys/layout.js';
 import type { Btf } from './btf.js';
 import { BtfError } from './errors.js';
 import { checkArrayLength } from './codec.js';
@@ -59,7 +60,7 @@ export function formatMapEntry(btf: Btf, info: FormatMapInfo, key: Uint8Array, v
   const keyPart = info.btfKeyTypeId ? { key: formatBtfValue(btf, info.btfKeyTypeId, key) } : {};
   const valueTypeId = info.btfVmlinuxValueTypeId || info.btfValueTypeId;
   if (cpus === undefined) return { ...keyPart, value: formatBtfValue(btf, valueTypeId, value) };
-  const stride = (info.valueSize + 7) & ~7;
+  const stride = roundUp8(info.valueSize);
   const values = [];
   for (let cpu = 0; cpu < cpus; cpu++) values.push({ cpu, value: formatBtfValue(btf, valueTypeId, value, cpu * stride) });
   return { ...keyPart, values };
