@@ -657,9 +657,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     const key = (): K => this.keyCodec.decode(keys, index * this.keySize);
     const value = (): V => this.valueCodec.decode(values, index * this.valueBufferSize);
     if (this.#canBatch()) {
-      let first = true;
-      for (const batch of this.#batches(DEFAULT_BATCH, false, () => first)) {
-        first = false;
+      for (const batch of this.#batches(DEFAULT_BATCH, false)) {
         keys = batch.keys;
         values = batch.values;
         for (index = 0; index < batch.count; index++) yield pick(key, value);
@@ -728,11 +726,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     if (!Number.isInteger(size) || size <= 0) throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `batchSize must be a positive integer, got ${size}`);
     const andDelete = options.delete ?? false;
     if (this.#canBatch()) {
-      let first = true;
-      for (const batch of this.#batches(size, andDelete, () => first)) {
-        first = false;
-        yield batch;
-      }
+      yield* this.#batches(size, andDelete);
       if (!this.#batchUnsupported) return;
     }
     // Fallback: assemble chunks from next-key iteration, in the same shape.
@@ -756,11 +750,11 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /**
-   * The batch loop. Sets #batchUnsupported (and yields nothing) when the very first call says the
+   * The batch loop. Sets #batchUnsupported (and yields nothing) when the first call says the
    * kernel or map type has no batch support; retries ENOSPC with a doubled batch; treats ENOENT
    * with a partial count as the last chunk.
    */
-  *#batches(initialSize: number, andDelete: boolean, isFirst: () => boolean): Generator<MapBatch> {
+  *#batches(initialSize: number, andDelete: boolean): Generator<MapBatch> {
     const command = andDelete ? Command.MAP_LOOKUP_AND_DELETE_BATCH : Command.MAP_LOOKUP_BATCH;
     const name: CommandName = andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH';
     let size = Math.min(initialSize, Math.max(this.maxEntries, 1));
@@ -786,7 +780,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
         buffers = new BatchBuffers(this.keySize, this.valueBufferSize, size);
         continue;
       }
-      if (isFirst() && !started && count === 0 && (rc === -Errno.EINVAL || rc === -Errno.ENOTSUPP || rc === -Errno.EOPNOTSUPP)) {
+      if (!started && count === 0 && (rc === -Errno.EINVAL || rc === -Errno.ENOTSUPP || rc === -Errno.EOPNOTSUPP)) {
         this.#batchUnsupported = true;
         return;
       }
