@@ -5,8 +5,8 @@
  * beyond making the calls is to make it impossible for JavaScript to make the kernel read or
  * write outside a buffer:
  *   - No function takes a raw pointer from JavaScript. Every pointer placed in a bpf_attr is
- *     the address of a typed array passed in, and its length is checked here against the size
- *     the kernel will use.
+ *     the address of a typed array passed in, its length checked here against the size the
+ *     kernel will use, or of a map's staging area, which this file allocates to those sizes.
  *   - Map element sizes come from the kernel (BPF_OBJ_GET_INFO_BY_FD at bind time), not from
  *     JavaScript; per-CPU values are roundup(value_size, 8) * possible CPUs.
  *   - Commands whose attributes carry no pointers go through bpf_plain(), which caps the
@@ -163,6 +163,7 @@ typedef struct {
   uint32_t cursor_size;     /* bytes of a batch cursor: max(key_size, 4) */
   uint32_t id;              /* generation << SLOT_BITS | slot: what JavaScript passes */
   handle_table *table;
+  struct staging *staging;  /* the map's own key and value buffers (see map_bind) */
 } map_handle;
 
 /*
@@ -247,6 +248,30 @@ static int read_possible_cpus(void) {
   return count;
 }
 
+/*
+ * A map's staging area: one key (cursor_size bytes, at 0) and one value (wire_value_size bytes,
+ * at value_offset), which the *Staged element functions hand to the kernel. C owns the memory;
+ * JavaScript sees it through an external ArrayBuffer. Two references keep it: the handle and
+ * that ArrayBuffer. So the kernel only ever writes into memory the handle keeps alive, and a
+ * view that outlived the handle still points at live memory. Both finalizers run on the
+ * JavaScript thread, so the count needs no atomics.
+ */
+typedef struct staging {
+  uint32_t refs;
+  uint32_t value_offset;
+  size_t size;
+  _Alignas(8) uint8_t data[];
+} staging;
+
+static void staging_unref(staging *s) {
+  if (--s->refs == 0) free(s);
+}
+
+static void staging_buffer_finalize(napi_env env, void *data, void *hint) {
+  (void)env; (void)data;
+  staging_unref(hint);
+}
+
 /* The handle object was collected: free its slot, close the fd if close() never ran. */
 static void handle_finalize(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
@@ -255,6 +280,7 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
   handle_table *t = h->table;
   uint32_t slot = h->id & SLOT_MASK;
   if (slot < t->capacity && t->slots[slot] == h) t->slots[slot] = NULL;
+  if (h->staging) staging_unref(h->staging);
   free(h);
   table_unref(t);
 }
@@ -306,16 +332,34 @@ static napi_value map_bind(napi_env env, napi_callback_info info) {
     h->wire_value_size = (uint32_t)total;
   }
   h->cursor_size = h->key_size > 4 ? h->key_size : 4;
+  uint32_t value_offset = (h->cursor_size + 7) & ~7u;
+  size_t staging_size = (size_t)value_offset + (h->wire_value_size > 0 ? h->wire_value_size : 1);
+  staging *st = calloc(1, sizeof(staging) + staging_size);
+  if (!st) { close(h->fd); free(h); return num(env, -ENOMEM); }
+  st->value_offset = value_offset;
+  st->size = staging_size;
+  st->refs = 1; /* the handle's */
+  h->staging = st;
+  napi_value buffer;
+  if (napi_create_external_arraybuffer(env, st->data, staging_size, staging_buffer_finalize, st, &buffer) != napi_ok) {
+    close(h->fd); free(st); free(h);
+    THROW(env, "mapBind: cannot create the staging buffer (external ArrayBuffers not allowed?)");
+  }
+  st->refs++; /* the ArrayBuffer's */
   int rc = table_insert(table, h);
-  if (rc < 0) { close(h->fd); free(h); return num(env, rc); }
-  napi_value obj, id;
+  if (rc < 0) { close(h->fd); staging_unref(st); free(h); return num(env, rc); }
+  napi_value obj, id, offset;
   napi_create_object(env, &obj);
   napi_create_uint32(env, h->id, &id);
+  napi_create_uint32(env, value_offset, &offset);
   napi_set_named_property(env, obj, "id", id);
+  napi_set_named_property(env, obj, "staging", buffer);
+  napi_set_named_property(env, obj, "valueOffset", offset);
   if (napi_wrap(env, obj, h, handle_finalize, NULL, NULL) != napi_ok) {
     table->slots[h->id & SLOT_MASK] = NULL;
     table_unref(table);
     close(h->fd);
+    staging_unref(st);
     free(h);
     THROW(env, "mapBind: wrap failed");
   }
@@ -392,6 +436,51 @@ static napi_value map_delete(napi_env env, napi_callback_info info) {
   put_u32(attr, 0, (uint32_t)h->fd);
   put_ptr(attr, 8, h->key_size ? key : NULL);
   return num(env, result(sys_bpf(CMD_MAP_DELETE_ELEM, attr, sizeof(attr))));
+}
+
+/*
+ * The staged element functions: the same commands on the map's own staging buffers, so that
+ * the hot path passes one number instead of two buffers. Each N-API call runs code on pages of
+ * its own, and on kernels that flush the TLB at every syscall (page-table isolation without
+ * PCID) each of those pages costs a page walk per operation.
+ * (handle[, flags]) -> 0 | -errno. Keyless maps (key_size 0) pass a NULL key, as the kernel wants.
+ */
+static napi_value staged_elem(napi_env env, napi_callback_info info, int cmd, int with_value, int with_flags, const char *name) {
+  size_t argc = 2;
+  napi_value argv[2];
+  void *fn_data = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, &fn_data) != napi_ok) return NULL;
+  if (argc < (size_t)(1 + with_flags)) THROW(env, "native: too few arguments");
+  map_handle *h = get_handle(env, fn_data, argv[0]);
+  if (!h) { char message[96]; snprintf(message, sizeof(message), "%s: not a map handle", name); THROW(env, message); }
+  if (h->fd < 0) return num(env, -EBADF);
+  uint32_t flags = 0;
+  if (with_flags && !arg_u32(env, argv[1], &flags)) { char message[96]; snprintf(message, sizeof(message), "%s: flags must be a 32-bit number", name); THROW(env, message); }
+  staging *st = h->staging;
+  uint8_t attr[32] = {0};
+  put_u32(attr, 0, (uint32_t)h->fd);
+  put_ptr(attr, 8, h->key_size ? st->data : NULL);
+  if (with_value) put_ptr(attr, 16, st->data + st->value_offset);
+  put_u64(attr, 24, flags);
+  napi_value out;
+  napi_create_int32(env, result(sys_bpf(cmd, attr, sizeof(attr))), &out);
+  return out;
+}
+
+static napi_value map_lookup_staged(napi_env env, napi_callback_info info) {
+  return staged_elem(env, info, CMD_MAP_LOOKUP_ELEM, 1, 1, "mapLookupStaged");
+}
+
+static napi_value map_lookup_and_delete_staged(napi_env env, napi_callback_info info) {
+  return staged_elem(env, info, CMD_MAP_LOOKUP_AND_DELETE_ELEM, 1, 1, "mapLookupAndDeleteStaged");
+}
+
+static napi_value map_update_staged(napi_env env, napi_callback_info info) {
+  return staged_elem(env, info, CMD_MAP_UPDATE_ELEM, 1, 1, "mapUpdateStaged");
+}
+
+static napi_value map_delete_staged(napi_env env, napi_callback_info info) {
+  return staged_elem(env, info, CMD_MAP_DELETE_ELEM, 0, 0, "mapDeleteStaged");
 }
 
 /* mapNextKey(handle, key|null, nextKey) -> 0 | -errno */
@@ -984,6 +1073,10 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("mapLookupAndDelete", map_lookup_and_delete);
   EXPORT("mapUpdate", map_update);
   EXPORT("mapDelete", map_delete);
+  EXPORT("mapLookupStaged", map_lookup_staged);
+  EXPORT("mapLookupAndDeleteStaged", map_lookup_and_delete_staged);
+  EXPORT("mapUpdateStaged", map_update_staged);
+  EXPORT("mapDeleteStaged", map_delete_staged);
   EXPORT("mapNextKey", map_next_key);
   EXPORT("mapFreeze", map_freeze);
   EXPORT("mapBatch", map_batch);

@@ -25,6 +25,9 @@ export type CodecValue<C> = C extends Codec<infer T> ? T : never;
 /** Marks the raw byte codec so that maps can skip the copy on the hot path. */
 export const RAW_BYTES = Symbol('bpfmap.rawBytes');
 
+/** Up to this many bytes, raw copies run as a loop that the JIT compiles inline. */
+const INLINE_COPY_LIMIT = 64;
+
 /** The raw codec: values are `Uint8Array`s of exactly `size` bytes (decoded as copies). */
 export interface BytesCodec extends Codec<Uint8Array> {
   readonly [RAW_BYTES]: true;
@@ -43,9 +46,28 @@ export function bytesCodec(size: number): BytesCodec {
       target.set(value, offset);
     },
     decode(source: Uint8Array, offset: number): Uint8Array {
-      return source.slice(offset, offset + size);
+      if (size > INLINE_COPY_LIMIT) return source.slice(offset, offset + size);
+      // A small new array is allocated inline by the JIT; slice() is a builtin call.
+      const copy = new Uint8Array(size);
+      for (let i = 0; i < size; i++) copy[i] = source[offset + i]!;
+      return copy;
     },
   };
+}
+
+
+/**
+ * Copies `source` into `target` at `offset` (the caller has checked that it fits). Short copies
+ * run as an inlined loop: `TypedArray.prototype.set` is a builtin call whose fixed cost is larger
+ * than copying a small key or value by hand.
+ */
+export function copyBytes(source: Uint8Array, target: Uint8Array, offset = 0): void {
+  const length = source.length;
+  if (length > INLINE_COPY_LIMIT) {
+    target.set(source, offset);
+    return;
+  }
+  for (let i = 0; i < length; i++) target[offset + i] = source[i]!;
 }
 
 /** True for codecs made by `bytesCodec`. */

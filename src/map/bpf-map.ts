@@ -5,7 +5,7 @@
  * `BpfMap<K, V>`. Each map keeps one key and one value scratch buffer, so the element operations
  * allocate nothing but the decoded result, and cross into native code once per operation.
  */
-import { type Codec, bytesCodec, isBytesCodec, describe } from '../codec/codec.js';
+import { type Codec, bytesCodec, isBytesCodec, copyBytes, describe } from '../codec/codec.js';
 import { native, type NativeMapHandle, type NativeMapId } from '../sys/native.js';
 import { Command } from '../sys/commands.js';
 import { BpfError, BpfBatchError, Errno, check, sizeError, argumentError, type ErrorSubject } from '../sys/errors.js';
@@ -141,9 +141,14 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   readonly #owner: NativeMapHandle;
   /** What the native element functions take. */
   readonly #handle: NativeMapId;
+  /** The staged key: a view of the addon-owned staging area the `*Staged` calls read. */
   readonly #keyBuffer: Uint8Array;
   readonly #nextKeyBuffer: Uint8Array;
+  /** The staged value (at least 1 byte), in the same staging area. */
   readonly #valueBuffer: Uint8Array;
+  /** The staged value, exactly `valueBufferSize` bytes, and a DataView over it. */
+  readonly #stagedValue: Uint8Array;
+  readonly #stagedValueView: DataView;
   readonly #rawKeys: boolean;
   readonly #rawValues: boolean;
   readonly #subject: ErrorSubject;
@@ -194,10 +199,13 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     this.valueBufferSize = this.perCpu ? roundUp8(info.valueSize) * possibleCpus() : info.valueSize;
     this.#rawKeys = isBytesCodec(keyCodec);
     this.#rawValues = isBytesCodec(element) && !this.perCpu;
-    // Keys get at least 4 bytes so that the same buffer can serve as a batch cursor.
-    this.#keyBuffer = new Uint8Array(Math.max(info.keySize, 4));
+    // The staging area holds a key of at least 4 bytes, so that it can serve as a batch cursor,
+    // and one whole value; the addon sized it from the kernel's own sizes.
+    this.#keyBuffer = new Uint8Array(handle.staging, 0, Math.max(info.keySize, 4));
     this.#nextKeyBuffer = new Uint8Array(Math.max(info.keySize, 4));
-    this.#valueBuffer = new Uint8Array(Math.max(this.valueBufferSize, 1));
+    this.#valueBuffer = new Uint8Array(handle.staging, handle.valueOffset, Math.max(this.valueBufferSize, 1));
+    this.#stagedValue = this.#valueBuffer.subarray(0, this.valueBufferSize);
+    this.#stagedValueView = new DataView(handle.staging, handle.valueOffset, this.#valueBuffer.length);
   }
 
   #handleFailure(): void {
@@ -398,26 +406,48 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   // ---------------------------------------------------------------- element operations
 
-  /** Encodes a key into the scratch buffer, or checks a raw key; throws before any syscall. */
+  /** Checks a raw key; throws before any syscall. */
+  #rawKey(key: K): Uint8Array {
+    if (!(key instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_KEY_TYPE', `key expected a Uint8Array of ${this.keySize} bytes, got ${describe(key)}`);
+    if (key.length !== this.keySize) throw sizeError('key', this.keySize, key.length);
+    return key;
+  }
+
+  /** Checks a raw value; throws before any syscall. */
+  #rawValue(value: V): Uint8Array {
+    if (!(value instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `value expected a Uint8Array of ${this.valueSize} bytes, got ${describe(value)}`);
+    if (value.length !== this.valueSize) throw sizeError('value', this.valueSize, value.length);
+    return value;
+  }
+
+  /** A key's bytes: a checked raw key, or the key encoded into the staging area. */
   #key(key: K): Uint8Array {
-    if (this.#rawKeys) {
-      if (!(key instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_KEY_TYPE', `key expected a Uint8Array of ${this.keySize} bytes, got ${describe(key)}`);
-      if (key.length !== this.keySize) throw sizeError('key', this.keySize, key.length);
-      return key;
-    }
+    if (this.#rawKeys) return this.#rawKey(key);
     this.keyCodec.encode(key, this.#keyBuffer, 0);
     return this.#keyBuffer;
   }
 
-  /** Encodes a value into the scratch buffer, or checks a raw value; throws before any syscall. */
+  /** A value's bytes: a checked raw value, or the value encoded into the staging area. */
   #value(value: V): Uint8Array {
-    if (this.#rawValues) {
-      if (!(value instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `value expected a Uint8Array of ${this.valueSize} bytes, got ${describe(value)}`);
-      if (value.length !== this.valueSize) throw sizeError('value', this.valueSize, value.length);
-      return value;
-    }
+    if (this.#rawValues) return this.#rawValue(value);
     this.valueCodec.encode(value, this.#valueBuffer, 0);
     return this.#valueBuffer;
+  }
+
+  /**
+   * Puts a key into the staging area (copied after checks, or encoded there); throws before any
+   * syscall. The staged native calls then pass only the handle: two typed-array lookups fewer in
+   * the addon per operation, which is most of what a call costs beyond the syscall itself.
+   */
+  #stageKey(key: K): void {
+    if (this.#rawKeys) copyBytes(this.#rawKey(key), this.#keyBuffer);
+    else this.keyCodec.encode(key, this.#keyBuffer, 0);
+  }
+
+  /** Puts a value into the staging area, like `#stageKey`. */
+  #stageValue(value: V): void {
+    if (this.#rawValues) copyBytes(this.#rawValue(value), this.#valueBuffer);
+    else this.valueCodec.encode(value, this.#valueBuffer, 0);
   }
 
   #fail(command: CommandName, rc: number): BpfError {
@@ -447,8 +477,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * longest-prefix match.
    */
   get(key: K): V | undefined {
-    const keyBytes = this.#key(key);
-    const rc = native.mapLookup(this.#handle, keyBytes, this.#valueBuffer, 0);
+    this.#stageKey(key);
+    const rc = native.mapLookupStaged(this.#handle, 0);
     if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
     if (rc === ENOENT) return undefined;
     throw this.#fail('MAP_LOOKUP_ELEM', rc);
@@ -462,8 +492,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     if (!(target instanceof Uint8Array) || target.length !== this.valueBufferSize) {
       throw sizeError('value buffer', this.valueBufferSize, target instanceof Uint8Array ? target.length : 0);
     }
-    const rc = native.mapLookup(this.#handle, this.#key(key), target, 0);
-    if (rc === 0) return true;
+    this.#stageKey(key);
+    const rc = native.mapLookupStaged(this.#handle, 0);
+    if (rc === 0) {
+      copyBytes(this.#stagedValue, target);
+      return true;
+    }
     if (rc === ENOENT) return false;
     throw this.#fail('MAP_LOOKUP_ELEM', rc);
   }
@@ -478,9 +512,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   set(key: K, value: V, flags?: SetFlags): this {
     this.#requireKeyed('set');
     const flagBits = resolveSetFlags(flags);
-    const keyBytes = this.#key(key);
-    const valueBytes = this.#value(value);
-    const rc = native.mapUpdate(this.#handle, keyBytes, valueBytes, flagBits);
+    this.#stageKey(key);
+    this.#stageValue(value);
+    const rc = native.mapUpdateStaged(this.#handle, flagBits);
     if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
     return this;
   }
@@ -488,7 +522,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** Deletes `key`; true when it existed. */
   delete(key: K): boolean {
     this.#requireKeyed('delete');
-    const rc = native.mapDelete(this.#handle, this.#key(key));
+    this.#stageKey(key);
+    const rc = native.mapDeleteStaged(this.#handle);
     if (rc === 0) return true;
     if (rc === ENOENT) return false;
     throw this.#fail('MAP_DELETE_ELEM', rc);
@@ -497,7 +532,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** True when `key` has a value (for bloom_filter: when `key` may be in the set). */
   has(key: K): boolean {
     if (this.type === MapType.bloom_filter) return this.mayContain(key as unknown as V);
-    const rc = native.mapLookup(this.#handle, this.#key(key), this.#valueBuffer, 0);
+    this.#stageKey(key);
+    const rc = native.mapLookupStaged(this.#handle, 0);
     if (rc === 0) return true;
     if (rc === ENOENT) return false;
     throw this.#fail('MAP_LOOKUP_ELEM', rc);
@@ -506,7 +542,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** Removes `key` and returns its value in one step (hash maps, kernel 5.14+); undefined when missing. */
   getAndDelete(key: K): V | undefined {
     this.#requireKeyed('getAndDelete');
-    const rc = native.mapLookupAndDelete(this.#handle, this.#key(key), this.#valueBuffer, 0);
+    this.#stageKey(key);
+    const rc = native.mapLookupAndDeleteStaged(this.#handle, 0);
     if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
     if (rc === ENOENT) return undefined;
     throw this.#fail('MAP_LOOKUP_AND_DELETE_ELEM', rc);
@@ -537,7 +574,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   push(value: V, flags?: SetFlags): this {
     this.#requireType('push', MapType.queue, MapType.stack);
     const flagBits = resolveSetFlags(flags);
-    const rc = native.mapUpdate(this.#handle, null, this.#value(value), flagBits);
+    this.#stageValue(value);
+    const rc = native.mapUpdateStaged(this.#handle, flagBits);
     if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
     return this;
   }
@@ -545,7 +583,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** Removes and returns the next element of a queue (oldest) or stack (newest); undefined when empty. */
   pop(): V | undefined {
     this.#requireType('pop', MapType.queue, MapType.stack);
-    const rc = native.mapLookupAndDelete(this.#handle, null, this.#valueBuffer, 0);
+    const rc = native.mapLookupAndDeleteStaged(this.#handle, 0);
     if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
     if (rc === ENOENT) return undefined;
     throw this.#fail('MAP_LOOKUP_AND_DELETE_ELEM', rc);
@@ -554,7 +592,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** Returns the next element of a queue or stack without removing it; undefined when empty. */
   peek(): V | undefined {
     this.#requireType('peek', MapType.queue, MapType.stack);
-    const rc = native.mapLookup(this.#handle, null, this.#valueBuffer, 0);
+    const rc = native.mapLookupStaged(this.#handle, 0);
     if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
     if (rc === ENOENT) return undefined;
     throw this.#fail('MAP_LOOKUP_ELEM', rc);
@@ -563,7 +601,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** Adds a value to a bloom filter. */
   add(value: V): this {
     this.#requireType('add', MapType.bloom_filter);
-    const rc = native.mapUpdate(this.#handle, null, this.#value(value), 0);
+    this.#stageValue(value);
+    const rc = native.mapUpdateStaged(this.#handle, 0);
     if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
     return this;
   }
@@ -571,7 +610,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** True when a bloom filter may contain `value` (false means it certainly does not). */
   mayContain(value: V): boolean {
     this.#requireType('mayContain', MapType.bloom_filter);
-    const rc = native.mapLookup(this.#handle, null, this.#value(value), 0);
+    this.#stageValue(value);
+    const rc = native.mapLookupStaged(this.#handle, 0);
     if (rc === 0) return true;
     if (rc === ENOENT) return false;
     throw this.#fail('MAP_LOOKUP_ELEM', rc);
@@ -599,9 +639,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
       throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `expected a BpfMap or an fd, got ${describe(target)}`);
     }
     const flagBits = resolveSetFlags(flags);
-    const keyBytes = this.#key(key);
-    new DataView(this.#valueBuffer.buffer).setUint32(0, fd, true);
-    const rc = native.mapUpdate(this.#handle, keyBytes, this.#valueBuffer, flagBits);
+    this.#stageKey(key);
+    this.#stagedValueView.setUint32(0, fd, true);
+    const rc = native.mapUpdateStaged(this.#handle, flagBits);
     if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
     return this;
   }
@@ -615,8 +655,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** The id of the inner map or program stored under `key`, or undefined. */
   getId(key: K): number | undefined {
     this.#requireFdMap('getId');
-    const rc = native.mapLookup(this.#handle, this.#key(key), this.#valueBuffer, 0);
-    if (rc === 0) return new DataView(this.#valueBuffer.buffer).getUint32(0, true);
+    this.#stageKey(key);
+    const rc = native.mapLookupStaged(this.#handle, 0);
+    if (rc === 0) return this.#stagedValueView.getUint32(0, true);
     if (rc === ENOENT) return undefined;
     throw this.#fail('MAP_LOOKUP_ELEM', rc);
   }
@@ -900,7 +941,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    */
   clear(): void {
     if (this.type === MapType.queue || this.type === MapType.stack) {
-      while (native.mapLookupAndDelete(this.#handle, null, this.#valueBuffer, 0) === 0);
+      while (native.mapLookupAndDeleteStaged(this.#handle, 0) === 0);
       return;
     }
     this.#requireKeyed('clear');

@@ -14,6 +14,12 @@ import path from 'node:path';
  */
 export interface NativeMapHandle {
   readonly id: NativeMapId;
+  /**
+   * The map's staging area, owned by the addon: one key (at 0, `max(keySize, 4)` bytes) and one
+   * whole wire value (at `valueOffset`), which the `*Staged` functions hand to the kernel.
+   */
+  readonly staging: ArrayBuffer;
+  readonly valueOffset: number;
 }
 
 /** The id of an open map handle, as the element functions take it. */
@@ -34,6 +40,14 @@ export interface NativeAddon {
   mapLookupAndDelete(handle: NativeMapId, key: Bytes | null, value: Bytes, flags: number): number;
   mapUpdate(handle: NativeMapId, key: Bytes | null, value: Bytes, flags: number): number;
   mapDelete(handle: NativeMapId, key: Bytes | null): number;
+  /** LOOKUP_ELEM of the staged key into the staged value. */
+  mapLookupStaged(handle: NativeMapId, flags: number): number;
+  /** LOOKUP_AND_DELETE_ELEM of the staged key into the staged value. */
+  mapLookupAndDeleteStaged(handle: NativeMapId, flags: number): number;
+  /** UPDATE_ELEM of the staged key with the staged value. */
+  mapUpdateStaged(handle: NativeMapId, flags: number): number;
+  /** DELETE_ELEM of the staged key. */
+  mapDeleteStaged(handle: NativeMapId): number;
   mapNextKey(handle: NativeMapId, key: Bytes | null, nextKey: Bytes): number;
   mapFreeze(handle: NativeMapId): number;
   mapBatch(
@@ -98,7 +112,10 @@ function load(): NativeAddon {
   let lastError: unknown;
   for (const candidate of candidates) {
     try {
-      return require(candidate) as NativeAddon;
+      // The addon's exports object is built one property at a time, which leaves V8 with a
+      // dictionary-mode object: every call would then start with a hash lookup. A spread copy
+      // has fast properties, so the JIT loads each function from a fixed slot.
+      return { ...(require(candidate) as NativeAddon) };
     } catch (error) {
       lastError = error;
     }

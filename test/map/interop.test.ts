@@ -38,3 +38,36 @@ test('a map written by bpfmap dumps with identical bytes in bpftool', needs('bpf
   const ours = new Map([...map].map(([k, v]) => [hexBytes(k).join(' '), hexBytes(v)]));
   assert.deepEqual(ours, expected);
 });
+
+test('keys and values of every size, and views at odd offsets, reach the kernel byte for byte', needs('bpftool'), (t) => {
+  const dir = pinDir(t, 'interop3');
+  // Sizes on both sides of the 64-byte limit below which copies into the staging area are inline loops.
+  for (const [keySize, valueSize] of [[1, 1], [3, 63], [64, 64], [65, 65], [200, 1000]] as const) {
+    using map = BpfMap.create({ type: 'hash', keySize, valueSize, maxEntries: 8 });
+    const pin = path.join(dir, `m${keySize}`);
+    map.pin(pin);
+    const arena = new Uint8Array(keySize + valueSize + 7);
+    for (let round = 0; round < 3; round++) {
+      arena.forEach((_, i) => { arena[i] = (i * 31 + round * 17 + keySize) & 0xff; });
+      // Views at an odd byte offset into a bigger buffer: the copy must start at the view, not the buffer.
+      const key = arena.subarray(3, 3 + keySize);
+      const value = arena.subarray(3 + keySize, 3 + keySize + valueSize);
+      map.set(key, value);
+      const dump = bpftoolJson<Array<{ key: string[]; value: string[] }>>('map', 'dump', 'pinned', pin);
+      const entry = dump.find((e) => e.key.join(' ') === hexBytes(key).join(' '));
+      assert.ok(entry, `bpftool sees the ${keySize}-byte key`);
+      assert.deepEqual(entry.value, hexBytes(value), `bpftool sees the ${valueSize}-byte value`);
+      assert.deepEqual(map.get(key), Uint8Array.from(value));
+      const target = new Uint8Array(valueSize);
+      assert.equal(map.getInto(key, target), true);
+      assert.deepEqual(target, Uint8Array.from(value));
+      assert.equal(map.has(key), true);
+    }
+    assert.equal([...map.keys()].length, 3);
+    const first = [...map.keys()][0]!;
+    const removed = map.getAndDelete(first);
+    assert.equal(removed?.length, valueSize);
+    assert.equal(map.has(first), false);
+    assert.equal(map.delete(first), false);
+  }
+});
