@@ -7,10 +7,11 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BpfMap } from '../src/index.js';
+import { native } from '../src/sys/native.js';
 import { buildC, runC, bestSeconds, timeCommand, report, rate, type BenchRow } from './harness.js';
 
 const quick = process.argv.includes('--quick');
-const OPS = quick ? 200_000 : 1_000_000;
+const OPS = quick ? 100_000 : 200_000;
 const ENTRIES = quick ? 100_000 : 1_000_000;
 const KEYS_FOR_POINT_OPS = 1024;
 
@@ -24,28 +25,45 @@ const baseline = buildC('map_baseline', ['-lbpf']);
 const rows: BenchRow[] = [];
 
 // --- single get / set on a hash map with 4-byte keys and 8-byte values
+// Rounds interleave bpfmap and the C baseline, and each side keeps its best round: on a shared
+// VM the speed of a syscall drifts over seconds, so timing one side long after the other skews
+// the ratio more than anything measured here.
 {
+  const rounds = quick ? 5 : 9;
   using map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: KEYS_FOR_POINT_OPS });
   const keys = Array.from({ length: KEYS_FOR_POINT_OPS }, (_, i) => u32(i));
   const value = new Uint8Array(8);
   for (const key of keys) map.set(key, value);
   const target = new Uint8Array(8);
-  const getSeconds = bestSeconds(3, () => {
-    for (let i = 0; i < OPS; i++) map.get(keys[i % KEYS_FOR_POINT_OPS]!);
-  });
-  const getIntoSeconds = bestSeconds(3, () => {
-    for (let i = 0; i < OPS; i++) map.getInto(keys[i % KEYS_FOR_POINT_OPS]!, target);
-  });
-  const setSeconds = bestSeconds(3, () => {
-    for (let i = 0; i < OPS; i++) map.set(keys[i % KEYS_FOR_POINT_OPS]!, value);
-  });
-  const cGet = Math.min(...[0, 1, 2].map(() => runC<{ seconds: number }>(baseline, ['get', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds));
-  const cSet = Math.min(...[0, 1, 2].map(() => runC<{ seconds: number }>(baseline, ['set', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds));
-  const cGetTouch = Math.min(...[0, 1, 2].map(() => runC<{ seconds: number }>(baseline, ['get-touch', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds));
-  rows.push({ name: 'get (returns a copy)', ours: rate(OPS, getSeconds), baseline: `${rate(OPS, cGet)} (libbpf)`, ratio: cGet / getSeconds, goal: '≥ 0.9x' });
-  rows.push({ name: 'getInto (no allocation)', ours: rate(OPS, getIntoSeconds), baseline: `${rate(OPS, cGet)} (libbpf)`, ratio: cGet / getIntoSeconds, goal: '≥ 0.9x' });
-  rows.push({ name: 'set', ours: rate(OPS, setSeconds), baseline: `${rate(OPS, cSet)} (libbpf)`, ratio: cSet / setSeconds, goal: '≥ 0.9x' });
-  rows.push({ name: 'getInto vs libbpf touching 64 pages between calls (TLB cost of a working set, see README)', ours: rate(OPS, getIntoSeconds), baseline: `${rate(OPS, cGetTouch)} (libbpf, 64 pages)`, ratio: cGetTouch / getIntoSeconds, goal: 'explains the gap' });
+  // The floor: one bare call into the addon per lookup, no argument checks, no copies (the
+  // staged key is all zeros, a key the map holds). No N-API binding can do less per operation.
+  const floorFd = native.dupFd(map.fd);
+  const floor = native.mapBind(floorFd);
+  if (typeof floor === 'number') throw new Error(`mapBind failed: ${floor}`);
+  const best = { get: Infinity, getInto: Infinity, set: Infinity, floor: Infinity, cGet: Infinity, cSet: Infinity, cGetTouch: Infinity };
+  for (let round = 0; round < rounds; round++) {
+    best.get = Math.min(best.get, bestSeconds(1, () => {
+      for (let i = 0; i < OPS; i++) map.get(keys[i % KEYS_FOR_POINT_OPS]!);
+    }));
+    best.getInto = Math.min(best.getInto, bestSeconds(1, () => {
+      for (let i = 0; i < OPS; i++) map.getInto(keys[i % KEYS_FOR_POINT_OPS]!, target);
+    }));
+    best.set = Math.min(best.set, bestSeconds(1, () => {
+      for (let i = 0; i < OPS; i++) map.set(keys[i % KEYS_FOR_POINT_OPS]!, value);
+    }));
+    best.floor = Math.min(best.floor, bestSeconds(1, () => {
+      for (let i = 0; i < OPS; i++) native.mapLookupStaged(floor.id, 0);
+    }));
+    best.cGet = Math.min(best.cGet, runC<{ seconds: number }>(baseline, ['get', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds);
+    best.cSet = Math.min(best.cSet, runC<{ seconds: number }>(baseline, ['set', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds);
+    best.cGetTouch = Math.min(best.cGetTouch, runC<{ seconds: number }>(baseline, ['get-touch', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds);
+  }
+  native.mapClose(floor.id);
+  rows.push({ name: 'get (returns a copy)', ours: rate(OPS, best.get), baseline: `${rate(OPS, best.cGet)} (libbpf)`, ratio: best.cGet / best.get, goal: '≥ 0.9x' });
+  rows.push({ name: 'getInto (no allocation)', ours: rate(OPS, best.getInto), baseline: `${rate(OPS, best.cGet)} (libbpf)`, ratio: best.cGet / best.getInto, goal: '≥ 0.9x' });
+  rows.push({ name: 'set', ours: rate(OPS, best.set), baseline: `${rate(OPS, best.cSet)} (libbpf)`, ratio: best.cSet / best.set, goal: '≥ 0.9x' });
+  rows.push({ name: 'floor: a bare addon call per lookup (no checks, no copies)', ours: rate(OPS, best.floor), baseline: `${rate(OPS, best.cGet)} (libbpf)`, ratio: best.cGet / best.floor, goal: 'the N-API limit here' });
+  rows.push({ name: 'getInto vs libbpf touching 64 pages between calls (TLB cost of a working set, see README)', ours: rate(OPS, best.getInto), baseline: `${rate(OPS, best.cGetTouch)} (libbpf, 64 pages)`, ratio: best.cGetTouch / best.getInto, goal: 'explains the gap' });
 }
 
 // --- full iteration of ENTRIES entries
@@ -112,5 +130,5 @@ const rows: BenchRow[] = [];
 }
 
 report('Core map operations (hash map, 4-byte keys, 8-byte values)', rows, [
-  (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.9, () => undefined, (r) => r.ratio >= 0.8, (r) => r.ratio >= 0.5, (r) => r.ratio >= 5, (r) => r.ratio >= 100,
+  (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.9, () => undefined, () => undefined, (r) => r.ratio >= 0.8, (r) => r.ratio >= 0.5, (r) => r.ratio >= 5, (r) => r.ratio >= 100,
 ]);
