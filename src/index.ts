@@ -15,6 +15,7 @@ export { MapType, MapFlags, UpdateFlags, ENOTSUPP, mapTypeName, type MapTypeName
 export { possibleCpus } from './sys/cpus.js';
 export { BpfRecord, type BpfRecordOptions, type RecordObject, type RecordValue } from './codec/record/record.js';
 export { arrayOf, type Template, type FieldTemplate, type ArrayTemplate } from './codec/record/template.js';
+export { type InferRecord, type InferOptions } from './codec/record/infer.js';
 export { type ByteOrder } from './codec/record/format.js';
 export { RingBuffer, type RingBufferOptions } from './events/ring-buffer.js';
 export { EventReader, type EventHandler, type IterateOptions } from './events/event-reader.js';

@@ -10,6 +10,7 @@ import { recordFormatError } from './errors.js';
 import { isByteOrder, type ByteOrder } from './format.js';
 import { firstOffset, layoutRecord, type RecordLayout, type ValueLayout } from './layout.js';
 import type { Template } from './template.js';
+import type { InferRecord } from './infer.js';
 
 /** A value a record decodes to (and encodes from). */
 export type RecordValue = number | bigint | boolean | string | Uint8Array | readonly RecordValue[] | RecordObject;
@@ -62,6 +63,20 @@ export class BpfRecord<T = RecordObject> implements Codec<T> {
   readonly encode: (value: T, target: Uint8Array, offset: number) => void;
   /** Reads a value at `source[offset]`. */
   readonly decode: (source: Uint8Array, offset: number) => T;
+
+  /**
+   * A record whose TypeScript type is worked out from the template: no type written twice.
+   * Same arguments and checks as the constructor; write the template inline (or `as const`) so
+   * that the compiler sees its literal strings.
+   *
+   * @example
+   * const flow = BpfRecord.define([['saddr', 'I'], ['dport', '!H'], ['pad', '2x'], ['bytes', 'Q'], ['comm', '16s']], { strings: 'text' });
+   * // BpfRecord<{ saddr: number; dport: number; bytes: bigint; comm: string }>
+   * @throws TypeError (`ERR_BPFMAP_RECORD_FORMAT`) naming the part of the template that is wrong.
+   */
+  static define<const Tpl extends Template, const O extends BpfRecordOptions = {}>(template: Tpl, options?: O): BpfRecord<InferRecord<Tpl, O>> {
+    return new BpfRecord<InferRecord<Tpl, O>>(template, options);
+  }
 
   /**
    * @throws TypeError (`ERR_BPFMAP_RECORD_FORMAT`) naming the part of the template that is wrong.

@@ -15,10 +15,10 @@ import { recordFormatError } from './errors.js';
 /** A struct field: its name and its template. */
 export type FieldTemplate = readonly [name: string, template: Template];
 
-/** An array of `length` elements of one template. */
-export interface ArrayTemplate {
+/** An array of `length` elements of one template (`E`, kept in the type for `BpfRecord.define`). */
+export interface ArrayTemplate<E extends Template = Template> {
   /** The element template. */
-  readonly arrayOf: Template;
+  readonly arrayOf: E;
   /** How many elements. */
   readonly length: number;
 }
@@ -33,7 +33,7 @@ export type Template = string | readonly FieldTemplate[] | readonly Template[] |
  * @example
  * new BpfRecord([['flows', arrayOf([['saddr', 'I'], ['daddr', 'I']], 16)]]);
  */
-export function arrayOf(element: Template, length: number): ArrayTemplate {
+export function arrayOf<const E extends Template>(element: E, length: number): ArrayTemplate<E> {
   if (!Number.isSafeInteger(length) || length < 0) throw recordFormatError(`arrayOf: length must be a non-negative integer, got ${String(length)}`);
   return { arrayOf: element, length };
 }
