@@ -86,10 +86,40 @@ test('watch on a pipe prints one table per interval; bad options are usage error
   for (const [args, message] of [
     [['watch', 'pinned', pin, '--interval', '0'], /--interval: must be more than 0 seconds/],
     [['watch', 'pinned', pin, '--per-cpu'], /not a per-CPU map/],
-    [['-j', 'watch', 'pinned', pin], /no JSON output/],
   ] as Array<[string[], RegExp]>) {
     const bad = runCli(...args);
     assert.equal(bad.status, 2, args.join(' '));
     assert.match(bad.stderr + bad.stdout, message);
   }
+});
+
+test('watch -j prints one JSON document per interval with exact values and rates', needs('bpftool'), async (t) => {
+  const pin = path.join(pinDir(t, 'cli-watch-json'), 'h');
+  bpftool('map', 'create', pin, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '4', 'name', 'cli_watch_j');
+  // 2^63 + 1 does not fit a double: it must come out as exact digits.
+  bpftool('map', 'update', 'pinned', pin, 'key', '2', '0', '0', '0', 'value', '1', '0', '0', '0', '0', '0', '0', '0x80');
+  bpftool('map', 'update', 'pinned', pin, 'key', '3', '0', '0', '0', 'value', '10', '0', '0', '0', '0', '0', '0', '0');
+  const { startCli } = await import('./run-cli.js');
+  const watcher = startCli('-j', 'watch', 'pinned', pin, '--interval', '0.2');
+  await sleep(500);
+  bpftool('map', 'update', 'pinned', pin, 'key', '3', '0', '0', '0', 'value', '110', '0', '0', '0', '0', '0', '0', '0');
+  await sleep(700);
+  watcher.child.kill('SIGINT');
+  const result = await watcher.exited;
+  assert.equal(result.status, 0, result.stderr);
+  const lines = result.stdout.trim().split('\n');
+  assert.ok(lines.length >= 3, `${lines.length} documents`);
+  assert.match(lines[0] ?? '', /"entries":\[\{"key":2,"value":\{"value":9223372036854775809,"value\/s":null\}\},\{"key":3,"value":\{"value":10,"value\/s":null\}\}\]/);
+  const documents = lines.map((line) => JSON.parse(line) as { map: { name: string; type: string }; time: string; interval: number; entries: Array<{ key: number; value: Record<string, number | null> }> });
+  for (const document of documents) {
+    assert.deepEqual(document.map.name, 'cli_watch_j');
+    assert.equal(document.map.type, 'hash');
+    assert.equal(document.interval, 0.2);
+    assert.ok(!Number.isNaN(Date.parse(document.time)));
+  }
+  const last = documents.at(-1)!;
+  assert.equal(last.entries.find((e) => e.key === 3)?.value['value'], 110);
+  // The 100 added to key 3 shows up as a positive rate in the document right after it.
+  const rising = documents.map((d) => d.entries.find((e) => e.key === 3)?.value['value/s'] ?? 0);
+  assert.ok(rising.some((rate) => rate !== null && rate > 0), `rates ${JSON.stringify(rising)}`);
 });

@@ -4,7 +4,7 @@
  * per second of every numeric field since the previous redraw. Per-CPU values are summed; with
  * `--per-cpu` each CPU gets a column too. On a terminal it takes the alternate screen and hides
  * the cursor until `q` or Ctrl-C, then gives the terminal back as it was. On a pipe it prints
- * one table per interval.
+ * one table per interval. With `-j`, one JSON document per interval instead.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BpfMap } from '../../map/bpf-map.js';
@@ -81,7 +81,6 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   const intervalMs = intervalOption === undefined ? DEFAULT_INTERVAL_MS : parseSeconds(intervalOption, '--interval');
   const perCpuColumns = options.flag('per-cpu');
   options.end();
-  if (out.json) throw new UsageError('watch draws a table and has no JSON output: use dump -j');
   using map = openMap(ref, { readOnly: true });
   if (isKeylessType(map.type)) throw new UsageError(`watch needs a map with keys; ${map.name || `map ${map.id}`} is ${map.typeName}`);
   if (perCpuColumns && !map.perCpu) throw new UsageError(`--per-cpu: ${map.name || `map ${map.id}`} is ${map.typeName}, not a per-CPU map`);
@@ -90,6 +89,10 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   const title = `${map.name || `map ${map.id}`} (${map.typeName}, id ${map.id})`;
 
   using interrupt = new Interrupt();
+  if (out.json) {
+    await watchJson(map, read, rates, intervalMs, out, interrupt);
+    return;
+  }
   const terminal = process.stdout.isTTY === true;
   using screen = terminal ? new Screen(() => interrupt.abort()) : undefined;
   while (!interrupt.signal.aborted) {
@@ -109,6 +112,21 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
       out.line();
       out.flush();
     }
+    await sleep(intervalMs, undefined, { signal: interrupt.signal }).catch(() => undefined);
+  }
+}
+
+/**
+ * `-j watch`: one JSON document per interval, a line each (indented with `-p`), for scripts:
+ * `{"map": {...}, "time": ISO-8601, "entries": [{"key": ..., "value": {...}}]}` where `value` holds
+ * the table's columns: the fields, `FIELD/s` rates (null in the first document), per-CPU columns.
+ */
+async function watchJson(map: BpfMap, read: () => WatchSample[], rates: WatchRates, intervalMs: number, out: Output, interrupt: Interrupt): Promise<void> {
+  const subject = { id: map.id, name: map.name, type: map.typeName };
+  while (!interrupt.signal.aborted) {
+    const entries = rates.rows(read(), performance.now()).map((row) => ({ key: row.key, value: row.value }));
+    out.document({ map: subject, time: new Date().toISOString(), interval: intervalMs / 1000, entries });
+    out.flush();
     await sleep(intervalMs, undefined, { signal: interrupt.signal }).catch(() => undefined);
   }
 }
