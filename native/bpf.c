@@ -634,6 +634,31 @@ static napi_value obj_info(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * progMapIds(fd, ids) -> nr_map_ids | -errno: the ids of the maps a program uses, written into
+ * ids (a Uint32Array; the kernel writes at most ids.length of them) and their total count, which
+ * may be larger. The info struct is built here, so its one user pointer is always ids.
+ */
+static napi_value prog_map_ids(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int64_t fd;
+  uint8_t *ids;
+  size_t len;
+  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "progMapIds: fd must be a non-negative integer");
+  if (!arg_bytes(env, argv[1], &ids, &len)) THROW(env, "progMapIds: ids must be a Uint32Array");
+  uint8_t prog_info[232] = {0};
+  size_t capacity = len / 4;
+  if (capacity > 65536) capacity = 65536;
+  put_u32(prog_info, 52, (uint32_t)capacity); /* nr_map_ids */
+  put_ptr(prog_info, 56, capacity ? ids : NULL); /* map_ids */
+  uint8_t attr[16] = {0};
+  put_u32(attr, 0, (uint32_t)fd);
+  put_u32(attr, 4, sizeof(prog_info));
+  put_ptr(attr, 8, prog_info);
+  if (sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr)) < 0) return num(env, -errno);
+  return num(env, get_u32(prog_info, 52));
+}
+
+/*
  * btfInfo(fd, data|null, name|null) -> [btf_size, id, kernel_btf, name_len] | -errno.
  * Fills data with the raw BTF blob when given (it must be at least btf_size bytes to get all of
  * it; the kernel reports ENOSPC otherwise) and name with the object's name.
@@ -1084,6 +1109,7 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("objPin", obj_pin);
   EXPORT("objGet", obj_get);
   EXPORT("objInfo", obj_info);
+  EXPORT("progMapIds", prog_map_ids);
   EXPORT("btfInfo", btf_info);
   EXPORT("btfLoad", btf_load);
   EXPORT("closeFd", close_fd);

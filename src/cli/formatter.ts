@@ -72,6 +72,13 @@ export async function mapTypesOf(map: BpfMap): Promise<MapTypes | undefined> {
  * skipped: they have no layout. Throws a `UsageError` naming what was looked for.
  */
 export function typeIdByName(btf: Btf, text: string): number {
+  const id = findTypeId(btf, text);
+  if (id === undefined) throw new UsageError(`--type: no type '${text.trim()}' in the BTF`);
+  return id;
+}
+
+/** Like `typeIdByName`, but undefined when the BTF has no such type. */
+export function findTypeId(btf: Btf, text: string): number | undefined {
   const match = /^\s*(?:(struct|union|enum)\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(text);
   if (match === null) throw new UsageError(`--type: '${text}' is not a C type name (like 'struct event' or 'u64')`);
   const [, keyword, name = ''] = match;
@@ -81,5 +88,5 @@ export function typeIdByName(btf: Btf, text: string): number {
     const found = candidates.find((type) => type.kind === kind);
     if (found !== undefined) return found.id;
   }
-  throw new UsageError(`--type: no type '${text.trim()}' in the BTF`);
+  return undefined;
 }

@@ -74,8 +74,8 @@ export const mapInfoLayout = layout(88, {
   map_extra: { offset: 80, size: 8 },
 });
 
-/** `struct bpf_prog_info`, through `name` (its pointer fields stay zero: the kernel writes through none). */
-export const progInfoLayout = layout(80, {
+/** `struct bpf_prog_info`, through `btf_id` (its pointer fields stay zero: the kernel writes through none). */
+export const progInfoLayout = layout(132, {
   type: { offset: 0, size: 4 },
   id: { offset: 4, size: 4 },
   tag: { offset: 8, size: 8 },
@@ -85,6 +85,7 @@ export const progInfoLayout = layout(80, {
   created_by_uid: { offset: 48, size: 4 },
   nr_map_ids: { offset: 52, size: 4 },
   name: { offset: 64, size: 16 },
+  btf_id: { offset: 128, size: 4 },
 });
 
 /** Reads and writes the fields of one struct layout over a byte buffer (host byte order). */

@@ -65,6 +65,8 @@ export interface NativeAddon {
   objPin(fd: number, path: string): number;
   objGet(path: string, fileFlags: number): number;
   objInfo(fd: number, info: Uint8Array): number;
+  /** The ids of the maps a program uses, into `ids`; returns how many there are (maybe more than fit). */
+  progMapIds(fd: number, ids: Uint32Array): number;
   btfInfo(fd: number, data: Uint8Array | null, name: Uint8Array | null): [btfSize: number, id: number, kernelBtf: number, nameLen: number] | number;
   btfLoad(data: Uint8Array, log: Uint8Array | null, logLevel: number): number;
   closeFd(fd: number): number;

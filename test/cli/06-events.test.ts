@@ -109,7 +109,7 @@ test('events on other maps, and bad options, are usage errors', needs('bpftool',
     [['events', 'pinned', events, '--count', '0'], /--count: must be at least 1/],
     [['events', 'pinned', events, '--timeout', 'soon'], /--timeout: 'soon' is not a number of seconds/],
     [['events', 'pinned', events, '--btf', '/nonexistent'], /--btf FILE goes with --type NAME/],
-    [['events', 'pinned', events, '--type', 'struct event'], /has no BTF: name the BPF object/],
+    [['events', 'pinned', events, '--type', 'struct event'], /no type 'struct event' in the BTF of the program using it; name the BPF object/],
   ];
   for (const [args, message] of cases) {
     const result = runCli(...args);
@@ -120,4 +120,22 @@ test('events on other maps, and bad options, are usage errors', needs('bpftool',
   const json = runCli('-j', 'events', 'pinned', path.join(fixture.maps, 'state'));
   assert.equal(json.status, 2);
   assert.match((JSON.parse(json.stdout) as { error: string }).error, /needs a ringbuf/);
+});
+
+test('--type without --btf finds the record type through the BTF of the program that writes the map', needs('bpftool', 'clang'), async (t) => {
+  const fixture = loadFixture(t, 'events_typed');
+  const events = path.join(fixture.maps, 'events');
+  // The premise: libbpf made the ring buffer without BTF, so only the program's BTF can help.
+  const show = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'show', 'pinned', events], { encoding: 'utf8' })) as { btf_id?: number };
+  assert.equal(show.btf_id ?? 0, 0, 'the ring buffer has no BTF of its own');
+  await runProgram(fixture, 'produce', 2);
+  const json = runCli('-j', 'events', 'pinned', events, '--count', '2', '--type', 'struct typed_event');
+  assert.equal(json.status, 0, json.stderr);
+  // Exact text: the 64-bit complement keeps every digit; the char array prints as a string.
+  assert.deepEqual(json.stdout.split('\n').filter((line) => line !== ''), [0n, 1n].map((seq) =>
+    `{"formatted":{"seq":${seq},"check":${0xffff_ffff_ffff_ffffn ^ seq},"tag":"evt","flags":2147483649}}`));
+
+  const missing = runCli('events', 'pinned', events, '--count', '1', '--type', 'struct no_such_event');
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /^Error: --type: no type 'struct no_such_event' in the BTF of the program using it; name the BPF object \(or a BTF file\) with --btf FILE\n$/);
 });

@@ -7,7 +7,7 @@
  * Lines: text `01 02 ... 08  09 ...` (perf: `cpu 1: ...`); `-j` one object a line, `{"data":
  * [1,2,...]}` with bytes as decimal numbers like bpftool's event_pipe (perf adds `"cpu"`); with
  * `--type`, the record decoded through that BTF type instead (`{"formatted": {...}}`; text: its
- * compact JSON). Perf samples lost to a full buffer print as `{"cpu":1,"lost":12}` /
+ * compact JSON), found in `--btf FILE`, the map's BTF, or the BTF of the programs using the map. Perf samples lost to a full buffer print as `{"cpu":1,"lost":12}` /
  * `lost 12 samples on cpu 1`.
  */
 import type { Btf } from '../../codec/btf/btf.js';
@@ -16,7 +16,7 @@ import type { BpfMap } from '../../map/bpf-map.js';
 import { MapType } from '../../sys/constants.js';
 import type { Command, CommandContext } from '../command.js';
 import { hexLine } from '../entries.js';
-import { mapBtfOf, typeIdByName } from '../formatter.js';
+import { findTypeId, mapBtfOf, typeIdByName } from '../formatter.js';
 import { OperationError, UsageError, parseMapRef, parseSeconds, parseU32 } from '../grammar.js';
 import { Interrupt } from '../interrupt.js';
 import { openMap } from '../map-ref.js';
@@ -25,20 +25,50 @@ import { toJson, type Output } from '../output.js';
 /** How records print: as bytes, or decoded through a BTF type. */
 type RecordPrinter = (data: Uint8Array, cpu: number | undefined) => void;
 
-/** Where `--type` looks the type up: `--btf FILE` (an object or raw BTF), else the map's own BTF. */
-async function typeSource(map: BpfMap, btfFile: string | undefined): Promise<Btf> {
+/** A BTF and the id of the `--type` type in it. */
+interface RecordType {
+  readonly btf: Btf;
+  readonly typeId: number;
+}
+
+/**
+ * Where `--type` finds its type: in `--btf FILE` (an object or raw BTF) when given; else in the
+ * map's own BTF, then in the BTF of each loaded program that uses the map (libbpf creates ring
+ * buffers and perf event arrays without BTF, but the programs that write them carry their
+ * object's BTF, which declares the record type when the source names it in a global).
+ */
+async function findRecordType(map: BpfMap, btfFile: string | undefined, typeName: string): Promise<RecordType> {
   if (btfFile !== undefined) {
     const { btfFromFile } = await import('../../codec/btf/sources.js');
+    let btf: Btf;
     try {
-      return btfFromFile(btfFile);
+      btf = btfFromFile(btfFile);
     } catch (error) {
       throw new OperationError(`--btf ${btfFile}: ${error instanceof Error ? error.message : String(error)}`);
     }
+    return { btf, typeId: typeIdByName(btf, typeName) };
   }
   const mapBtf = await mapBtfOf(map, { requireTypes: false });
-  // libbpf creates ring buffers and perf event arrays without BTF, so this is the usual case.
-  if (mapBtf === undefined) throw new UsageError(`--type: ${map.name || `map ${map.id}`} has no BTF: name the BPF object (or a BTF file) with --btf FILE`);
-  return mapBtf.btf;
+  if (mapBtf !== undefined) {
+    const typeId = findTypeId(mapBtf.btf, typeName);
+    if (typeId !== undefined) return { btf: mapBtf.btf, typeId };
+  }
+  const [{ programBtfIdsUsingMap }, { btfFromId }] = await Promise.all([import('../prog-ref.js'), import('../../codec/btf/sources.js')]);
+  const programBtfIds = programBtfIdsUsingMap(map.id);
+  for (const btfId of programBtfIds) {
+    const { btf } = btfFromId(btfId);
+    const typeId = findTypeId(btf, typeName);
+    if (typeId !== undefined) return { btf, typeId };
+  }
+  const mapName = map.name || `map ${map.id}`;
+  const looked = [
+    ...(mapBtf !== undefined ? [`the BTF of ${mapName}`] : []),
+    ...(programBtfIds.length > 0 ? [`the BTF of the ${programBtfIds.length === 1 ? 'program' : `${programBtfIds.length} programs`} using it`] : []),
+  ];
+  const what = looked.length > 0
+    ? `no type '${typeName.trim()}' in ${looked.join(' or ')}`
+    : `nowhere to look for '${typeName.trim()}': ${mapName} has no BTF and no loaded program with BTF uses it`;
+  throw new UsageError(`--type: ${what}; name the BPF object (or a BTF file) with --btf FILE`);
 }
 
 /** The printer of raw records. */
@@ -82,8 +112,8 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
       throw new UsageError(`events needs a ringbuf or perf_event_array map; ${map.name || `map ${map.id}`} is ${map.typeName}`);
     }
     if (typeOption !== undefined) {
-      const btf = await typeSource(map, btfFile);
-      print = await typedPrinter(out, btf, typeIdByName(btf, typeOption), typeOption.trim());
+      const { btf, typeId } = await findRecordType(map, btfFile, typeOption);
+      print = await typedPrinter(out, btf, typeId, typeOption.trim());
     } else {
       print = bytesPrinter(out);
     }
