@@ -94,6 +94,11 @@ static int arg_i64(napi_env env, napi_value v, int64_t *out) {
   return napi_get_value_int64(env, v, out) == napi_ok;
 }
 
+/* An fd argument: an integer in [0, INT32_MAX]. */
+static int arg_fd(napi_env env, napi_value v, int64_t *out) {
+  return arg_i64(env, v, out) && *out >= 0 && *out <= INT32_MAX;
+}
+
 static int arg_u32(napi_env env, napi_value v, uint32_t *out) {
   return napi_get_value_uint32(env, v, out) == napi_ok;
 }
@@ -303,7 +308,7 @@ static map_handle *get_handle(napi_env env, handle_table *t, napi_value v) {
 static napi_value map_bind(napi_env env, napi_callback_info info) {
   ARGS(1);
   int64_t fd;
-  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "mapBind: fd must be a non-negative integer");
+  if (!arg_fd(env, argv[0], &fd)) THROW(env, "mapBind: fd must be a non-negative integer");
   uint8_t minfo[88];
   memset(minfo, 0, sizeof(minfo));
   uint8_t attr[ATTR_SIZE];
@@ -588,7 +593,7 @@ static napi_value obj_pin(napi_env env, napi_callback_info info) {
   int64_t fd;
   char path[4096];
   size_t plen;
-  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "objPin: fd must be a non-negative integer");
+  if (!arg_fd(env, argv[0], &fd)) THROW(env, "objPin: fd must be a non-negative integer");
   if (napi_get_value_string_utf8(env, argv[1], path, sizeof(path), &plen) != napi_ok) THROW(env, "objPin: path must be a string");
   if (plen >= sizeof(path) - 1) return num(env, -ENAMETOOLONG);
   uint8_t attr[20] = {0};
@@ -621,7 +626,7 @@ static napi_value obj_info(napi_env env, napi_callback_info info) {
   int64_t fd;
   uint8_t *buf;
   size_t len;
-  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "objInfo: fd must be a non-negative integer");
+  if (!arg_fd(env, argv[0], &fd)) THROW(env, "objInfo: fd must be a non-negative integer");
   if (!arg_bytes(env, argv[1], &buf, &len) || len > UINT32_MAX) THROW(env, "objInfo: info must be bytes");
   memset(buf, 0, len);
   uint8_t attr[16] = {0};
@@ -643,7 +648,7 @@ static napi_value prog_map_ids(napi_env env, napi_callback_info info) {
   int64_t fd;
   uint8_t *ids;
   size_t len;
-  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "progMapIds: fd must be a non-negative integer");
+  if (!arg_fd(env, argv[0], &fd)) THROW(env, "progMapIds: fd must be a non-negative integer");
   if (!arg_bytes(env, argv[1], &ids, &len)) THROW(env, "progMapIds: ids must be a Uint32Array");
   uint8_t prog_info[232] = {0};
   size_t capacity = len / 4;
@@ -668,7 +673,7 @@ static napi_value btf_info(napi_env env, napi_callback_info info) {
   int64_t fd;
   uint8_t *data, *name;
   size_t dlen, nlen;
-  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "btfInfo: fd must be a non-negative integer");
+  if (!arg_fd(env, argv[0], &fd)) THROW(env, "btfInfo: fd must be a non-negative integer");
   if (!arg_opt_bytes(env, argv[1], &data, &dlen) || dlen > UINT32_MAX) THROW(env, "btfInfo: data must be bytes or null");
   if (!arg_opt_bytes(env, argv[2], &name, &nlen) || nlen > UINT32_MAX) THROW(env, "btfInfo: name must be bytes or null");
   uint8_t binfo[32] = {0};
@@ -715,7 +720,7 @@ static napi_value btf_load(napi_env env, napi_callback_info info) {
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   ARGS(1);
   int64_t fd;
-  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "closeFd: fd must be a non-negative integer");
+  if (!arg_fd(env, argv[0], &fd)) THROW(env, "closeFd: fd must be a non-negative integer");
   return num(env, close((int)fd) < 0 ? -errno : 0);
 }
 
@@ -723,7 +728,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
 static napi_value dup_fd(napi_env env, napi_callback_info info) {
   ARGS(1);
   int64_t fd;
-  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "dupFd: fd must be a non-negative integer");
+  if (!arg_fd(env, argv[0], &fd)) THROW(env, "dupFd: fd must be a non-negative integer");
   int nfd = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
   return num(env, nfd < 0 ? -errno : nfd);
 }
@@ -758,7 +763,7 @@ static napi_value do_mmap(napi_env env, napi_callback_info info) {
   ARGS(4);
   int64_t fd, length, offset;
   bool writable;
-  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "mmap: fd must be a non-negative integer");
+  if (!arg_fd(env, argv[0], &fd)) THROW(env, "mmap: fd must be a non-negative integer");
   if (!arg_i64(env, argv[1], &length) || length <= 0) THROW(env, "mmap: length must be positive");
   if (napi_get_value_bool(env, argv[2], &writable) != napi_ok) THROW(env, "mmap: writable must be a boolean");
   if (!arg_i64(env, argv[3], &offset) || offset < 0) THROW(env, "mmap: offset must be non-negative");
@@ -882,7 +887,7 @@ static napi_value perf_event_open_js(napi_env env, napi_callback_info info) {
 static napi_value perf_event_enable_js(napi_env env, napi_callback_info info) {
   ARGS(1);
   int64_t fd;
-  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "perfEventEnable: fd must be a non-negative integer");
+  if (!arg_fd(env, argv[0], &fd)) THROW(env, "perfEventEnable: fd must be a non-negative integer");
   return num(env, ioctl((int)fd, PERF_EVENT_IOC_ENABLE, 0) < 0 ? -errno : 0);
 }
 
@@ -996,7 +1001,7 @@ static napi_value watch_fd_js(napi_env env, napi_callback_info info) {
   int64_t fd;
   bool latched;
   napi_valuetype type;
-  if (!arg_i64(env, argv[0], &fd) || fd < 0 || fd > INT32_MAX) THROW(env, "watchFd: fd must be a non-negative integer");
+  if (!arg_fd(env, argv[0], &fd)) THROW(env, "watchFd: fd must be a non-negative integer");
   if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) THROW(env, "watchFd: callback must be a function");
   if (napi_get_value_bool(env, argv[2], &latched) != napi_ok) THROW(env, "watchFd: latched must be a boolean");
   uv_loop_t *loop;
