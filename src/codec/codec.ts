@@ -25,7 +25,7 @@ export type CodecValue<C> = C extends Codec<infer T> ? T : never;
 /** Marks the raw byte codec so that maps can skip the copy on the hot path. */
 export const RAW_BYTES = Symbol('bpfmap.rawBytes');
 
-/** Up to this many bytes, raw copies run as a loop that the JIT compiles inline. */
+/** Up to this many bytes, `copyBytes` copies in a loop that the JIT compiles inline. */
 const INLINE_COPY_LIMIT = 64;
 
 /** The raw codec: values are `Uint8Array`s of exactly `size` bytes (decoded as copies). */
@@ -46,11 +46,7 @@ export function bytesCodec(size: number): BytesCodec {
       target.set(value, offset);
     },
     decode(source: Uint8Array, offset: number): Uint8Array {
-      if (size > INLINE_COPY_LIMIT) return source.slice(offset, offset + size);
-      // A small new array is allocated inline by the JIT; slice() is a builtin call.
-      const copy = new Uint8Array(size);
-      for (let i = 0; i < size; i++) copy[i] = source[offset + i]!;
-      return copy;
+      return source.slice(offset, offset + size);
     },
   };
 }
