@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfMap, BpfError } from '../../src/index.js';
+import { BpfMap, BpfError, possibleCpus } from '../../src/index.js';
 import { needs, u32le, u64le, readU64 } from '../helpers.js';
 
 for (const type of ['hash', 'lru_hash'] as const) {
@@ -101,6 +101,39 @@ test('the native layer re-checks buffer sizes itself', needs(), async () => {
   assert.throws(() => native.bpfPlain(1, new Uint8Array(32)), /command not allowed/);
   native.mapClose(h);
   assert.equal(native.mapLookup(h, new Uint8Array(16), new Uint8Array(64), 0), -9, 'a closed handle is EBADF');
+});
+
+test('the staged element functions: sized by the kernel, reached only through live ids', needs(), async () => {
+  const { native } = await import('../../src/sys/native.js');
+  using map = BpfMap.create({ type: 'percpu_hash', keySize: 12, valueSize: 20, maxEntries: 4 });
+  const handle = native.mapBind(native.dupFd(map.fd));
+  assert.notEqual(typeof handle, 'number');
+  const { id, staging, valueOffset } = handle as Exclude<typeof handle, number>;
+  // The staging area holds one key and one whole per-CPU value (8-byte stride per CPU), after the
+  // key rounded up to 8: the sizes the kernel will read and write, fixed by the addon.
+  assert.equal(valueOffset, 16);
+  assert.equal(staging.byteLength, 16 + 24 * possibleCpus());
+  const bytes = new Uint8Array(staging);
+  bytes.fill(7, 0, 12);
+  bytes.fill(9, valueOffset);
+  assert.equal(native.mapUpdateStaged(id, 0), 0);
+  const key = new Uint8Array(12).fill(7);
+  const values = map.get(key) as Uint8Array[];
+  assert.equal(values.length, possibleCpus());
+  for (const value of values) assert.deepEqual(value, new Uint8Array(20).fill(9), 'each CPU got the staged 20 bytes');
+  bytes.fill(0, valueOffset);
+  assert.equal(native.mapLookupStaged(id, 0), 0);
+  assert.deepEqual(bytes.subarray(valueOffset, valueOffset + 20), new Uint8Array(20).fill(9), 'the lookup wrote into the staging area');
+  type Id = typeof id;
+  assert.throws(() => native.mapLookupStaged(987654 as Id, 0), /not a map handle/);
+  assert.throws(() => native.mapUpdateStaged((id ^ (1 << 20)) as Id, 0), /not a map handle/);
+  assert.throws(() => native.mapUpdateStaged(id, 'x' as unknown as number), /flags must be a 32-bit number/);
+  assert.equal(native.mapDeleteStaged(id), 0);
+  assert.equal(native.mapDeleteStaged(id), -2, 'deleted once (ENOENT)');
+  native.mapClose(id);
+  assert.equal(native.mapLookupStaged(id, 0), -9, 'a closed handle is EBADF');
+  // The staging area outlives the close: views of it stay readable, and nothing writes to it.
+  assert.equal(bytes[0], 7);
 });
 
 test('operations on a closed map throw EBADF naming the map', needs(), () => {
