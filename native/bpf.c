@@ -861,22 +861,25 @@ static napi_value page_size_js(napi_env env, napi_callback_info info) {
 }
 
 /*
- * perfEventOpen(cpu, wakeupEvents) -> fd | -errno. A PERF_COUNT_SW_BPF_OUTPUT event on one CPU,
- * any process, sampling PERF_SAMPLE_RAW: the target bpf_perf_event_output() writes to once its fd
- * is stored in a perf_event_array. Every field comes from here; JavaScript picks only the CPU and
- * how many samples wake a poller.
+ * perfEventOpen(cpu, wakeupEvents, sampleTime) -> fd | -errno. A PERF_COUNT_SW_BPF_OUTPUT event
+ * on one CPU, any process, sampling PERF_SAMPLE_RAW (and PERF_SAMPLE_TIME when asked): the target
+ * bpf_perf_event_output() writes to once its fd is stored in a perf_event_array. Every field
+ * comes from here; JavaScript picks only the CPU, how many samples wake a poller, and whether
+ * samples carry a time.
  */
 static napi_value perf_event_open_js(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  ARGS(3);
   uint32_t cpu, wakeup;
+  bool sample_time;
   if (!arg_u32(env, argv[0], &cpu) || cpu > INT32_MAX) THROW(env, "perfEventOpen: cpu must be a non-negative integer");
   if (!arg_u32(env, argv[1], &wakeup) || wakeup == 0) THROW(env, "perfEventOpen: wakeupEvents must be a positive integer");
+  if (napi_get_value_bool(env, argv[2], &sample_time) != napi_ok) THROW(env, "perfEventOpen: sampleTime must be a boolean");
   struct perf_event_attr attr;
   memset(&attr, 0, sizeof(attr));
   attr.size = sizeof(attr);
   attr.type = PERF_TYPE_SOFTWARE;
   attr.config = PERF_COUNT_SW_BPF_OUTPUT;
-  attr.sample_type = PERF_SAMPLE_RAW;
+  attr.sample_type = PERF_SAMPLE_RAW | (sample_time ? PERF_SAMPLE_TIME : 0);
   attr.sample_period = 1;
   attr.wakeup_events = wakeup;
   long fd = syscall(__NR_perf_event_open, &attr, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);

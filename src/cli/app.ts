@@ -35,6 +35,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'getnext', usage: 'getnext MAP [key DATA]', load: async () => (await import('./commands/getnext.js')).getnextCommand },
   { name: 'delete', usage: 'delete MAP key DATA', load: async () => (await import('./commands/delete.js')).deleteCommand },
   { name: 'pin', usage: 'pin    MAP PATH', load: async () => (await import('./commands/pin.js')).pinCommand },
+  { name: 'event_pipe', usage: 'event_pipe MAP [cpu N index M]', load: async () => (await import('./commands/event-pipe.js')).eventPipeCommand },
   {
     name: 'create',
     usage: 'create PATH type TYPE key KEY_SIZE value VALUE_SIZE entries MAX_ENTRIES name NAME [flags FLAGS] [inner_map MAP] [map_extra N]',

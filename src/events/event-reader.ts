@@ -6,8 +6,11 @@
 import type { EventRecord } from './record.js';
 import { FdWaiter, type WaitResult } from './fd-waiter.js';
 
-/** Receives one record; `cpu` is set for perf buffers, undefined for ring buffers. */
-export type EventHandler<T> = (data: T, cpu: number | undefined) => void;
+/**
+ * Receives one record; `cpu` is set for perf buffers, undefined for ring buffers; `time` is the
+ * kernel's timestamp (ns, perf's clock) for perf buffers opened with `timestamps: true`.
+ */
+export type EventHandler<T> = (data: T, cpu: number | undefined, time?: bigint) => void;
 
 /** Options of the async iterators. */
 export interface IterateOptions {
@@ -76,8 +79,8 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
     const limit = options.count ?? Infinity;
     let delivered = 0;
     let next: EventRecord<T> | undefined;
-    const take: EventHandler<T> = (data, cpu) => {
-      next = cpu === undefined ? { data } : { cpu, data };
+    const take: EventHandler<T> = (data, cpu, time) => {
+      next = cpu === undefined ? { data } : time === undefined ? { cpu, data } : { cpu, time, data };
     };
     while (delivered < limit && !this.#closed) {
       next = undefined;

@@ -27,15 +27,30 @@ const EPOLL_CTL_ADD = 1;
 export interface PerfBufferOptions<T> extends DecodeOptions<T> {
   /** Data pages per CPU, a power of two (default 8). */
   readonly pagesPerCpu?: number;
-  /** Called when the kernel reports samples lost on a CPU because its buffer was full. */
-  readonly onLost?: (cpu: number, lost: number) => void;
+  /**
+   * Called when the kernel reports samples lost on a CPU because its buffer was full: how many,
+   * and the id of the event that lost them.
+   */
+  readonly onLost?: (cpu: number, lost: number, id: bigint) => void;
   /** Samples per wakeup of a waiting reader (default 1). */
   readonly wakeupEvents?: number;
+  /**
+   * Ask the kernel to stamp each sample with its time (PERF_SAMPLE_TIME, ns of perf's clock),
+   * handed to handlers as their third argument and to iterators as `time` (default false).
+   */
+  readonly timestamps?: boolean;
+  /**
+   * Which CPUs get a buffer, and under which map index each one's fd is stored (bpftool's
+   * `event_pipe ... cpu N index M`). Default: every online CPU, at the index of its number.
+   */
+  readonly buffers?: ReadonlyArray<{ readonly cpu: number; readonly index: number }>;
 }
 
 /** One CPU's perf event and its mapped buffer. */
 interface CpuBuffer {
   readonly cpu: number;
+  /** The map index its fd is stored under. */
+  readonly index: number;
   readonly fd: number;
   readonly mapping: NativeMapping;
   readonly meta: BigInt64Array;
@@ -57,6 +72,8 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
   readonly name: string;
   /** The CPUs this reader has a buffer on. */
   readonly cpus: readonly number[];
+  /** The map index of each buffer's fd, in the order of `cpus`. */
+  readonly indexes: readonly number[];
   /** Samples lost per CPU (index = CPU number) since the reader was opened. */
   readonly lostByCpu: number[];
 
@@ -64,7 +81,10 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
   readonly #buffers: CpuBuffer[];
   readonly #epollFd: number;
   readonly #makeRecord: (bytes: Uint8Array, offset: number, length: number) => T;
-  readonly #onLost: ((cpu: number, lost: number) => void) | undefined;
+  readonly #onLost: ((cpu: number, lost: number, id: bigint) => void) | undefined;
+  /** Bytes before a sample's raw size: the header, and the time when samples carry one. */
+  readonly #rawSizeAt: number;
+  readonly #timestamps: boolean;
   /** Where the next read starts, so one busy CPU cannot starve the others. */
   #nextBuffer = 0;
 
@@ -78,6 +98,9 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
     this.#epollFd = epollFd;
     this.#buffers = buffers;
     this.cpus = buffers.map((buffer) => buffer.cpu);
+    this.indexes = buffers.map((buffer) => buffer.index);
+    this.#timestamps = options.timestamps === true;
+    this.#rawSizeAt = PERF_HEADER_SIZE + (this.#timestamps ? 8 : 0);
     this.lostByCpu = new Array<number>(possibleCpus()).fill(0);
     this.#makeRecord = recordMaker(options.decode);
     this.#onLost = options.onLost;
@@ -98,17 +121,26 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
     if (!Number.isInteger(wakeupEvents) || wakeupEvents < 1) {
       throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `wakeupEvents must be a positive integer, got ${wakeupEvents}`);
     }
+    const timestamps = options.timestamps ?? false;
+    if (typeof timestamps !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `timestamps must be a boolean, got ${typeof timestamps}`);
     const map = openEventMap(source, MapType.perf_event_array, 'PerfBuffer');
+    let placements: ReadonlyArray<{ readonly cpu: number; readonly index: number }>;
+    try {
+      placements = options.buffers === undefined ? defaultPlacements(map.maxEntries) : checkPlacements(options.buffers, map.maxEntries);
+    } catch (error) {
+      map.close();
+      throw error;
+    }
     const buffers: CpuBuffer[] = [];
     let epollFd = -1;
     try {
       epollFd = native.epollCreate();
       if (epollFd < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -epollFd, { name: map.name }, 'epoll_create failed');
-      const cpuCount = Math.min(possibleCpus(), map.maxEntries);
       const page = pageSize();
-      for (let cpu = 0; cpu < cpuCount; cpu++) {
-        const fd = native.perfEventOpen(cpu, wakeupEvents);
-        if (fd === -ENODEV) continue; // an offline CPU: nothing can run there
+      for (const { cpu, index } of placements) {
+        const fd = native.perfEventOpen(cpu, wakeupEvents, timestamps);
+        // An offline CPU: nothing can run there. Skipped by default, an error when asked for.
+        if (fd === -ENODEV && options.buffers === undefined) continue;
         if (fd < 0) throw perfError(-fd, `perf_event_open(PERF_COUNT_SW_BPF_OUTPUT) on CPU ${cpu} failed`);
         const mapping = native.mmap(fd, page * (1 + pages), true, 0);
         if (typeof mapping === 'number') {
@@ -119,12 +151,12 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
         const view = new DataView(mapping.buffer);
         const dataOffset = Number(view.getBigUint64(PerfMmapPage.dataOffset, true)) || page;
         const dataSize = Number(view.getBigUint64(PerfMmapPage.dataSize, true)) || page * pages;
-        buffers.push({ cpu, fd, mapping, meta, bytes: new Uint8Array(mapping.buffer), view, dataOffset, dataSize });
+        buffers.push({ cpu, index, fd, mapping, meta, bytes: new Uint8Array(mapping.buffer), view, dataOffset, dataSize });
         let rc = native.perfEventEnable(fd);
         if (rc < 0) throw perfError(-rc, `enabling the perf event on CPU ${cpu} failed`);
         rc = native.epollCtl(epollFd, EPOLL_CTL_ADD, fd, EPOLLIN, buffers.length - 1);
         if (rc < 0) throw perfError(-rc, 'epoll_ctl failed');
-        const key = new Uint8Array(new Uint32Array([cpu]).buffer);
+        const key = new Uint8Array(new Uint32Array([index]).buffer);
         const value = new Uint8Array(new Uint32Array([fd]).buffer);
         map.set(key, value);
       }
@@ -179,14 +211,18 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
         const record = copyOut(bytes, dataOffset, dataSize, at, size);
         const fields = new DataView(record.buffer, record.byteOffset, record.byteLength);
         tail += size;
-        if (type === PerfRecordType.sample && size >= PERF_HEADER_SIZE + 4) {
-          const rawSize = Math.min(fields.getUint32(PERF_HEADER_SIZE, true), size - PERF_HEADER_SIZE - 4);
+        const rawSizeAt = this.#rawSizeAt;
+        if (type === PerfRecordType.sample && size >= rawSizeAt + 4) {
+          // PERF_SAMPLE_TIME comes before PERF_SAMPLE_RAW in a sample (the order of the bits).
+          const time = this.#timestamps ? fields.getBigUint64(PERF_HEADER_SIZE, true) : undefined;
+          const rawSize = Math.min(fields.getUint32(rawSizeAt, true), size - rawSizeAt - 4);
           delivered++;
-          handler(this.#makeRecord(record, PERF_HEADER_SIZE + 4, rawSize), cpu);
+          handler(this.#makeRecord(record, rawSizeAt + 4, rawSize), cpu, time);
         } else if (type === PerfRecordType.lost && size >= PERF_HEADER_SIZE + 16) {
+          const id = fields.getBigUint64(PERF_HEADER_SIZE, true);
           const lost = Number(fields.getBigUint64(PERF_HEADER_SIZE + 8, true));
           this.lostByCpu[cpu] = (this.lostByCpu[cpu] ?? 0) + lost;
-          this.#onLost?.(cpu, lost);
+          this.#onLost?.(cpu, lost, id);
         }
       }
     } finally {
@@ -221,13 +257,44 @@ function copyOut(bytes: Uint8Array, dataOffset: number, dataSize: number, at: nu
 function releaseBuffers(map: ReturnType<typeof openEventMap>, buffers: readonly CpuBuffer[]): void {
   for (const buffer of buffers) {
     try {
-      if (!map.closed) map.delete(new Uint8Array(new Uint32Array([buffer.cpu]).buffer));
+      if (!map.closed) map.delete(new Uint8Array(new Uint32Array([buffer.index]).buffer));
     } catch {
       // Already gone, or the map is read-only: closing the fd detaches the event anyway.
     }
     native.munmap(buffer.mapping);
     native.closeFd(buffer.fd);
   }
+}
+
+/** Every CPU the map has a slot for, each at the index of its number. */
+function defaultPlacements(maxEntries: number): Array<{ cpu: number; index: number }> {
+  const count = Math.min(possibleCpus(), maxEntries);
+  return Array.from({ length: count }, (_, cpu) => ({ cpu, index: cpu }));
+}
+
+/** Checks `buffers`: possible CPUs and map indexes, each used once. */
+function checkPlacements(
+  buffers: ReadonlyArray<{ readonly cpu: number; readonly index: number }>,
+  maxEntries: number,
+): ReadonlyArray<{ readonly cpu: number; readonly index: number }> {
+  if (!Array.isArray(buffers) || buffers.length === 0) {
+    throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', 'buffers must be a non-empty array of { cpu, index }');
+  }
+  const cpus = new Set<number>();
+  const indexes = new Set<number>();
+  for (const { cpu, index } of buffers) {
+    if (!Number.isInteger(cpu) || cpu < 0 || cpu >= possibleCpus()) {
+      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `buffers: cpu must be an integer from 0 to ${possibleCpus() - 1}, got ${cpu}`);
+    }
+    if (!Number.isInteger(index) || index < 0 || index >= maxEntries) {
+      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `buffers: index must be an integer from 0 to ${maxEntries - 1} (the map's max_entries), got ${index}`);
+    }
+    if (cpus.has(cpu)) throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `buffers: cpu ${cpu} is listed twice`);
+    if (indexes.has(index)) throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `buffers: index ${index} is listed twice`);
+    cpus.add(cpu);
+    indexes.add(index);
+  }
+  return buffers;
 }
 
 function perfError(errno: number, what: string): BpfError {

@@ -16,6 +16,8 @@ export type RecordDecoder<T> = Codec<T> | ((bytes: Uint8Array) => T);
 export interface EventRecord<T> {
   /** The CPU the record was written on (perf event arrays only). */
   readonly cpu?: number;
+  /** When the kernel wrote it, in ns of perf's clock (perf buffers opened with `timestamps: true`). */
+  readonly time?: bigint;
   /** The record: a copy of its bytes, or what the decoder made of them. */
   readonly data: T;
 }

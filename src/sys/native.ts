@@ -80,7 +80,7 @@ export interface NativeAddon {
   /** Bytes of a memory page. */
   pageSize(): number;
   /** A PERF_COUNT_SW_BPF_OUTPUT perf event on one CPU (PERF_SAMPLE_RAW): fd | -errno. */
-  perfEventOpen(cpu: number, wakeupEvents: number): number;
+  perfEventOpen(cpu: number, wakeupEvents: number, sampleTime: boolean): number;
   /** PERF_EVENT_IOC_ENABLE: 0 | -errno. */
   perfEventEnable(fd: number): number;
   /**

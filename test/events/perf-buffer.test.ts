@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { BpfMap, PerfBuffer } from '../../src/index.js';
 import { needs } from '../helpers.js';
-import { loadFixture, runProgram } from './fixtures.js';
+import { FixtureState, loadFixture, runProgram } from './fixtures.js';
 
 interface Sample {
   seq: number;
@@ -83,4 +83,54 @@ test('closing the reader removes its perf fds from the map', needs('clang', 'bpf
   using map = BpfMap.openPinned(mapPath);
   // Lookups are not supported on perf_event_array; a delete says whether the entry was there.
   assert.equal(map.delete(new Uint8Array(new Uint32Array([cpu]).buffer)), false);
+});
+
+test('timestamps: each sample carries the kernel time it was written at, in order per CPU', needs('clang', 'bpftool'), async (t) => {
+  const fixture = loadFixture(t, 'events_perf');
+  using events = PerfBuffer.open(path.join(fixture.maps, 'events'), { decode: decodeSample, timestamps: true });
+  const cpu = events.cpus[0]!;
+  await runProgram(fixture, 'produce', 5, cpu);
+  const times: bigint[] = [];
+  events.consume((data, sampleCpu, time) => {
+    assert.equal(sampleCpu, cpu);
+    assert.equal(typeof time, 'bigint');
+    assert.equal(data.cpu, cpu, 'the payload still starts after the time and the raw size');
+    times.push(time!);
+  });
+  assert.equal(times.length, 5);
+  assert.ok(times[0]! > 0n);
+  assert.deepEqual(times, [...times].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), 'nondecreasing');
+  // The iterator carries it too.
+  await runProgram(fixture, 'produce', 1, cpu);
+  for await (const record of events.records({ count: 1, idleTimeoutMs: 5000 })) assert.ok(record.time !== undefined && record.time >= times[4]!);
+});
+
+test('buffers: a CPU can be placed at another map index; bad placements are refused', needs('clang', 'bpftool'), async (t) => {
+  const fixture = loadFixture(t, 'events_perf');
+  const mapPath = path.join(fixture.maps, 'events');
+  const state = new FixtureState(fixture);
+  t.after(() => state.close());
+  using map = BpfMap.openPinned(mapPath);
+  assert.ok(map.maxEntries >= 2, 'the fixture map has a slot per possible CPU');
+  for (const [buffers, message] of [
+    [[], /non-empty array/],
+    [[{ cpu: 0, index: map.maxEntries }], /index must be an integer from 0 to/],
+    [[{ cpu: 4096, index: 0 }], /cpu must be an integer from 0 to/],
+    [[{ cpu: 0, index: 1 }, { cpu: 1, index: 1 }], /index 1 is listed twice/],
+  ] as const) {
+    assert.throws(() => PerfBuffer.open(mapPath, { buffers }), message);
+  }
+  using events = PerfBuffer.open(mapPath, { decode: decodeSample, buffers: [{ cpu: 0, index: 1 }] });
+  assert.deepEqual(events.cpus, [0]);
+  assert.deepEqual(events.indexes, [1]);
+  state.set(1, 1 + 1); // the program writes to index 1
+  await runProgram(fixture, 'produce', 3, 0);
+  const seqs: number[] = [];
+  events.consume((data, cpu) => {
+    assert.equal(cpu, 0);
+    seqs.push(data.seq);
+  });
+  assert.deepEqual(seqs, [0, 1, 2], 'samples written to index 1 on CPU 0 reach the buffer placed there');
+  events.close();
+  assert.equal(map.delete(new Uint8Array(new Uint32Array([1]).buffer)), false, 'closing removed the fd from index 1');
 });
