@@ -105,3 +105,41 @@ test('event_pipe usage errors: cpu without index, other arguments, other map typ
   assert.equal(placed.status, 2, placed.stderr);
   assert.match(placed.stderr, /index 4096: events has \d+ entries \(0 to \d+\)/);
 });
+
+test('event_pipe reports samples lost while it was stopped, as bpftool does', needs('bpftool', 'clang'), async (t) => {
+  const fixture = loadFixture(t, 'events_perf');
+  const events = path.join(fixture.maps, 'events');
+  const cpu = 0;
+  const outputs: string[] = [];
+  for (const command of [
+    ['bpftool', '-j', 'map', 'event_pipe', 'pinned', events],
+    [process.execPath, cliPath, '-j', 'event_pipe', 'pinned', events],
+  ]) {
+    const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)));
+    await sleep(1000);
+    // Stopped, the reader cannot drain: 3000 samples overflow 16 pages (about 1600 fit).
+    child.kill('SIGSTOP');
+    await runProgram(fixture, 'produce', 3000, cpu);
+    child.kill('SIGCONT');
+    await sleep(300);
+    // The kernel writes the lost record with the next sample that fits.
+    await runProgram(fixture, 'produce', 1, cpu);
+    await sleep(300);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0, command.join(' '));
+    outputs.push(stdout);
+  }
+  const [theirs, ours] = outputs.map((text) => JSON.parse(text) as Array<PipeItem & { lost?: { id: number; count: number } }>);
+  for (const items of [theirs!, ours!]) {
+    const lost = items.filter((item) => item.type === 2);
+    assert.equal(lost.length, 1, JSON.stringify(lost));
+    assert.deepEqual(Object.keys(lost[0]!), ['type', 'cpu', 'index', 'lost']);
+    assert.deepEqual(Object.keys(lost[0]!.lost!), ['id', 'count']);
+    assert.equal(lost[0]!.cpu, cpu);
+    const samples = items.filter((item) => item.type === 9);
+    assert.equal(samples.length + lost[0]!.lost!.count, 3001, 'every sample was either delivered or counted lost');
+  }
+});

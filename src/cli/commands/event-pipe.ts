@@ -24,6 +24,8 @@ import { openMap } from '../map-ref.js';
 import { toJson, type JsonArrayStream } from '../output.js';
 
 const NS_PER_SECOND = 1_000_000_000n;
+/** bpftool's MMAP_PAGE_CNT: the same buffer size, so the same bursts fit or are lost. */
+const BPFTOOL_PAGES_PER_CPU = 16;
 
 async function run({ args, options, out }: CommandContext): Promise<void> {
   const ref = parseMapRef(args);
@@ -53,6 +55,7 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
     const { PerfBuffer } = await import('../../events/perf-buffer.js');
     reader = PerfBuffer.open(map, {
       timestamps: true,
+      pagesPerCpu: BPFTOOL_PAGES_PER_CPU,
       ...(cpu !== undefined && index !== undefined ? { buffers: [{ cpu, index }] } : {}),
       onLost: (lostCpu, lost, id) => reportLost(lostCpu, lost, id),
     });
