@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { needs } from '../helpers.js';
@@ -13,24 +14,50 @@ import { FixtureState, loadFixture, runProgram, type LoadedFixture } from '../ev
 import { cliPath, runCli } from './run-cli.js';
 
 /**
- * Runs a reader, produces `samples` samples on `cpu` once it has had time to put its buffers in
+ * Runs a reader, produces `samples` samples on `cpu` once it has its `buffers` perf buffers in
  * the map (a perf buffer gets only samples written after that), then stops it with Ctrl-C.
- * bpftool buffers its output until it exits, so readiness cannot be read off its output.
+ * bpftool buffers its output until it exits, so readiness is read off the reader's fds.
  */
-async function capture(fixture: LoadedFixture, command: string[], cpu: number, samples: number): Promise<string> {
+async function capture(fixture: LoadedFixture, command: string[], cpu: number, samples: number, buffers: number): Promise<string> {
   const child = spawn(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)));
-  await sleep(1000);
+  await perfReaderReady(child.pid!, buffers);
   await runProgram(fixture, 'produce', samples, cpu);
   await sleep(300);
   child.kill('SIGINT');
   const status = await exited;
   assert.equal(status, 0, `${command.join(' ')}: ${stderr}`);
   return stdout;
+}
+
+/**
+ * Waits until process `pid` holds `count` perf event fds, then a little more: a reader stores
+ * each buffer's fd in the map right after opening it, and only then do samples reach it.
+ */
+async function perfReaderReady(pid: number, count: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    let perfFds = 0;
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        try {
+          if (readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[perf_event]') perfFds++;
+        } catch {
+          // closed while listed
+        }
+      }
+    } catch {
+      // not started yet
+    }
+    if (perfFds >= count) break;
+    if (Date.now() > deadline) assert.fail(`process ${pid} opened ${perfFds} of ${count} perf buffers`);
+    await sleep(20);
+  }
+  await sleep(200);
 }
 
 interface PipeItem {
@@ -55,9 +82,10 @@ function checkSample(item: PipeItem, cpu: number, index: number): void {
 test('event_pipe -j: the same JSON array bpftool streams, item for item', needs('bpftool', 'clang'), async (t) => {
   const fixture = loadFixture(t, 'events_perf');
   const events = path.join(fixture.maps, 'events');
-  const cpu = 1 % (await import('node:os')).availableParallelism();
-  const theirs = JSON.parse(await capture(fixture, ['bpftool', '-j', 'map', 'event_pipe', 'pinned', events], cpu, 3)) as PipeItem[];
-  const ours = JSON.parse(await capture(fixture, [process.execPath, cliPath, '-j', 'event_pipe', 'pinned', events], cpu, 3)) as PipeItem[];
+  const cpus = (await import('node:os')).availableParallelism();
+  const cpu = 1 % cpus;
+  const theirs = JSON.parse(await capture(fixture, ['bpftool', '-j', 'map', 'event_pipe', 'pinned', events], cpu, 3, cpus)) as PipeItem[];
+  const ours = JSON.parse(await capture(fixture, [process.execPath, cliPath, '-j', 'event_pipe', 'pinned', events], cpu, 3, cpus)) as PipeItem[];
   for (const items of [theirs, ours]) {
     assert.equal(items.length, 3);
     for (const item of items) checkSample(item, cpu, cpu);
@@ -81,7 +109,7 @@ test('event_pipe text and cpu N index M: bpftool\'s header and hex layout, at th
     ['bpftool', 'map', 'event_pipe', 'pinned', events, 'cpu', '0', 'index', '1'],
     [process.execPath, cliPath, 'event_pipe', 'pinned', events, 'cpu', '0', 'index', '1'],
   ]) {
-    const stdout = await capture(fixture, command, 0, 1);
+    const stdout = await capture(fixture, command, 0, 1, 1);
     assert.match(stdout.trimEnd(), shape, command.join(' '));
   }
 });
@@ -119,7 +147,7 @@ test('event_pipe reports samples lost while it was stopped, as bpftool does', ne
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('close', (status) => resolve(status)));
-    await sleep(1000);
+    await perfReaderReady(child.pid!, (await import('node:os')).availableParallelism());
     // Stopped, the reader cannot drain: 3000 samples overflow 16 pages (about 1600 fit).
     child.kill('SIGSTOP');
     await runProgram(fixture, 'produce', 3000, cpu);
