@@ -2,8 +2,9 @@
  * `BpfMap`: a handle on one BPF map, with a Map-like API over raw bpf(2).
  *
  * Keys and values are `Uint8Array`s by default; codecs (records, BTF types) make a map typed,
- * `BpfMap<K, V>`. Each map keeps one key and one value scratch buffer, so the element operations
- * allocate nothing but the decoded result, and cross into native code once per operation.
+ * `BpfMap<K, V>`. Each map has a staging area for one key and one value, owned by the addon:
+ * element operations put their key and value there and pass the addon only the map's handle, so
+ * they allocate nothing but the decoded result and cross into native code once per operation.
  */
 import { type Codec, bytesCodec, isBytesCodec, copyBytes, describe } from '../codec/codec.js';
 import { native, type NativeMapHandle, type NativeMapId } from '../sys/native.js';
