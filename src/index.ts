@@ -3,7 +3,7 @@
  *
  * Public exports only; each line names where its concept lives.
  */
-export { BpfMap, type PerCpuMapType, type MapValue, type MapCodecs, type OpenOptions, type SetFlags, type BatchPage } from './map/bpf-map.js';
+export { BpfMap, type PerCpuMapType, type MapValue, type MapCodecs, type OpenOptions, type SetFlags, type GetFlags, type BatchPage } from './map/bpf-map.js';
 export { type MapSpec, type MapBtfSpec, type MapFlagName, type HasFd } from './map/spec.js';
 export { type MapInfo } from './map/info.js';
 export { MappedArray } from './map/mapped-array.js';

@@ -65,6 +65,9 @@ export interface OpenOptions<K, T = unknown> extends MapCodecs<K, T> {
 /** A flag for `set`: bpftool's word or the raw number. */
 export type SetFlags = UpdateFlag | number;
 
+/** Lookup flags: `'lock'` (BPF_F_LOCK) reads the value under its bpf_spin_lock. */
+export type GetFlags = 'lock';
+
 /** One page of a typed batch lookup. */
 export interface BatchPage<K, V> {
   /** The entries of this page, decoded. */
@@ -76,6 +79,7 @@ export interface BatchPage<K, V> {
 }
 
 const ENOENT = -Errno.ENOENT;
+const EINVAL = -Errno.EINVAL;
 /** Map types besides maps-of-maps and prog_array whose updates take an fd. */
 const TAKES_FD_TYPES: readonly number[] = [MapType.perf_event_array, MapType.cgroup_array, MapType.sockmap, MapType.sockhash];
 const DEFAULT_BATCH = 4096;
@@ -91,6 +95,11 @@ function resolveSetFlags(flags: SetFlags | undefined): number {
     throw argumentError(TypeError, 'ERR_BPFMAP_FLAGS', `unknown update flag '${String(flags)}': expected any, noexist, exist or lock`);
   }
   return value;
+}
+
+function resolveGetFlags(flags: GetFlags): number {
+  if (flags !== 'lock') throw argumentError(TypeError, 'ERR_BPFMAP_FLAGS', `unknown lookup flag '${String(flags)}': expected 'lock'`);
+  return UpdateFlags.lock;
 }
 
 function openFlags(options: { readOnly?: boolean; writeOnly?: boolean } | undefined): number {
@@ -475,32 +484,43 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /**
    * The value stored under `key`, or `undefined` when there is none. On an lpm_trie this is the
-   * longest-prefix match.
+   * longest-prefix match. With `'lock'`, the kernel copies the value while holding its
+   * bpf_spin_lock (the map's value type must have one), so the read is never torn by a program
+   * that updates under the lock; the lock's own bytes read as zero either way.
    */
-  get(key: K): V | undefined {
+  get(key: K, flags?: GetFlags): V | undefined {
+    const flagBits = flags === undefined ? 0 : resolveGetFlags(flags);
     this.#stageKey(key);
-    const rc = native.mapLookupStaged(this.#handle, 0);
+    const rc = native.mapLookupStaged(this.#handle, flagBits);
     if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
     if (rc === ENOENT) return undefined;
-    throw this.#fail('MAP_LOOKUP_ELEM', rc);
+    throw this.#lookupFailure(rc, flagBits);
   }
 
   /**
    * Raw lookup into a caller buffer of `valueBufferSize` bytes: no allocation at all.
-   * Returns false when the key is missing.
+   * Returns false when the key is missing. `flags` as for `get`.
    */
-  getInto(key: K, target: Uint8Array): boolean {
+  getInto(key: K, target: Uint8Array, flags?: GetFlags): boolean {
     if (!(target instanceof Uint8Array) || target.length !== this.valueBufferSize) {
       throw sizeError('value buffer', this.valueBufferSize, target instanceof Uint8Array ? target.length : 0);
     }
+    const flagBits = flags === undefined ? 0 : resolveGetFlags(flags);
     this.#stageKey(key);
-    const rc = native.mapLookupStaged(this.#handle, 0);
+    const rc = native.mapLookupStaged(this.#handle, flagBits);
     if (rc === 0) {
       copyBytes(this.#stagedValue, target);
       return true;
     }
     if (rc === ENOENT) return false;
-    throw this.#fail('MAP_LOOKUP_ELEM', rc);
+    throw this.#lookupFailure(rc, flagBits);
+  }
+
+  #lookupFailure(rc: number, flagBits: number): BpfError {
+    if (rc === EINVAL && flagBits === UpdateFlags.lock && !this.#closed) {
+      return BpfError.fromErrno('MAP_LOOKUP_ELEM', Errno.EINVAL, this.#subject, "flag 'lock' needs a map whose BTF value type holds a struct bpf_spin_lock");
+    }
+    return this.#fail('MAP_LOOKUP_ELEM', rc);
   }
 
   /**
