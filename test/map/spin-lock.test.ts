@@ -61,7 +61,8 @@ test("get and set with 'lock' read and write under the value's bpf_spin_lock", n
   assert.ok(changes > 0, 'the reads overlapped the program: they saw its increments land');
   const end = counters(map.get(key, 'lock')!);
   assert.equal(end.a, end.b);
-  assert.ok(end.a >= 2_000_005n, `the counters reached at least what the program and the first write added (${end.a})`);
+  // (No exact total: a locked write replaces whatever the program added since the read before it.)
+  assert.ok(end.a > 5n);
   t.diagnostic(`${reads} locked reads, ${changes} of them saw the program's increments`);
 });
 
