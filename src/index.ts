@@ -35,7 +35,7 @@ export { BtfBuilder, type BtfTypeInput, type BtfBuildOptions } from './codec/btf
 export { loadBtfIntoKernel } from './codec/btf/load.js';
 export { loadMapBtf, btfCodecsForMap, typedMap, openTyped, formatEntry, createWithBtf, type MapBtfCodecs, type MapTypesSpec } from './map/btf-map.js';
 export { UserRingBuffer, UserRingBufferReservation } from './events/user-ring-buffer.js';
-export { PerfBuffer, type PerfBufferOptions } from './events/perf-buffer.js';
+export { PerfBuffer, type PerfBufferOptions, type PerfBufferPlacement } from './events/perf-buffer.js';
 export { printC } from './codec/btf/c-printer.js';
 export { generateTypeScript } from './codec/btf/typescript.js';
 export { btfForRecords, RecordBtfWriter, type RecordBtf, type RecordBtfOptions, type RecordShape } from './codec/btf/from-record.js';

@@ -23,6 +23,12 @@ const ENODEV = 19;
 const EPOLLIN = 0x1;
 const EPOLL_CTL_ADD = 1;
 
+/** Where one perf buffer goes: the CPU it reads, and the map index its fd is stored under. */
+export interface PerfBufferPlacement {
+  readonly cpu: number;
+  readonly index: number;
+}
+
 /** Options of `PerfBuffer.open`. */
 export interface PerfBufferOptions<T> extends DecodeOptions<T> {
   /** Data pages per CPU, a power of two (default 8). */
@@ -43,7 +49,7 @@ export interface PerfBufferOptions<T> extends DecodeOptions<T> {
    * Which CPUs get a buffer, and under which map index each one's fd is stored (bpftool's
    * `event_pipe ... cpu N index M`). Default: every online CPU, at the index of its number.
    */
-  readonly buffers?: ReadonlyArray<{ readonly cpu: number; readonly index: number }>;
+  readonly buffers?: readonly PerfBufferPlacement[];
 }
 
 /** One CPU's perf event and its mapped buffer. */
@@ -124,7 +130,7 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
     const timestamps = options.timestamps ?? false;
     if (typeof timestamps !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `timestamps must be a boolean, got ${typeof timestamps}`);
     const map = openEventMap(source, MapType.perf_event_array, 'PerfBuffer');
-    let placements: ReadonlyArray<{ readonly cpu: number; readonly index: number }>;
+    let placements: readonly PerfBufferPlacement[];
     try {
       placements = options.buffers === undefined ? defaultPlacements(map.maxEntries) : checkPlacements(options.buffers, map.maxEntries);
     } catch (error) {
@@ -267,16 +273,16 @@ function releaseBuffers(map: ReturnType<typeof openEventMap>, buffers: readonly 
 }
 
 /** Every CPU the map has a slot for, each at the index of its number. */
-function defaultPlacements(maxEntries: number): Array<{ cpu: number; index: number }> {
+function defaultPlacements(maxEntries: number): PerfBufferPlacement[] {
   const count = Math.min(possibleCpus(), maxEntries);
   return Array.from({ length: count }, (_, cpu) => ({ cpu, index: cpu }));
 }
 
 /** Checks `buffers`: possible CPUs and map indexes, each used once. */
 function checkPlacements(
-  buffers: ReadonlyArray<{ readonly cpu: number; readonly index: number }>,
+  buffers: readonly PerfBufferPlacement[],
   maxEntries: number,
-): ReadonlyArray<{ readonly cpu: number; readonly index: number }> {
+): readonly PerfBufferPlacement[] {
   if (!Array.isArray(buffers) || buffers.length === 0) {
     throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', 'buffers must be a non-empty array of { cpu, index }');
   }

@@ -7,8 +7,8 @@
  * Lines: text `01 02 ... 08  09 ...` (perf: `cpu 1: ...`); `-j` one object a line, `{"data":
  * [1,2,...]}` with bytes as decimal numbers like bpftool's event_pipe (perf adds `"cpu"`); with
  * `--type`, the record decoded through that BTF type instead (`{"formatted": {...}}`; text: its
- * compact JSON), found in `--btf FILE`, the map's BTF, or the BTF of the programs using the map. Perf samples lost to a full buffer print as `{"cpu":1,"lost":12}` /
- * `lost 12 samples on cpu 1`.
+ * compact JSON), found in `--btf FILE`, the map's BTF, or the BTF of the programs using the map.
+ * Perf samples lost to a full buffer print as `{"cpu":1,"lost":12}` / `lost 12 samples on cpu 1`.
  */
 import type { Btf } from '../../codec/btf/btf.js';
 import type { EventReader } from '../../events/event-reader.js';
