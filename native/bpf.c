@@ -264,7 +264,6 @@ static int read_possible_cpus(void) {
 typedef struct staging {
   uint32_t refs;
   uint32_t value_offset;
-  size_t size;
   _Alignas(8) uint8_t data[];
 } staging;
 
@@ -342,7 +341,6 @@ static napi_value map_bind(napi_env env, napi_callback_info info) {
   staging *st = calloc(1, sizeof(staging) + staging_size);
   if (!st) { close(h->fd); free(h); return num(env, -ENOMEM); }
   st->value_offset = value_offset;
-  st->size = staging_size;
   st->refs = 1; /* the handle's */
   h->staging = st;
   napi_value buffer;
