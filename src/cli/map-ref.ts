@@ -35,6 +35,11 @@ export function mapIdsOf(ref: MapRef): number[] {
   }
 }
 
+/** How messages name a map: its name, or `map ID` when it has none. */
+export function mapLabel(map: { readonly name: string; readonly id: number }): string {
+  return map.name || `map ${map.id}`;
+}
+
 /**
  * Opens the one map a reference names. Read commands pass `readOnly` so that frozen and
  * read-only pinned maps open too.

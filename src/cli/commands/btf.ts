@@ -9,7 +9,7 @@ import type { BpfMap } from '../../map/bpf-map.js';
 import type { Command, CommandContext } from '../command.js';
 import { mapBtfOf } from '../formatter.js';
 import { OperationError, parseMapRef } from '../grammar.js';
-import { openMap } from '../map-ref.js';
+import { mapLabel, openMap } from '../map-ref.js';
 
 /** One of the map's types as `btf` describes it. */
 interface TypeDescription {
@@ -57,7 +57,7 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   args.end();
   options.end();
   using map = openMap(ref, { readOnly: true });
-  const label = map.name || `map ${map.id}`;
+  const label = mapLabel(map);
   const mapBtf = await mapBtfOf(map);
   if (mapBtf === undefined) {
     const reason = map.info.btfVmlinuxValueTypeId !== 0 ? "its value type is in the kernel's BTF (struct_ops)" : map.info.btfId !== 0 ? 'its BTF names no key or value type' : 'it was created without BTF';

@@ -7,7 +7,7 @@ import { entryPrinterOf, type Command, type CommandContext } from '../command.js
 import { foundLine } from '../entries.js';
 import { mapTypesOf } from '../formatter.js';
 import { UsageError, parseMapRef, parseU32 } from '../grammar.js';
-import { openMap } from '../map-ref.js';
+import { mapLabel, openMap } from '../map-ref.js';
 import { Progress } from '../progress.js';
 import { DecodedTable } from '../table.js';
 import { RawJsonArrayEncoder } from '../raw-json.js';
@@ -35,7 +35,7 @@ async function run({ args, options, out, stderr }: CommandContext): Promise<void
   using map = openMap(ref, { readOnly: true });
   const batchSize = requestedBatch ?? batchSizeFor(map.keySize, map.valueBufferSize);
   const printer = entryPrinterOf(map, out, (await mapTypesOf(map))?.formatter);
-  const progress = new Progress(stderr, `dumping ${map.name || `map ${map.id}`}`, map.maxEntries);
+  const progress = new Progress(stderr, `dumping ${mapLabel(map)}`, map.maxEntries);
   // Compact JSON of raw entries, the bulk case, goes through the byte encoder.
   const raw = out.json && !out.pretty && printer.formatter === undefined ? new RawJsonArrayEncoder(printer.shape, out.writer) : undefined;
   const stream = out.json && raw === undefined ? out.jsonArray() : undefined;

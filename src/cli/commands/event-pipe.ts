@@ -20,7 +20,7 @@ import type { Command, CommandContext } from '../command.js';
 import { hexText } from '../entries.js';
 import { UsageError, parseMapRef, parseU32 } from '../grammar.js';
 import { Interrupt } from '../interrupt.js';
-import { openMap } from '../map-ref.js';
+import { mapLabel, openMap } from '../map-ref.js';
 import { toJson, type JsonArrayStream } from '../output.js';
 
 const NS_PER_SECOND = 1_000_000_000n;
@@ -46,10 +46,10 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   {
     using map = openMap(ref);
     if (map.type !== MapType.perf_event_array) {
-      throw new UsageError(`event_pipe needs a perf_event_array map; ${map.name || `map ${map.id}`} is ${map.typeName} (use 'events' for ring buffers)`);
+      throw new UsageError(`event_pipe needs a perf_event_array map; ${mapLabel(map)} is ${map.typeName} (use 'events' for ring buffers)`);
     }
     if (index !== undefined && index >= map.maxEntries) {
-      throw new UsageError(`index ${index}: ${map.name || `map ${map.id}`} has ${map.maxEntries} entries (0 to ${map.maxEntries - 1})`);
+      throw new UsageError(`index ${index}: ${mapLabel(map)} has ${map.maxEntries} entries (0 to ${map.maxEntries - 1})`);
     }
     if (cpu !== undefined && cpu >= possibleCpus()) throw new UsageError(`cpu ${cpu}: this machine has CPUs 0 to ${possibleCpus() - 1}`);
     const { PerfBuffer } = await import('../../events/perf-buffer.js');

@@ -19,7 +19,7 @@ import { hexLine } from '../entries.js';
 import { findTypeId, mapBtfOf, typeIdByName } from '../formatter.js';
 import { OperationError, UsageError, parseMapRef, parseSeconds, parseU32 } from '../grammar.js';
 import { Interrupt } from '../interrupt.js';
-import { openMap } from '../map-ref.js';
+import { mapLabel, openMap } from '../map-ref.js';
 import { toJson, type Output } from '../output.js';
 
 /** How records print: as bytes, or decoded through a BTF type. */
@@ -60,7 +60,7 @@ async function findRecordType(map: BpfMap, btfFile: string | undefined, typeName
     const typeId = findTypeId(btf, typeName);
     if (typeId !== undefined) return { btf, typeId };
   }
-  const mapName = map.name || `map ${map.id}`;
+  const mapName = mapLabel(map);
   const looked = [
     ...(mapBtf !== undefined ? [`the BTF of ${mapName}`] : []),
     ...(programBtfIds.length > 0 ? [`the BTF of the ${programBtfIds.length === 1 ? 'program' : `${programBtfIds.length} programs`} using it`] : []),
@@ -109,7 +109,7 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   {
     using map = openMap(ref);
     if (map.type !== MapType.ringbuf && map.type !== MapType.perf_event_array) {
-      throw new UsageError(`events needs a ringbuf or perf_event_array map; ${map.name || `map ${map.id}`} is ${map.typeName}`);
+      throw new UsageError(`events needs a ringbuf or perf_event_array map; ${mapLabel(map)} is ${map.typeName}`);
     }
     if (typeOption !== undefined) {
       const { btf, typeId } = await findRecordType(map, btfFile, typeOption);

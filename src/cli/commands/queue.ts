@@ -3,12 +3,12 @@ import { MapType } from '../../sys/constants.js';
 import { entryPrinterOf, parseValue, printEntry, pushValue, type Command, type CommandContext } from '../command.js';
 import { mapTypesOf } from '../formatter.js';
 import { OperationError, parseMapRef } from '../grammar.js';
-import { openMap } from '../map-ref.js';
+import { mapLabel, openMap } from '../map-ref.js';
 import type { BpfMap } from '../../map/bpf-map.js';
 
 function requireQueue(map: BpfMap, command: string, bloom = false): void {
   if (map.type !== MapType.queue && map.type !== MapType.stack && !(bloom && map.type === MapType.bloom_filter)) {
-    throw new OperationError(`${command} needs a queue${bloom ? ', stack or bloom_filter' : ' or stack'} map; ${map.name || `map ${map.id}`} is ${map.typeName}`);
+    throw new OperationError(`${command} needs a queue${bloom ? ', stack or bloom_filter' : ' or stack'} map; ${mapLabel(map)} is ${map.typeName}`);
   }
 }
 

@@ -14,7 +14,7 @@ import { hexLine } from '../entries.js';
 import { mapTypesOf } from '../formatter.js';
 import { UsageError, parseMapRef, parseSeconds } from '../grammar.js';
 import { Interrupt } from '../interrupt.js';
-import { openMap } from '../map-ref.js';
+import { mapLabel, openMap } from '../map-ref.js';
 import { Output, Writer } from '../output.js';
 import { Screen } from '../screen.js';
 import { DecodedTable } from '../table.js';
@@ -82,11 +82,11 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   const perCpuColumns = options.flag('per-cpu');
   options.end();
   using map = openMap(ref, { readOnly: true });
-  if (isKeylessType(map.type)) throw new UsageError(`watch needs a map with keys; ${map.name || `map ${map.id}`} is ${map.typeName}`);
-  if (perCpuColumns && !map.perCpu) throw new UsageError(`--per-cpu: ${map.name || `map ${map.id}`} is ${map.typeName}, not a per-CPU map`);
+  if (isKeylessType(map.type)) throw new UsageError(`watch needs a map with keys; ${mapLabel(map)} is ${map.typeName}`);
+  if (perCpuColumns && !map.perCpu) throw new UsageError(`--per-cpu: ${mapLabel(map)} is ${map.typeName}, not a per-CPU map`);
   const read = sampler(map, await mapTypesOf(map));
   const rates = new WatchRates(perCpuColumns);
-  const title = `${map.name || `map ${map.id}`} (${map.typeName}, id ${map.id})`;
+  const title = `${mapLabel(map)} (${map.typeName}, id ${map.id})`;
 
   using interrupt = new Interrupt();
   if (out.json) {
