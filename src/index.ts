@@ -40,3 +40,7 @@ export { printC } from './codec/btf/c-printer.js';
 export { generateTypeScript } from './codec/btf/typescript.js';
 export { btfForRecords, RecordBtfWriter, type RecordBtf, type RecordBtfOptions, type RecordShape } from './codec/btf/from-record.js';
 export { createWithRecords, type MapRecordsSpec, type SpecWithoutTypes } from './map/btf-map.js';
+export { BpfProgram, type ProgramOrigin } from './objects/program.js';
+export { type ProgramInfo } from './objects/program-info.js';
+export { ProgramType, AttachType, ProgramFlags, programTypeName, attachTypeName, type ProgramTypeName, type AttachTypeName } from './sys/program-types.js';
+export { sectionDefinition, sectionPatterns, type SectionDefinition } from './objects/section-names.js';

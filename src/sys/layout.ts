@@ -74,8 +74,11 @@ export const mapInfoLayout = layout(88, {
   map_extra: { offset: 80, size: 8 },
 });
 
-/** `struct bpf_prog_info`, through `btf_id` (its pointer fields stay zero: the kernel writes through none). */
-export const progInfoLayout = layout(132, {
+/**
+ * `struct bpf_prog_info`, through `attach_btf_id`. Its pointer fields (jited_prog_insns, map_ids,
+ * ...) are not listed: they stay zero, so the kernel writes through none of them.
+ */
+export const progInfoLayout = layout(232, {
   type: { offset: 0, size: 4 },
   id: { offset: 4, size: 4 },
   tag: { offset: 8, size: 8 },
@@ -85,7 +88,17 @@ export const progInfoLayout = layout(132, {
   created_by_uid: { offset: 48, size: 4 },
   nr_map_ids: { offset: 52, size: 4 },
   name: { offset: 64, size: 16 },
+  ifindex: { offset: 80, size: 4 },
+  gpl_compatible: { offset: 84, size: 4 },
   btf_id: { offset: 128, size: 4 },
+  nr_func_info: { offset: 144, size: 4 },
+  nr_line_info: { offset: 148, size: 4 },
+  run_time_ns: { offset: 192, size: 8 },
+  run_cnt: { offset: 200, size: 8 },
+  recursion_misses: { offset: 208, size: 8 },
+  verified_insns: { offset: 216, size: 4 },
+  attach_btf_obj_id: { offset: 220, size: 4 },
+  attach_btf_id: { offset: 224, size: 4 },
 });
 
 /** Reads and writes the fields of one struct layout over a byte buffer (host byte order). */

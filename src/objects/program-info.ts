@@ -1,0 +1,98 @@
+/** What the kernel says about a loaded program: `struct bpf_prog_info`, read by fd. */
+import { readFileSync } from 'node:fs';
+import { native } from '../sys/native.js';
+import { BpfError } from '../sys/errors.js';
+import { progInfoLayout, StructBuffer } from '../sys/layout.js';
+import { programTypeName } from '../sys/program-types.js';
+
+/** A loaded program's attributes as the kernel reports them. */
+export interface ProgramInfo {
+  /** Program type number (`ProgramType`). */
+  readonly type: number;
+  /** bpftool's name of the type (`'xdp'`), or the number as text for unknown types. */
+  readonly typeName: string;
+  /** Kernel-wide program id. */
+  readonly id: number;
+  /** The program's tag: a hash of its instructions, 16 hex digits. */
+  readonly tag: string;
+  /** Program name (up to 15 characters). */
+  readonly name: string;
+  /** Bytes of the translated (verified, rewritten) instructions. */
+  readonly xlatedSize: number;
+  /** Bytes of JIT-compiled code, 0 when not JITed. */
+  readonly jitedSize: number;
+  /** Load time in nanoseconds since boot (`CLOCK_BOOTTIME`). */
+  readonly loadTime: bigint;
+  /** The uid of the process that loaded it. */
+  readonly createdByUid: number;
+  /** Ids of the maps the program uses. */
+  readonly mapIds: readonly number[];
+  /** Id of the program's BTF object, 0 when none. */
+  readonly btfId: number;
+  /** True when the license is GPL-compatible. */
+  readonly gplCompatible: boolean;
+  /** Number of func_info and line_info records the program was loaded with. */
+  readonly funcInfoCount: number;
+  readonly lineInfoCount: number;
+  /** Instructions the verifier processed. */
+  readonly verifiedInstructions: number;
+  /** Run time and count, when `kernel.bpf_stats_enabled` is on. */
+  readonly runTimeNs: bigint;
+  readonly runCount: bigint;
+  /** BTF object id and type id of the program's attach target (fentry, lsm, ...), 0 when none. */
+  readonly attachBtfObjectId: number;
+  readonly attachBtfId: number;
+  /** Bytes of memory the program is charged for, as fdinfo reports (undefined when unavailable). */
+  readonly memlock: number | undefined;
+}
+
+/** The ids of the maps a program uses (asked again with a bigger buffer when there are more). */
+export function programMapIds(fd: number): number[] {
+  let ids = new Uint32Array(64);
+  for (;;) {
+    const count = native.progMapIds(fd, ids);
+    if (count < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -count, undefined, 'program map ids');
+    if (count <= ids.length) return [...ids.subarray(0, count)];
+    ids = new Uint32Array(count);
+  }
+}
+
+/**
+ * Reads a program's info by fd.
+ * @throws BpfError (OBJ_GET_INFO_BY_FD) when the fd is not a BPF object.
+ */
+export function readProgramInfo(fd: number): ProgramInfo {
+  const info = new StructBuffer(progInfoLayout);
+  const rc = native.objInfo(fd, info.bytes);
+  if (rc < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -rc, undefined, 'program info');
+  let memlock: number | undefined;
+  try {
+    const match = /^memlock:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    memlock = match?.[1] === undefined ? undefined : Number(match[1]);
+  } catch {
+    memlock = undefined;
+  }
+  const type = info.u32('type');
+  return {
+    type,
+    typeName: programTypeName(type),
+    id: info.u32('id'),
+    tag: Buffer.from(info.raw('tag')).toString('hex'),
+    name: info.text('name'),
+    xlatedSize: info.u32('xlated_prog_len'),
+    jitedSize: info.u32('jited_prog_len'),
+    loadTime: info.u64('load_time'),
+    createdByUid: info.u32('created_by_uid'),
+    mapIds: info.u32('nr_map_ids') ? programMapIds(fd) : [],
+    btfId: info.u32('btf_id'),
+    gplCompatible: (info.u32('gpl_compatible') & 1) !== 0,
+    funcInfoCount: info.u32('nr_func_info'),
+    lineInfoCount: info.u32('nr_line_info'),
+    verifiedInstructions: info.u32('verified_insns'),
+    runTimeNs: info.u64('run_time_ns'),
+    runCount: info.u64('run_cnt'),
+    attachBtfObjectId: info.u32('attach_btf_obj_id'),
+    attachBtfId: info.u32('attach_btf_id'),
+    memlock,
+  };
+}

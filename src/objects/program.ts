@@ -1,0 +1,232 @@
+/**
+ * `BpfProgram`: a handle on one loaded BPF program — from an object's load, a pin, or an id — with
+ * its info, pinning, and test runs.
+ */
+import { native } from '../sys/native.js';
+import { Command } from '../sys/commands.js';
+import { BpfError, Errno, argumentError, check } from '../sys/errors.js';
+import { idAttr, StructBuffer } from '../sys/layout.js';
+import { bpfObjectKind } from '../sys/fd-kind.js';
+import { attachTypeName, programTypeName } from '../sys/program-types.js';
+import { readProgramInfo, type ProgramInfo } from './program-info.js';
+
+/** What the loader knows about a program beyond what the kernel reports. */
+export interface ProgramOrigin {
+  /** The ELF section the program came from (`'xdp'`, `'kprobe/do_unlinkat'`). */
+  readonly sectionName?: string;
+  /** The expected attach type it was loaded with (`AttachType`), when it had one. */
+  readonly attachType?: number;
+  /** Where it was pinned or opened from. */
+  readonly path?: string;
+}
+
+/** Closes fds of programs that were collected without `close()` (a safety net, not the way to close). */
+const collected = new FinalizationRegistry<number>((fd) => {
+  native.closeFd(fd);
+});
+
+function programError(command: 'OBJ_PIN' | 'OBJ_GET' | 'PROG_GET_FD_BY_ID' | 'OBJ_GET_INFO_BY_FD', errno: number, what: string): BpfError {
+  const base = BpfError.fromErrno(command, errno);
+  return new BpfError(`${command} ${what}: ${base.message.slice(base.message.indexOf(': ') + 2)}`, { code: base.code, errno, command });
+}
+
+/**
+ * A loaded BPF program.
+ *
+ * @example
+ * using prog = BpfProgram.fromPinned('/sys/fs/bpf/xdp_pass');
+ * console.log(prog.typeName, prog.name, prog.info().tag);
+ */
+export class BpfProgram implements Disposable {
+  readonly #fd: number;
+  readonly #info: ProgramInfo;
+  readonly #origin: ProgramOrigin;
+  #closed = false;
+
+  /** Use the static constructors (`fromPinned`, `fromId`, `fromFd`) or `BpfObject.load`. Takes ownership of fd. */
+  protected constructor(fd: number, origin: ProgramOrigin = {}) {
+    let info: ProgramInfo;
+    try {
+      const kind = bpfObjectKind(fd);
+      if (kind !== undefined && kind !== 'prog') {
+        throw new BpfError(`${origin.path ?? `fd ${fd}`} is a BPF ${kind}, not a program`, { code: 'ERR_BPFMAP_NOT_A_PROGRAM', errno: 0 });
+      }
+      info = readProgramInfo(fd);
+    } catch (error) {
+      native.closeFd(fd);
+      throw error;
+    }
+    this.#fd = fd;
+    this.#info = info;
+    this.#origin = origin;
+    collected.register(this, fd, this);
+  }
+
+  /** @internal Wraps an fd the loader owns (from BPF_PROG_LOAD). */
+  static adopt(fd: number, origin: ProgramOrigin): BpfProgram {
+    return new BpfProgram(fd, origin);
+  }
+
+  /**
+   * Opens a program pinned on bpffs.
+   * @throws BpfError with code ENOENT when nothing is pinned there, `ERR_BPFMAP_NOT_A_PROGRAM`
+   *   when the pin is another kind of BPF object.
+   */
+  static fromPinned(path: string): BpfProgram {
+    if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
+    const fd = native.objGet(path, 0);
+    if (fd < 0) {
+      if (-fd === Errno.ENOENT) throw new BpfError(`no program pinned at ${path}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'OBJ_GET' });
+      throw programError('OBJ_GET', -fd, `at ${path}`);
+    }
+    return new BpfProgram(fd, { path });
+  }
+
+  /**
+   * Opens a program by its kernel-wide id (needs CAP_SYS_ADMIN).
+   * @throws BpfError with code ENOENT when no program has that id.
+   */
+  static fromId(id: number): BpfProgram {
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_ID', `program id must be a positive 32-bit integer, got ${id}`);
+    const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, new StructBuffer(idAttr).setU32('id', id).bytes);
+    if (fd < 0) {
+      if (-fd === Errno.ENOENT) throw new BpfError(`no program with id ${id}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'PROG_GET_FD_BY_ID' });
+      throw programError('PROG_GET_FD_BY_ID', -fd, `id ${id}`);
+    }
+    return new BpfProgram(fd);
+  }
+
+  /** Opens the program behind an fd the caller owns; the fd is duplicated, the caller keeps its own. */
+  static fromFd(fd: number): BpfProgram {
+    if (!Number.isInteger(fd) || fd < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `fd must be a non-negative integer, got ${fd}`);
+    const dup = native.dupFd(fd);
+    if (dup < 0) throw programError('OBJ_GET_INFO_BY_FD', -dup, `cannot duplicate fd ${fd}`);
+    return new BpfProgram(dup);
+  }
+
+  /** Ids of every loaded program, in increasing order (needs CAP_SYS_ADMIN). */
+  static *ids(): Generator<number> {
+    const attr = new StructBuffer(idAttr);
+    let id = 0;
+    for (;;) {
+      attr.setU32('id', id).setU32('next_id', 0);
+      const rc = native.bpfPlain(Command.PROG_GET_NEXT_ID, attr.bytes);
+      if (rc === -Errno.ENOENT) return;
+      check('PROG_GET_NEXT_ID', rc);
+      id = attr.u32('next_id');
+      yield id;
+    }
+  }
+
+  /** Info of every loaded program, like `bpftool prog show` (programs unloaded meanwhile are skipped). */
+  static list(): ProgramInfo[] {
+    const infos: ProgramInfo[] = [];
+    for (const id of BpfProgram.ids()) {
+      const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, new StructBuffer(idAttr).setU32('id', id).bytes);
+      if (fd === -Errno.ENOENT) continue;
+      if (fd < 0) throw programError('PROG_GET_FD_BY_ID', -fd, `id ${id}`);
+      try {
+        infos.push(readProgramInfo(fd));
+      } finally {
+        native.closeFd(fd);
+      }
+    }
+    return infos;
+  }
+
+  /** The program's fd (close-on-exec). Invalid after `close()`. */
+  get fd(): number {
+    this.#ensureOpen();
+    return this.#fd;
+  }
+
+  /** Kernel-wide program id. */
+  get id(): number {
+    return this.#info.id;
+  }
+
+  /** Program type number (`ProgramType`). */
+  get type(): number {
+    return this.#info.type;
+  }
+
+  /** bpftool's name for the program type (`'xdp'`, `'kprobe'`). */
+  get typeName(): string {
+    return programTypeName(this.#info.type);
+  }
+
+  /** The name the kernel has (up to 15 characters of the C function's name). */
+  get name(): string {
+    return this.#info.name;
+  }
+
+  /** The program's tag, 16 hex digits. */
+  get tag(): string {
+    return this.#info.tag;
+  }
+
+  /** The ELF section it was loaded from, when it came from an object. */
+  get sectionName(): string | undefined {
+    return this.#origin.sectionName;
+  }
+
+  /** The expected attach type it was loaded with (`AttachType`), when known. */
+  get attachType(): number | undefined {
+    return this.#origin.attachType;
+  }
+
+  /** The name of the expected attach type (`'trace_fentry'`), when known. */
+  get attachTypeName(): string | undefined {
+    return this.#origin.attachType === undefined ? undefined : attachTypeName(this.#origin.attachType);
+  }
+
+  /** BTF type id of the attach target (fentry/fexit/lsm/tp_btf/iter programs), 0 when none. */
+  get attachBtfId(): number {
+    return this.#info.attachBtfId;
+  }
+
+  /** Id of the BTF object holding the attach target (vmlinux or a module), 0 when none. */
+  get attachBtfObjectId(): number {
+    return this.#info.attachBtfObjectId;
+  }
+
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Fresh info from the kernel (run counts and map ids change over time). */
+  info(): ProgramInfo {
+    this.#ensureOpen();
+    return readProgramInfo(this.#fd);
+  }
+
+  /**
+   * Pins the program on bpffs at `path` (the pin keeps it loaded after this process exits).
+   * @throws BpfError with code EEXIST when the path exists.
+   */
+  pin(path: string): this {
+    this.#ensureOpen();
+    if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
+    const rc = native.objPin(this.#fd, path);
+    if (rc < 0) throw programError('OBJ_PIN', -rc, `of program '${this.name}' at ${path}`);
+    return this;
+  }
+
+  /** Closes the fd. The program stays loaded while pins, links or maps refer to it. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    collected.unregister(this);
+    native.closeFd(this.#fd);
+  }
+
+  /** Same as `close()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw new BpfError(`program '${this.name}' (id ${this.id}) is closed`, { code: 'EBADF', errno: Errno.EBADF });
+  }
+}
