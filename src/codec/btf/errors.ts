@@ -15,7 +15,13 @@ export type BtfErrorCode =
   | 'ERR_BTF_UNSUPPORTED'
   | 'ERR_BTF_ELF'
   | 'ERR_BTF_LOAD'
-  | 'ERR_BTF_SIZE_MISMATCH';
+  | 'ERR_BTF_SIZE_MISMATCH'
+  /** `.BTF.ext`: bad magic, version, flags or header length. */
+  | 'ERR_BTF_EXT_HEADER'
+  /** `.BTF.ext`: a part, section or record runs past its bounds. */
+  | 'ERR_BTF_EXT_TRUNCATED'
+  /** `.BTF.ext`: a record that cannot be right (record size, instruction offset, kind, string). */
+  | 'ERR_BTF_EXT_BAD_RECORD';
 
 /**
  * BTF that cannot be parsed, resolved or used for the requested purpose.
