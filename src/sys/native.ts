@@ -22,6 +22,19 @@ export interface NativeMapHandle {
   readonly valueOffset: number;
 }
 
+/** Kinds of object handle, by the number the addon knows them by (`obj_kind` in native/common.h). */
+export const NativeKind = { map: 1, prog: 2, link: 3, btf: 4, perfEvent: 5, epoll: 6 } as const;
+export type NativeKindName = keyof typeof NativeKind;
+
+/**
+ * An object the addon owns (a map, program, link, BTF object, perf event, epoll instance): a
+ * tagged external holding a private fd that JavaScript never sees as a number. Pass it to addon
+ * functions; `objPublicFd` gives a separate fd number for users; `objClose` closes it.
+ */
+export interface NativeObject<Kind extends NativeKindName = NativeKindName> {
+  readonly __nativeObject: Kind;
+}
+
 /** The id of an open map handle, as the element functions take it. */
 export type NativeMapId = number & { readonly __brand: 'NativeMapId' };
 
@@ -72,6 +85,15 @@ export interface NativeAddon {
   closeFd(fd: number): number;
   dupFd(fd: number): number;
   possibleCpus(): number;
+  /** Duplicates an fd the caller owns into a handle, checking it is an object of `kind`: handle | -errno (-EINVAL: another kind). */
+  objFromFd<K extends NativeKindName>(fd: number, kind: (typeof NativeKind)[K]): NativeObject<K> | number;
+  /** The kind number objFromFd would accept `fd` as, 0 for none. */
+  objKindOfFd(fd: number): number;
+  /** Closes a handle (idempotent); it is `ERR_BPFMAP_CLOSED` as an argument from then on. */
+  objClose(handle: NativeObject): number;
+  objIsOpen(handle: NativeObject): boolean;
+  /** The handle's public fd (a dup owned by the handle, made on first call): fd | -errno. */
+  objPublicFd(handle: NativeObject): number;
   mmap(fd: number, length: number, writable: boolean, offset: number): NativeMapping | number;
   munmap(mapping: NativeMapping): number;
   epollCreate(): number;
