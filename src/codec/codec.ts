@@ -33,16 +33,33 @@ export interface BytesCodec extends Codec<Uint8Array> {
   readonly [RAW_BYTES]: true;
 }
 
+// The intrinsic getters, captured at load: a subclass, an own property or a Proxy cannot make
+// them lie, and they throw for nothing (they return undefined for non-typed-arrays).
+const typedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const typedArrayTag = Object.getOwnPropertyDescriptor(typedArrayPrototype, Symbol.toStringTag)!.get as (this: unknown) => string | undefined;
+const typedArrayLength = Object.getOwnPropertyDescriptor(typedArrayPrototype, 'length')!.get as (this: unknown) => number;
+
+/**
+ * The true length of a genuine `Uint8Array` (Buffers included), or -1 for anything else: a
+ * Proxy, an object made with `Object.create(Uint8Array.prototype)`, or another typed array.
+ * A subclass that overrides `length` gets its real length here.
+ */
+export function uint8ArrayLength(value: unknown): number {
+  if (typedArrayTag.call(value) !== 'Uint8Array') return -1;
+  return typedArrayLength.call(value);
+}
+
 /** A raw byte codec of a fixed size. */
 export function bytesCodec(size: number): BytesCodec {
   return {
     [RAW_BYTES]: true,
     size,
     encode(value: Uint8Array, target: Uint8Array, offset: number): void {
-      if (!(value instanceof Uint8Array)) {
-        throw new TypeError(`expected a Uint8Array of ${size} bytes, got ${describe(value)}`);
+      const length = uint8ArrayLength(value);
+      if (length < 0) {
+        throw Object.assign(new TypeError(`expected a Uint8Array of ${size} bytes, got ${describe(value)}`), { code: 'ERR_BPFMAP_VALUE_TYPE' });
       }
-      if (value.length !== size) throw new RangeError(`expected ${size} bytes, got ${value.length}`);
+      if (length !== size) throw Object.assign(new RangeError(`expected ${size} bytes, got ${length}`), { code: 'ERR_BPFMAP_VALUE_SIZE' });
       target.set(value, offset);
     },
     decode(source: Uint8Array, offset: number): Uint8Array {
@@ -74,8 +91,15 @@ export function isBytesCodec(codec: Codec<unknown>): codec is BytesCodec {
 /** A short description of a value's type for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (value instanceof Uint8Array) return `a Uint8Array of ${value.length} bytes`;
-  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`;
-  return `${typeof value} ${String(value)}`;
+  try {
+    if (Array.isArray(value)) return `an array of ${value.length}`;
+    const length = uint8ArrayLength(value);
+    if (length >= 0) return `a Uint8Array of ${length} bytes`;
+    if (typeof value === 'object') return `a ${String((value as { constructor?: { name?: unknown } }).constructor?.name ?? 'object')}`;
+    if (typeof value === 'symbol') return value.toString();
+    return `${typeof value} ${String(value)}`;
+  } catch {
+    // A Proxy or an object whose getters throw: say what it is without touching it again.
+    return `a ${typeof value}`;
+  }
 }

@@ -6,7 +6,7 @@
  * element operations put their key and value there and pass the addon only the map's handle, so
  * they allocate nothing but the decoded result and cross into native code once per operation.
  */
-import { type Codec, bytesCodec, isBytesCodec, copyBytes, describe } from '../codec/codec.js';
+import { type Codec, bytesCodec, isBytesCodec, copyBytes, describe, uint8ArrayLength } from '../codec/codec.js';
 import { native, type NativeMapHandle, type NativeMapId } from '../sys/native.js';
 import { Command } from '../sys/commands.js';
 import { BpfError, BpfBatchError, Errno, check, sizeError, argumentError, type ErrorSubject } from '../sys/errors.js';
@@ -83,22 +83,53 @@ const EINVAL = -Errno.EINVAL;
 /** Map types besides maps-of-maps and prog_array whose updates take an fd. */
 const TAKES_FD_TYPES: readonly number[] = [MapType.perf_event_array, MapType.cgroup_array, MapType.sockmap, MapType.sockhash];
 const DEFAULT_BATCH = 4096;
+/** The most buffer memory one batch call may allocate (keys and values together). */
+const MAX_BATCH_BYTES = 1 << 30;
 
-function resolveSetFlags(flags: SetFlags | undefined): number {
+/** The items of an iterable, with a typed error when it is not one. */
+function listOf<T>(items: Iterable<T>, what: string): T[] {
+  if (items === null || (typeof items !== 'object' && typeof items !== 'function') || typeof (items as Partial<Iterable<T>>)[Symbol.iterator] !== 'function') {
+    throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `${what} must be iterable, got ${describe(items)}`);
+  }
+  return Array.from(items);
+}
+
+/** Checks that batch options are an object (or omitted). */
+function batchOptions<T extends object>(options: T | undefined, operation: string): Partial<T> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object') {
+    throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `${operation} options must be an object, got ${describe(options)}`);
+  }
+  return options;
+}
+
+/** Every bit an element update takes: BPF_NOEXIST | BPF_EXIST | BPF_F_LOCK. */
+const UPDATE_FLAG_BITS = UpdateFlags.noexist | UpdateFlags.exist | UpdateFlags.lock;
+
+/**
+ * Checks update flags before anything reaches the kernel. The addon passes flags as 32 bits, so a
+ * number at or above 2^32 would wrap to another flag (2^32 + 1 is noexist): only the bits the
+ * kernel defines are taken, and noexist with exist together (which the kernel refuses) is
+ * refused here.
+ */
+export function resolveSetFlags(flags: SetFlags | undefined): number {
   if (flags === undefined) return 0;
   if (typeof flags === 'number') {
-    if (!Number.isInteger(flags) || flags < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FLAGS', `flags must be a non-negative integer, got ${flags}`);
+    if (!Number.isInteger(flags) || flags < 0 || (flags & ~UPDATE_FLAG_BITS) !== 0 || flags > UPDATE_FLAG_BITS ||
+        (flags & (UpdateFlags.noexist | UpdateFlags.exist)) === (UpdateFlags.noexist | UpdateFlags.exist)) {
+      throw argumentError(RangeError, 'ERR_BPFMAP_FLAGS', `update flags must be 0 (any), 1 (noexist) or 2 (exist), optionally | 4 (lock), got ${flags}`);
+    }
     return flags;
   }
-  const value = (UpdateFlags as Record<string, number | undefined>)[flags];
+  const value = typeof flags === 'string' && Object.hasOwn(UpdateFlags, flags) ? UpdateFlags[flags] : undefined;
   if (value === undefined) {
-    throw argumentError(TypeError, 'ERR_BPFMAP_FLAGS', `unknown update flag '${String(flags)}': expected any, noexist, exist or lock`);
+    throw argumentError(TypeError, 'ERR_BPFMAP_FLAGS', `unknown update flag ${typeof flags === 'string' ? `'${flags}'` : describe(flags)}: expected any, noexist, exist, lock or a number`);
   }
   return value;
 }
 
 function resolveGetFlags(flags: GetFlags): number {
-  if (flags !== 'lock') throw argumentError(TypeError, 'ERR_BPFMAP_FLAGS', `unknown lookup flag '${String(flags)}': expected 'lock'`);
+  if (flags !== 'lock') throw argumentError(TypeError, 'ERR_BPFMAP_FLAGS', `unknown lookup flag ${typeof flags === 'string' ? `'${flags}'` : describe(flags)}: expected 'lock'`);
   return UpdateFlags.lock;
 }
 
@@ -250,7 +281,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * @throws BpfError (OBJ_GET) with code ENOENT when nothing is pinned there.
    */
   static openPinned<K = Uint8Array, T = Uint8Array, V = T>(path: string, options?: OpenOptions<K, T>): BpfMap<K, V> {
-    if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
+    checkPinPath(path);
     const fd = native.objGet(path, openFlags(options));
     if (fd < 0) {
       const error = BpfError.fromErrno('OBJ_GET', -fd, { path });
@@ -379,8 +410,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /**
    * A typed handle through the map's own BTF: keys and values decode to objects, enums to names,
-   * 64-bit integers to bigints (per-CPU maps to arrays). Maps without BTF come back raw. A new
+   * 64-bit integers to bigints (per-CPU maps to arrays). A new
    * handle: this one stays open and raw.
+   * @throws TypeError `ERR_BPFMAP_NO_BTF` when the map has no BTF value type.
    *
    * @example
    * using flows = BpfMap.openPinned('/sys/fs/bpf/flows').typed<FlowKey, FlowStats>();
@@ -418,16 +450,18 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** Checks a raw key; throws before any syscall. */
   #rawKey(key: K): Uint8Array {
-    if (!(key instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_KEY_TYPE', `key expected a Uint8Array of ${this.keySize} bytes, got ${describe(key)}`);
-    if (key.length !== this.keySize) throw sizeError('key', this.keySize, key.length);
-    return key;
+    const length = uint8ArrayLength(key);
+    if (length < 0) throw argumentError(TypeError, 'ERR_BPFMAP_KEY_TYPE', `key expected a Uint8Array of ${this.keySize} bytes, got ${describe(key)}`);
+    if (length !== this.keySize) throw sizeError('key', this.keySize, length);
+    return key as Uint8Array;
   }
 
   /** Checks a raw value; throws before any syscall. */
   #rawValue(value: V): Uint8Array {
-    if (!(value instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `value expected a Uint8Array of ${this.valueSize} bytes, got ${describe(value)}`);
-    if (value.length !== this.valueSize) throw sizeError('value', this.valueSize, value.length);
-    return value;
+    const length = uint8ArrayLength(value);
+    if (length < 0) throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `value expected a Uint8Array of ${this.valueSize} bytes, got ${describe(value)}`);
+    if (length !== this.valueSize) throw sizeError('value', this.valueSize, length);
+    return value as Uint8Array;
   }
 
   /** A key's bytes: a checked raw key, or the key encoded into the staging area. */
@@ -502,8 +536,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * Returns false when the key is missing. `flags` as for `get`.
    */
   getInto(key: K, target: Uint8Array, flags?: GetFlags): boolean {
-    if (!(target instanceof Uint8Array) || target.length !== this.valueBufferSize) {
-      throw sizeError('value buffer', this.valueBufferSize, target instanceof Uint8Array ? target.length : 0);
+    const targetLength = uint8ArrayLength(target);
+    if (targetLength !== this.valueBufferSize) {
+      if (targetLength < 0) throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `value buffer expected a Uint8Array of ${this.valueBufferSize} bytes, got ${describe(target)}`);
+      throw sizeError('value buffer', this.valueBufferSize, targetLength);
     }
     const flagBits = flags === undefined ? 0 : resolveGetFlags(flags);
     this.#stageKey(key);
@@ -782,11 +818,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    *   for (let i = 0; i < count; i++) use(keys.subarray(i * keySize, (i + 1) * keySize), ...);
    * }
    */
-  *batches(options: BatchOptions = {}): Generator<MapBatch> {
+  *batches(options?: BatchOptions): Generator<MapBatch> {
     this.#requireKeyed('batches');
-    const size = options.batchSize ?? DEFAULT_BATCH;
-    if (!Number.isInteger(size) || size <= 0) throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `batchSize must be a positive integer, got ${size}`);
-    const andDelete = options.delete ?? false;
+    const given = batchOptions(options, 'batches');
+    const size = this.#batchCount(given.batchSize ?? DEFAULT_BATCH, 'batchSize');
+    const andDelete = given.delete ?? false;
+    if (typeof andDelete !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delete must be a boolean, got ${describe(andDelete)}`);
     if (this.#canBatch()) {
       yield* this.#batches(size, andDelete);
       if (!this.#batchUnsupported) return;
@@ -804,6 +841,23 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
       }
     }
     if (count > 0) yield buffers.chunk(count);
+  }
+
+  /**
+   * A batch size as given (a positive 32-bit integer, what the kernel's count holds), capped at
+   * max_entries, since no batch returns more entries than the map holds, and checked against the
+   * memory its buffers would take.
+   */
+  #batchCount(given: unknown, option: string): number {
+    if (typeof given !== 'number' || !Number.isInteger(given) || given <= 0 || given > 0xffffffff) {
+      throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `${option} must be an integer from 1 to 4294967295, got ${describe(given)}`);
+    }
+    const count = Math.min(given, Math.max(this.maxEntries, 1));
+    const bytes = count * (this.keySize + this.valueBufferSize);
+    if (bytes > MAX_BATCH_BYTES) {
+      throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `${option} ${given} needs ${bytes} bytes of buffers for map '${this.name}', more than the ${MAX_BATCH_BYTES} a batch may take: use a smaller ${option}`);
+    }
+    return count;
   }
 
   #deleteRaw(key: Uint8Array): void {
@@ -836,9 +890,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
         started = true;
         continue;
       }
-      if (rc === -Errno.ENOSPC && count === 0) {
+      if (rc === -Errno.ENOSPC && count === 0 && size < this.maxEntries) {
         // A hash bucket holds more entries than the batch: grow and retry from the same cursor.
-        size *= 2;
+        size = Math.min(size * 2, this.maxEntries);
         buffers = new BatchBuffers(this.keySize, this.valueBufferSize, size);
         continue;
       }
@@ -854,20 +908,21 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * One page of a batch lookup, decoded: up to `count` entries after `cursor` (from the start
    * when omitted). Pass the returned cursor to continue; `done` marks the end.
    */
-  getBatch(options: { cursor?: BatchCursor; count?: number } = {}): BatchPage<K, V> {
+  getBatch(options?: { cursor?: BatchCursor; count?: number }): BatchPage<K, V> {
     return this.#page(options, false);
   }
 
   /** Like `getBatch`, but deletes the entries it returns (LOOKUP_AND_DELETE_BATCH). */
-  getAndDeleteBatch(options: { cursor?: BatchCursor; count?: number } = {}): BatchPage<K, V> {
+  getAndDeleteBatch(options?: { cursor?: BatchCursor; count?: number }): BatchPage<K, V> {
     return this.#page(options, true);
   }
 
-  #page(options: { cursor?: BatchCursor; count?: number }, andDelete: boolean): BatchPage<K, V> {
+  #page(options: { cursor?: BatchCursor; count?: number } | undefined, andDelete: boolean): BatchPage<K, V> {
     this.#requireKeyed(andDelete ? 'getAndDeleteBatch' : 'getBatch');
-    let count = options.count ?? DEFAULT_BATCH;
-    if (!Number.isInteger(count) || count <= 0) throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `count must be a positive integer, got ${count}`);
-    const cursor = options.cursor ?? new BatchCursor(this.keySize);
+    const given = batchOptions(options, andDelete ? 'getAndDeleteBatch' : 'getBatch');
+    let count = this.#batchCount(given.count ?? DEFAULT_BATCH, 'count');
+    const cursor = given.cursor ?? new BatchCursor(this.keySize);
+    if (!(cursor instanceof BatchCursor)) throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `cursor must be a BatchCursor from an earlier page, got ${describe(cursor)}`);
     if (cursor.keySize !== this.keySize) throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', 'the cursor belongs to a map with another key size');
     if (cursor.done) return { entries: [], cursor, done: true };
     const command = andDelete ? Command.MAP_LOOKUP_AND_DELETE_BATCH : Command.MAP_LOOKUP_BATCH;
@@ -875,8 +930,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
       const buffers = new BatchBuffers(this.keySize, this.valueBufferSize, count);
       const rc = native.mapBatch(this.#handle, command, cursor.started ? cursor.in : null, cursor.out, buffers.keys, buffers.values, count, 0, this.#countOut);
       const got = this.#countOut[0] ?? 0;
-      if (rc === -Errno.ENOSPC && got === 0) {
-        count *= 2;
+      if (rc === -Errno.ENOSPC && got === 0 && count < this.maxEntries) {
+        count = Math.min(count * 2, this.maxEntries);
         continue;
       }
       if (rc !== 0 && rc !== ENOENT) throw this.#fail(andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH', rc);
@@ -894,18 +949,27 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * Writes many entries in one syscall (UPDATE_BATCH), falling back to one update per entry
    * where batches are unsupported. Every key and value is encoded and checked before anything
    * reaches the kernel. Returns the number written.
-   * @throws BpfBatchError with `processed` when the kernel stops part-way.
+   *
+   * `flags` `'any'` and `'lock'` go to the kernel's batch; `'noexist'` and `'exist'`, which the
+   * kernel's batch update refuses (it takes only BPF_F_LOCK per element), are applied one update
+   * per entry, in order, stopping at the first entry that fails (EEXIST / ENOENT): the entries
+   * before it took effect, and `BpfBatchError.processed` says how many.
+   * @throws BpfBatchError with `processed` when the kernel stops part-way (0 when it refused the
+   *   batch before writing anything, e.g. EPERM on a frozen map).
    */
   setBatch(entries: Iterable<readonly [K, V]>, flags?: SetFlags): number {
     this.#requireKeyed('setBatch');
     const flagBits = resolveSetFlags(flags);
-    const list = Array.from(entries);
+    const list = listOf<readonly [K, V]>(entries, 'setBatch entries');
     if (list.length === 0) return 0;
     const buffers = new BatchBuffers(this.keySize, this.valueBufferSize, list.length);
-    list.forEach(([key, value], i) => {
+    list.forEach((entry, i) => {
       try {
-        buffers.keys.set(this.#key(key), i * this.keySize);
-        buffers.values.set(this.#value(value), i * this.valueBufferSize);
+        if (!Array.isArray(entry) || entry.length !== 2) {
+          throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `expected a [key, value] pair, got ${describe(entry)}`);
+        }
+        buffers.keys.set(this.#key(entry[0] as K), i * this.keySize);
+        buffers.values.set(this.#value(entry[1] as V), i * this.valueBufferSize);
       } catch (error) {
         if (error instanceof Error) error.message = `entry ${i}: ${error.message}`;
         throw error;
@@ -917,11 +981,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /**
    * Deletes many keys in one syscall (DELETE_BATCH), falling back to one delete per key.
    * Returns the number deleted.
-   * @throws BpfBatchError with `processed` when the kernel stops part-way (e.g. ENOENT on a missing key).
+   * @throws BpfBatchError with `processed` when the kernel stops part-way (e.g. ENOENT on a
+   *   missing key; 0 when it refused the batch before deleting anything, e.g. EPERM read-only).
    */
   deleteBatch(keys: Iterable<K>): number {
     this.#requireKeyed('deleteBatch');
-    const list = Array.from(keys);
+    const list = listOf<K>(keys, 'deleteBatch keys');
     if (list.length === 0) return 0;
     const buffers = new BatchBuffers(this.keySize, 0, list.length);
     list.forEach((key, i) => {
@@ -937,10 +1002,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   #writeBatch(command: number, name: CommandName, buffers: BatchBuffers, count: number, flags: number): number {
     const isDelete = command === Command.MAP_DELETE_BATCH;
-    if (this.#canBatch()) {
+    // The kernel's batch update takes only BPF_F_LOCK as elem_flags (EINVAL otherwise).
+    const batchable = (flags & ~UpdateFlags.lock) === 0;
+    if (this.#canBatch() && batchable) {
       const rc = native.mapBatch(this.#handle, command, null, null, buffers.keys, isDelete ? null : buffers.values, count, flags, this.#countOut);
-      const processed = this.#countOut[0] ?? 0;
-      if (rc === 0) return processed;
+      if (rc === 0) return this.#countOut[0] ?? 0;
+      // generic_map_{update,delete}_batch write back how many elements they processed when the
+      // loop stops; every earlier refusal (attribute checks, EPERM on a frozen or read-only map,
+      // no batch support) returns before that and leaves our count as it was. The loop never
+      // stops after the last element, so an unchanged full count means nothing was processed.
+      const reported = this.#countOut[0] ?? 0;
+      const processed = reported === count ? 0 : reported;
       const unsupported = rc === -Errno.EINVAL || rc === -Errno.ENOTSUPP || rc === -Errno.EOPNOTSUPP;
       // Anything but "no batch support" (or a bad argument the element path will name) is final.
       if (!unsupported || processed !== 0) throw new BpfBatchError(this.#fail(name, rc), processed);
@@ -962,7 +1034,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    */
   clear(): void {
     if (this.type === MapType.queue || this.type === MapType.stack) {
-      while (native.mapLookupAndDeleteStaged(this.#handle, 0) === 0);
+      let rc: number;
+      while ((rc = native.mapLookupAndDeleteStaged(this.#handle, 0)) === 0);
+      if (rc !== ENOENT) throw this.#fail('MAP_LOOKUP_AND_DELETE_ELEM', rc);
       return;
     }
     this.#requireKeyed('clear');
@@ -992,7 +1066,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** Pins the map on bpffs at `path` (the folder must exist on a bpf filesystem). */
   pin(path: string): this {
     this.#ensureOpen();
-    if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
+    checkPinPath(path);
     const rc = native.objPin(this.fd, path);
     if (rc !== 0) throw BpfError.fromErrno('OBJ_PIN', -rc, { ...this.#subject, path });
     return this;
@@ -1040,6 +1114,15 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/**
+ * A pin path must be a non-empty string without NUL: the kernel reads a C string, so anything
+ * after a NUL would be silently cut off and another path pinned or opened.
+ */
+function checkPinPath(path: unknown): asserts path is string {
+  if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', `pin path must be a non-empty string, got ${describe(path)}`);
+  if (path.includes('\0')) throw argumentError(TypeError, 'ERR_BPFMAP_PATH', `pin path must not contain a NUL character, got ${JSON.stringify(path)}`);
 }
 
 /**

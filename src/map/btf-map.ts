@@ -4,7 +4,7 @@
  * `formatted` values for maps made from JavaScript).
  */
 import { native } from '../sys/native.js';
-import { BpfError, Errno } from '../sys/errors.js';
+import { BpfError, Errno, argumentError } from '../sys/errors.js';
 import type { Codec } from '../codec/codec.js';
 import { Btf } from '../codec/btf/btf.js';
 import { btfCodec } from '../codec/btf/codec.js';
@@ -90,14 +90,18 @@ export function btfCodecsForMap(map: HasMapInfo): MapBtfCodecs | undefined {
 
 /**
  * A typed view of a map through its own BTF (a new handle; the original stays open and raw).
- * Maps without BTF come back raw. Per-CPU maps decode to one value per possible CPU.
+ * Per-CPU maps decode to one value per possible CPU.
+ * @throws TypeError `ERR_BPFMAP_NO_BTF` when the map has no BTF value type.
  *
  * @example
  * const counts = typedMap<{ pid: number }, { packets: bigint }>(BpfMap.openPinned('/sys/fs/bpf/counts'));
  */
 export function typedMap<K = unknown, V = unknown>(map: BpfMap<unknown, unknown>): BpfMap<K, V> {
   const codecs = btfCodecsForMap(map);
-  if (!codecs) return map.withCodecs<K, V>();
+  if (!codecs) {
+    // A raw handle typed as K/V would fail later with a confusing size error.
+    throw argumentError(TypeError, 'ERR_BPFMAP_NO_BTF', `map '${map.name}' id ${map.id} has no BTF value type, so it cannot be typed from its own BTF: use withCodecs() with records or codecs, or the raw handle`);
+  }
   // An undefined key codec keeps the map's own (raw) key codec.
   return map.withCodecs<K, V>(codecs.key as Codec<K>, codecs.value as Codec<V>);
 }
@@ -258,7 +262,7 @@ function createTyped<K, V>(spec: MapSpec, blob: Uint8Array, keyTypeId: number, v
         : 'the kernel takes no BTF key/value types for this map type';
       process.emitWarning(
         `map type ${typeName} rejected BTF key/value types (MAP_CREATE failed with ${error.code}: ${why}); ` +
-          `created map${spec.name ? ` '${spec.name}'` : ''} without BTF, so bpftool shows raw bytes and openTyped() gives raw values`,
+          `created map${spec.name ? ` '${spec.name}'` : ''} without BTF, so bpftool shows raw bytes and openTyped() refuses it (ERR_BPFMAP_NO_BTF)`,
         { code: 'BPFMAP_BTF_REJECTED' },
       );
       return map;

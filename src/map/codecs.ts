@@ -1,5 +1,6 @@
 /** Codecs the map layer adds around user codecs: per-CPU value arrays and LPM trie keys. */
-import { type Codec, bytesCodec, describe } from '../codec/codec.js';
+import { type Codec, bytesCodec, describe, uint8ArrayLength } from '../codec/codec.js';
+import { argumentError } from '../sys/errors.js';
 import { roundUp8 } from '../sys/layout.js';
 
 
@@ -14,10 +15,10 @@ export function perCpuCodec<T>(element: Codec<T>, cpus: number): Codec<T[]> {
     size,
     encode(values: T[], target: Uint8Array, offset: number): void {
       if (!Array.isArray(values)) {
-        throw new TypeError(`per-CPU value expected an array of ${cpus} values (one per possible CPU), got ${describe(values)}`);
+        throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `per-CPU value expected an array of ${cpus} values (one per possible CPU), got ${describe(values)}`);
       }
       if (values.length !== cpus) {
-        throw new RangeError(`per-CPU value expected ${cpus} values (one per possible CPU), got ${values.length}`);
+        throw argumentError(RangeError, 'ERR_BPFMAP_VALUE_SIZE', `per-CPU value expected ${cpus} values (one per possible CPU), got ${values.length}`);
       }
       target.fill(0, offset, offset + size);
       for (let cpu = 0; cpu < cpus; cpu++) {
@@ -58,13 +59,13 @@ export function lpmKeyCodec(dataSize: number): Codec<LpmKey> {
   return {
     size: 4 + dataSize,
     encode(key: LpmKey, target: Uint8Array, offset: number): void {
-      if (key === null || typeof key !== 'object') throw new TypeError(`lpm key expected {prefixLen, data}, got ${describe(key)}`);
+      if (key === null || typeof key !== 'object') throw argumentError(TypeError, 'ERR_BPFMAP_KEY_TYPE', `lpm key expected {prefixLen, data}, got ${describe(key)}`);
       const { prefixLen } = key;
       if (!Number.isInteger(prefixLen) || prefixLen < 0 || prefixLen > dataSize * 8) {
-        throw new RangeError(`lpm key prefixLen expected an integer from 0 to ${dataSize * 8}, got ${String(prefixLen)}`);
+        throw argumentError(RangeError, 'ERR_BPFMAP_KEY_TYPE', `lpm key prefixLen expected an integer from 0 to ${dataSize * 8}, got ${describe(prefixLen)}`);
       }
-      if (!(key.data instanceof Uint8Array) || key.data.length !== dataSize) {
-        throw new RangeError(`lpm key data expected ${dataSize} bytes, got ${describe(key.data)}`);
+      if (uint8ArrayLength(key.data) !== dataSize) {
+        throw argumentError(RangeError, 'ERR_BPFMAP_KEY_SIZE', `lpm key data expected ${dataSize} bytes, got ${describe(key.data)}`);
       }
       new DataView(target.buffer, target.byteOffset).setUint32(offset, prefixLen, true);
       data.encode(key.data, target, offset + 4);

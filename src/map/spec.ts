@@ -1,6 +1,7 @@
 /** `MapSpec`: what `BpfMap.create` takes, checked and turned into MAP_CREATE attributes. */
 import { MapFlags, MapType, resolveMapType, type MapTypeName } from '../sys/constants.js';
 import { argumentError } from '../sys/errors.js';
+import { describe } from '../codec/codec.js';
 import { mapCreateAttr, StructBuffer } from '../sys/layout.js';
 
 /** A map flag's name, as in `MapFlags`. */
@@ -60,11 +61,14 @@ function u32(value: unknown, option: string): number {
 export function resolveFlags(flags: MapSpec['flags']): number {
   if (flags === undefined) return 0;
   if (typeof flags === 'number') return u32(flags, 'flags');
+  if (!Array.isArray(flags)) {
+    throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `flags must be a number or an array of flag names, got ${describe(flags)}`);
+  }
   let value = 0;
-  for (const name of flags) {
-    const bit = (MapFlags as Record<string, number | undefined>)[name];
+  for (const name of flags as readonly unknown[]) {
+    const bit = typeof name === 'string' && Object.hasOwn(MapFlags, name) ? MapFlags[name as MapFlagName] : undefined;
     if (bit === undefined) {
-      throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `unknown map flag '${name}': expected one of ${Object.keys(MapFlags).join(', ')}`);
+      throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `unknown map flag '${String(name)}': expected one of ${Object.keys(MapFlags).join(', ')}`);
     }
     value |= bit;
   }
@@ -92,15 +96,27 @@ export function encodeMapSpec(spec: MapSpec): { attr: Uint8Array; type: number; 
     .setText('map_name', name);
   if (spec.numaNode !== undefined) attr.setU32('numa_node', u32(spec.numaNode, 'numaNode'));
   if (spec.innerMap !== undefined) {
-    const innerFd = typeof spec.innerMap === 'number' ? spec.innerMap : spec.innerMap.fd;
+    const inner: unknown = spec.innerMap;
+    if (typeof inner !== 'number' && (inner === null || typeof inner !== 'object')) {
+      throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `innerMap must be a map (an object with an fd) or an fd number, got ${describe(inner)}`);
+    }
+    const innerFd = typeof inner === 'number' ? inner : (inner as HasFd).fd;
     attr.setU32('inner_map_fd', u32(innerFd, 'innerMap'));
   }
   if (spec.mapExtra !== undefined) {
-    const extra = BigInt(spec.mapExtra);
+    const given: unknown = spec.mapExtra;
+    if (typeof given !== 'bigint' && !(typeof given === 'number' && Number.isSafeInteger(given))) {
+      throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `mapExtra must be a bigint or a safe integer, got ${describe(given)}`);
+    }
+    const extra = BigInt(given);
     if (extra < 0n || extra > 0xffffffffffffffffn) throw argumentError(RangeError, 'ERR_BPFMAP_SPEC', `mapExtra must fit in 64 bits, got ${extra}`);
     attr.setU64('map_extra', extra);
   }
   if (spec.btf !== undefined) {
+    const btf: unknown = spec.btf;
+    if (btf === null || typeof btf !== 'object') {
+      throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `btf must be { fd, keyTypeId, valueTypeId }, got ${describe(btf)}`);
+    }
     attr
       .setU32('btf_fd', u32(spec.btf.fd, 'btf.fd'))
       .setU32('btf_key_type_id', u32(spec.btf.keyTypeId, 'btf.keyTypeId'))

@@ -56,16 +56,24 @@ export function mapTypeName(type: number): string {
 export function resolveMapType(type: MapTypeName | MapType | number | string): number {
   if (typeof type === 'number') {
     if (!Number.isInteger(type) || type <= 0 || type > 0xffffffff) {
-      throw new RangeError(`map type must be a positive 32-bit integer, got ${type}`);
+      throw specError(RangeError, `map type must be a positive 32-bit integer (0 is BPF_MAP_TYPE_UNSPEC, which no map has), got ${type}`);
     }
     return type;
   }
-  const value = (MapType as unknown as Record<string, number | undefined>)[type];
+  const value = typeof type === 'string' && Object.hasOwn(MapType, type) ? (MapType as unknown as Record<string, unknown>)[type] : undefined;
   if (typeof value !== 'number') {
     const known = Object.keys(MapType).filter((k) => Number.isNaN(Number(k)));
-    throw new TypeError(`unknown map type '${type}': expected one of ${known.join(', ')} or a number`);
+    throw specError(TypeError, `unknown map type ${typeof type === 'string' ? `'${type}'` : `(a ${type === null ? 'null' : typeof type})`}: expected one of ${known.join(', ')} or a number`);
   }
   return value;
+}
+
+/**
+ * A spec error with code ERR_BPFMAP_SPEC. Built here rather than with errors.ts's helper, which
+ * imports this module at load time.
+ */
+function specError<E extends TypeErrorConstructor | RangeErrorConstructor>(kind: E, message: string): InstanceType<E> {
+  return Object.assign(new kind(message), { code: 'ERR_BPFMAP_SPEC' }) as InstanceType<E>;
 }
 
 /** Map types whose values are one slot per possible CPU. */
