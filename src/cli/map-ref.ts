@@ -3,8 +3,6 @@
  * (`no map pinned at PATH`, `no map with id N`, `several maps are named X`).
  */
 import { BpfMap } from '../map/bpf-map.js';
-import type { MapInfo } from '../map/info.js';
-import { BpfError } from '../sys/errors.js';
 import { OperationError, type MapRef } from './grammar.js';
 
 /** Ids of the maps a reference selects (a name may select several). */
@@ -17,18 +15,7 @@ export function mapIdsOf(ref: MapRef): number[] {
       return [map.id];
     }
     case 'name': {
-      const ids: number[] = [];
-      for (const id of BpfMap.ids()) {
-        let info: MapInfo;
-        try {
-          info = BpfMap.infoById(id);
-        } catch (error) {
-          // A map that vanished between listing and opening is simply not there any more.
-          if (error instanceof BpfError && error.code === 'ENOENT') continue;
-          throw error;
-        }
-        if (info.name === ref.name) ids.push(id);
-      }
+      const ids = BpfMap.idsByName(ref.name);
       if (ids.length === 0) throw new OperationError(`no map named '${ref.name}'`);
       return ids;
     }

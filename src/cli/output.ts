@@ -188,9 +188,9 @@ export class JsonArrayStream {
     return this.#count;
   }
 
-  /** Ends the array. */
-  close(): void {
-    if (this.#count === 0) this.writer.write('[]\n');
-    else this.writer.write(this.indent ? '\n]\n' : ']\n');
+  /** Ends the array (and the line, unless `end` says otherwise: an array nested in a document). */
+  close(end = '\n'): void {
+    if (this.#count === 0) this.writer.write(`[]${end}`);
+    else this.writer.write(this.indent ? `\n]${end}` : `]${end}`);
   }
 }

@@ -92,9 +92,9 @@ export class RawJsonArrayEncoder {
   }
 
   /** Closes the array and hands everything to the writer. */
-  close(): void {
+  close(end = '\n'): void {
     this.#flush();
-    this.writer.write(this.#count === 0 ? '[]\n' : ']\n');
+    this.writer.write(this.#count === 0 ? `[]${end}` : `]${end}`);
   }
 
   #flush(): void {

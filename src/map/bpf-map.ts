@@ -316,20 +316,65 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /**
-   * Opens the first map with this name (names are not unique: prefer ids or pins).
+   * Opens the map with this name. Names are not unique (every libbpf tool has a `.rodata`, two
+   * runs of one tool share every name): when several maps have it, this throws unless
+   * `ambiguous: 'first'` asks for the one with the lowest id. `allFromName` opens them all.
    * @throws BpfError with code ENOENT when no map has that name.
+   * @throws RangeError with code `ERR_BPFMAP_AMBIGUOUS_NAME` (and `ids`, the matching ids) when
+   *   several maps have it.
+   * @example
+   * using events = BpfMap.fromName('events');                        // throws if two exist
+   * using first = BpfMap.fromName('events', { ambiguous: 'first' });
    */
-  static fromName<K = Uint8Array, T = Uint8Array, V = T>(name: string, options?: OpenOptions<K, T>): BpfMap<K, V> {
+  static fromName<K = Uint8Array, T = Uint8Array, V = T>(name: string, options?: OpenOptions<K, T> & { readonly ambiguous?: 'throw' | 'first' }): BpfMap<K, V> {
+    const ambiguous = options?.ambiguous ?? 'throw';
+    if (ambiguous !== 'throw' && ambiguous !== 'first') {
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `ambiguous must be 'throw' or 'first', got ${String(ambiguous)}`);
+    }
+    const ids = BpfMap.idsByName(name);
+    if (ids.length === 0) {
+      throw new BpfError(`no map named '${name}'`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'MAP_GET_NEXT_ID', subject: { name } });
+    }
+    if (ids.length > 1 && ambiguous === 'throw') {
+      const error = argumentError(RangeError, 'ERR_BPFMAP_AMBIGUOUS_NAME',
+        `${ids.length} maps are named '${name}' (ids ${ids.join(', ')}): open one with fromId(), or pass { ambiguous: 'first' }, or use allFromName()`);
+      throw Object.assign(error, { ids });
+    }
+    return BpfMap.fromId<K, T, V>(ids[0] as number, options);
+  }
+
+  /**
+   * Opens every map with this name, in increasing id order (an empty array when none has it).
+   * Maps that go away between listing and opening are left out.
+   */
+  static allFromName<K = Uint8Array, T = Uint8Array, V = T>(name: string, options?: OpenOptions<K, T>): Array<BpfMap<K, V>> {
+    const maps: Array<BpfMap<K, V>> = [];
+    for (const id of BpfMap.idsByName(name)) {
+      try {
+        maps.push(BpfMap.fromId<K, T, V>(id, options));
+      } catch (error) {
+        if (error instanceof BpfError && error.code === 'ENOENT') continue;
+        for (const map of maps) map.close();
+        throw error;
+      }
+    }
+    return maps;
+  }
+
+  /** Ids of the maps with this name, in increasing order (maps that vanish while listing are skipped). */
+  static idsByName(name: string): number[] {
+    const ids: number[] = [];
     for (const id of BpfMap.ids()) {
-      let info: MapInfo | undefined;
+      let info: MapInfo;
       try {
         info = BpfMap.infoById(id);
-      } catch {
-        continue;
+      } catch (error) {
+        if (error instanceof BpfError && error.code === 'ENOENT') continue;
+        throw error;
       }
-      if (info.name === name) return BpfMap.fromId<K, T, V>(id, options);
+      if (info.name === name) ids.push(id);
     }
-    throw new BpfError(`no map named '${name}'`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'MAP_GET_NEXT_ID', subject: { name } });
+    return ids;
   }
 
   static #fromOwnedFd<K, V>(fd: number, options: OpenOptions<K, unknown> | undefined, path?: string): BpfMap<K, V> {

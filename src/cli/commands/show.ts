@@ -52,7 +52,8 @@ export function showJson(info: MapInfo, pinned: readonly string[] | undefined, o
   return {
     id: info.id,
     type: typeIsKnown ? info.typeName : info.type,
-    name: info.name,
+    // bpftool leaves the name out for unnamed maps.
+    name: info.name === '' ? undefined : info.name,
     flags: info.flags,
     bytes_key: info.keySize,
     bytes_value: info.valueSize,
@@ -80,8 +81,10 @@ export function showText(info: MapInfo, pinned: readonly string[] | undefined, o
     if (owner.jited !== undefined) text += `owner${owner.jited ? '' : ' not'} jited`;
   }
   for (const pin of pinned ?? []) text += `\n\tpinned ${pin}`;
-  if (info.frozen) text += '\n\tfrozen';
-  if (info.btfId !== 0) text += `${info.frozen ? '  ' : '\n\t'}btf_id ${info.btfId}`;
+  // bpftool: `btf_id N  frozen` on one line, either alone when the other is absent.
+  if (info.btfId !== 0 || info.frozen) text += '\n\t';
+  if (info.btfId !== 0) text += `btf_id ${info.btfId}`;
+  if (info.frozen) text += `${info.btfId !== 0 ? '  ' : ''}frozen`;
   return text;
 }
 
