@@ -37,6 +37,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_objects(env, exports, state);
   register_mmap(env, exports, state);
   register_events(env, exports, state);
+  register_prog(env, exports, state);
   return exports;
 }
 

@@ -2,7 +2,7 @@
  * `BpfProgram`: a handle on one loaded BPF program — from an object's load, a pin, or an id — with
  * its info, pinning, and test runs.
  */
-import { native } from '../sys/native.js';
+import { native, NativeKind, type NativeObject } from '../sys/native.js';
 import { Command } from '../sys/commands.js';
 import { BpfError, Errno, argumentError, check } from '../sys/errors.js';
 import { idAttr, StructBuffer } from '../sys/layout.js';
@@ -20,11 +20,6 @@ export interface ProgramOrigin {
   readonly path?: string;
 }
 
-/** Closes fds of programs that were collected without `close()` (a safety net, not the way to close). */
-const collected = new FinalizationRegistry<number>((fd) => {
-  native.closeFd(fd);
-});
-
 function programError(command: 'OBJ_PIN' | 'OBJ_GET' | 'PROG_GET_FD_BY_ID' | 'OBJ_GET_INFO_BY_FD', errno: number, what: string): BpfError {
   const base = BpfError.fromErrno(command, errno);
   return new BpfError(`${command} ${what}: ${base.message.slice(base.message.indexOf(': ') + 2)}`, { code: base.code, errno, command });
@@ -38,33 +33,47 @@ function programError(command: 'OBJ_PIN' | 'OBJ_GET' | 'PROG_GET_FD_BY_ID' | 'OB
  * console.log(prog.typeName, prog.name, prog.info().tag);
  */
 export class BpfProgram implements Disposable {
-  readonly #fd: number;
+  /** The addon's handle: it owns the program's private fd (closed when collected, too). */
+  readonly #handle: NativeObject<'prog'>;
   readonly #info: ProgramInfo;
   readonly #origin: ProgramOrigin;
   #closed = false;
 
-  /** Use the static constructors (`fromPinned`, `fromId`, `fromFd`) or `BpfObject.load`. Takes ownership of fd. */
-  protected constructor(fd: number, origin: ProgramOrigin = {}) {
-    let info: ProgramInfo;
+  /** Use the static constructors (`fromPinned`, `fromId`, `fromFd`) or `ObjectSpec.load`. Takes ownership of the handle. */
+  protected constructor(handle: NativeObject<'prog'>, origin: ProgramOrigin = {}) {
     try {
-      const kind = bpfObjectKind(fd);
-      if (kind !== undefined && kind !== 'prog') {
-        throw new BpfError(`${origin.path ?? `fd ${fd}`} is a BPF ${kind}, not a program`, { code: 'ERR_BPFMAP_NOT_A_PROGRAM', errno: 0 });
-      }
-      info = readProgramInfo(fd);
+      this.#info = readProgramInfo(native.objPublicFd(handle));
     } catch (error) {
-      native.closeFd(fd);
+      native.objClose(handle);
       throw error;
     }
-    this.#fd = fd;
-    this.#info = info;
+    this.#handle = handle;
     this.#origin = origin;
-    collected.register(this, fd, this);
   }
 
-  /** @internal Wraps an fd the loader owns (from BPF_PROG_LOAD). */
-  static adopt(fd: number, origin: ProgramOrigin): BpfProgram {
-    return new BpfProgram(fd, origin);
+  /** @internal Wraps a handle the loader owns (from BPF_PROG_LOAD). */
+  static adopt(handle: NativeObject<'prog'>, origin: ProgramOrigin): BpfProgram {
+    return new BpfProgram(handle, origin);
+  }
+
+  /** @internal The addon's handle, for other addon calls (attach, prog_array updates). */
+  get handle(): NativeObject<'prog'> {
+    this.#ensureOpen();
+    return this.#handle;
+  }
+
+  /** Wraps an fd this code owns: a program handle of it, the fd closed either way. */
+  static #fromOwnedFd(fd: number, what: string): BpfProgram {
+    const handle = native.objFromFd<'prog'>(fd, NativeKind.prog);
+    const kind = typeof handle === 'number' ? bpfObjectKind(fd) : 'prog';
+    native.closeFd(fd);
+    if (typeof handle === 'number') {
+      if (-handle === Errno.EINVAL) {
+        throw new BpfError(`${what} is a BPF ${kind ?? 'object'} of another kind, not a program`, { code: 'ERR_BPFMAP_NOT_A_PROGRAM', errno: 0 });
+      }
+      throw programError('OBJ_GET', -handle, what);
+    }
+    return new BpfProgram(handle, what.startsWith('/') ? { path: what } : {});
   }
 
   /**
@@ -79,7 +88,7 @@ export class BpfProgram implements Disposable {
       if (-fd === Errno.ENOENT) throw new BpfError(`no program pinned at ${path}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'OBJ_GET' });
       throw programError('OBJ_GET', -fd, `at ${path}`);
     }
-    return new BpfProgram(fd, { path });
+    return BpfProgram.#fromOwnedFd(fd, path);
   }
 
   /**
@@ -88,12 +97,12 @@ export class BpfProgram implements Disposable {
    */
   static fromId(id: number): BpfProgram {
     if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_ID', `program id must be a positive 32-bit integer, got ${id}`);
-    const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, new StructBuffer(idAttr).setU32('id', id).bytes);
-    if (fd < 0) {
-      if (-fd === Errno.ENOENT) throw new BpfError(`no program with id ${id}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'PROG_GET_FD_BY_ID' });
-      throw programError('PROG_GET_FD_BY_ID', -fd, `id ${id}`);
+    const handle = native.progFromId(id);
+    if (typeof handle === 'number') {
+      if (-handle === Errno.ENOENT) throw new BpfError(`no program with id ${id}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'PROG_GET_FD_BY_ID' });
+      throw programError('PROG_GET_FD_BY_ID', -handle, `id ${id}`);
     }
-    return new BpfProgram(fd);
+    return new BpfProgram(handle);
   }
 
   /** Opens the program behind an fd the caller owns; the fd is duplicated, the caller keeps its own. */
@@ -101,7 +110,7 @@ export class BpfProgram implements Disposable {
     if (!Number.isInteger(fd) || fd < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `fd must be a non-negative integer, got ${fd}`);
     const dup = native.dupFd(fd);
     if (dup < 0) throw programError('OBJ_GET_INFO_BY_FD', -dup, `cannot duplicate fd ${fd}`);
-    return new BpfProgram(dup);
+    return BpfProgram.#fromOwnedFd(dup, `fd ${fd}`);
   }
 
   /** Ids of every loaded program, in increasing order (needs CAP_SYS_ADMIN). */
@@ -134,10 +143,10 @@ export class BpfProgram implements Disposable {
     return infos;
   }
 
-  /** The program's fd (close-on-exec). Invalid after `close()`. */
+  /** A file descriptor of the program for other tools (a dup the handle owns, closed with it). */
   get fd(): number {
     this.#ensureOpen();
-    return this.#fd;
+    return check('OBJ_GET_INFO_BY_FD', native.objPublicFd(this.#handle));
   }
 
   /** Kernel-wide program id. */
@@ -198,7 +207,7 @@ export class BpfProgram implements Disposable {
   /** Fresh info from the kernel (run counts and map ids change over time). */
   info(): ProgramInfo {
     this.#ensureOpen();
-    return readProgramInfo(this.#fd);
+    return readProgramInfo(native.objPublicFd(this.#handle));
   }
 
   /**
@@ -208,7 +217,7 @@ export class BpfProgram implements Disposable {
   pin(path: string): this {
     this.#ensureOpen();
     if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
-    const rc = native.objPin(this.#fd, path);
+    const rc = native.objPin(native.objPublicFd(this.#handle), path);
     if (rc < 0) throw programError('OBJ_PIN', -rc, `of program '${this.name}' at ${path}`);
     return this;
   }
@@ -217,8 +226,7 @@ export class BpfProgram implements Disposable {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    collected.unregister(this);
-    native.closeFd(this.#fd);
+    native.objClose(this.#handle);
   }
 
   /** Same as `close()`, for `using`. */

@@ -94,6 +94,39 @@ export interface NativeAddon {
   objIsOpen(handle: NativeObject): boolean;
   /** The handle's public fd (a dup owned by the handle, made on first call): fd | -errno. */
   objPublicFd(handle: NativeObject): number;
+  /**
+   * BPF_PROG_LOAD (native/prog.c). `attr` supplies only the pointer-free fields (type, flags,
+   * name, attach type, attach BTF id, kernel version, log level); the addon sets every pointer,
+   * count and fd from the other arguments. `maps` fill fd_array, which BPF_PSEUDO_MAP_IDX
+   * instructions index. `logTrueSize[0]` receives the log size the kernel needed.
+   */
+  progLoad(
+    attr: Uint8Array,
+    instructions: Uint8Array,
+    license: string,
+    log: Uint8Array | null,
+    funcInfo: Uint8Array | null,
+    lineInfo: Uint8Array | null,
+    maps: readonly NativeObject<'map'>[],
+    btf: NativeObject<'btf'> | null,
+    attachBtfObject: NativeObject<'btf'> | null,
+    logTrueSize: Uint32Array,
+  ): NativeObject<'prog'> | number;
+  /** BPF_PROG_TEST_RUN; `out` receives retval, data_size_out, ctx_size_out, duration: 0 | -errno. */
+  progTestRun(
+    prog: NativeObject<'prog'>,
+    dataIn: Uint8Array | null,
+    dataOut: Uint8Array | null,
+    ctxIn: Uint8Array | null,
+    ctxOut: Uint8Array | null,
+    repeat: number,
+    flags: number,
+    cpu: number,
+    batchSize: number,
+    out: Uint32Array,
+  ): number;
+  /** PROG_GET_FD_BY_ID as a handle: prog handle | -errno. */
+  progFromId(id: number): NativeObject<'prog'> | number;
   mmap(fd: number, length: number, writable: boolean, offset: number): NativeMapping | number;
   munmap(mapping: NativeMapping): number;
   epollCreate(): number;

@@ -163,6 +163,17 @@ export class Btf {
     return new Btf(bytes, options.base);
   }
 
+  /**
+   * Byte offset of a type's record in `bytes` (its 12-byte header, then its kind data), for
+   * loaders that patch a copy of the blob in place (an object's DATASEC sizes and offsets).
+   * @throws BtfError (`ERR_BTF_NOT_FOUND`) for ids outside this blob (the base's included).
+   */
+  recordOffset(id: number): number {
+    const offset = id >= this.firstTypeId ? this.recordOffsets[id - this.firstTypeId] : undefined;
+    if (offset === undefined) throw new BtfError('ERR_BTF_NOT_FOUND', `no type with id ${id} in this blob (ids ${this.firstTypeId}..${this.lastTypeId})`, { typeId: id });
+    return offset;
+  }
+
   /** The number of types this blob defines (not counting void or the base's). */
   get typeCount(): number {
     return this.recordOffsets.length;

@@ -10,6 +10,18 @@ export interface ElfSection {
   readonly type: number;
   readonly offset: number;
   readonly size: number;
+  /** Index in the section header table (symbols and relocations refer to sections by it). */
+  readonly index: number;
+  /** `sh_flags` (SHF_WRITE 1, SHF_ALLOC 2, SHF_EXECINSTR 4). */
+  readonly flags: number;
+  /** `sh_link`: the symbol table of a relocation section, the string table of a symbol table. */
+  readonly link: number;
+  /** `sh_info`: the section a relocation section applies to. */
+  readonly info: number;
+  /** `sh_entsize`: bytes of one entry of a table section. */
+  readonly entrySize: number;
+  /** True for little-endian files. */
+  readonly littleEndian: boolean;
 }
 
 /** ELF64 `e_ident` and header field offsets. */
@@ -58,16 +70,26 @@ export function elfSections(file: Uint8Array): ElfSection[] {
     const offset = u64(at + 24);
     const size = u64(at + 32);
     if (type !== SHT_NOBITS && offset + size > file.length) throw elfError(`section ${i} runs past the end of the file`, at);
-    raw.push({ nameOffset: view.getUint32(at, le), type, offset, size });
+    raw.push({
+      nameOffset: view.getUint32(at, le),
+      type,
+      offset,
+      size,
+      flags: Number(view.getBigUint64(at + 8, le) & 0xffffffffn),
+      link: view.getUint32(at + 40, le),
+      info: view.getUint32(at + 44, le),
+      entrySize: Number(view.getBigUint64(at + 56, le) & 0xffffffffn),
+    });
   }
   const names = raw[namesIndex];
   if (!names) throw elfError(`e_shstrndx ${namesIndex} is not a section`, E_SHSTRNDX);
-  return raw.map(({ nameOffset, type, offset, size }) => {
+  return raw.map(({ nameOffset, type, offset, size, flags, link, info, entrySize }, index) => {
     const start = names.offset + nameOffset;
     let end = start;
     while (end < names.offset + names.size && file[end] !== 0) end++;
     if (nameOffset >= names.size) throw elfError(`section name offset ${nameOffset} is outside the name table`);
-    return { name: Buffer.from(file.buffer, file.byteOffset + start, end - start).toString('latin1'), type, offset, size };
+    const name = Buffer.from(file.buffer, file.byteOffset + start, end - start).toString('latin1');
+    return { name, type, offset, size, index, flags, link, info, entrySize, littleEndian: le };
   });
 }
 

@@ -1,0 +1,122 @@
+/**
+ * Errors of object loading. `ObjectError` names the object, program, section and instruction a
+ * problem is about, with a stable `code`:
+ * - `ERR_BPFMAP_OBJECT_ELF`: the file is not a BPF ELF object, or its tables are malformed;
+ * - `ERR_BPFMAP_OBJECT_SECTION`: a program's section name matches no known program type;
+ * - `ERR_BPFMAP_OBJECT_RELOCATION`: a relocation the loader does not support, or that points nowhere;
+ * - `ERR_BPFMAP_OBJECT_MAP`: a map definition that cannot be read (unknown field, bad shape);
+ * - `ERR_BPFMAP_OBJECT_KSYM`: an extern kernel symbol (or kconfig value) that cannot be resolved;
+ * - `ERR_BPFMAP_OBJECT_NAME`: a program, map or variable name the object does not have;
+ * - `ERR_BPFMAP_OBJECT_STATE`: an operation at the wrong time (editing a spec after load);
+ * - `ERR_BPFMAP_PIN_MISMATCH`: a pinned map whose attributes differ from the spec (`PinMismatchError`).
+ * A program the verifier rejects is a `VerifierError` (a `BpfError` with the verifier's log).
+ */
+import { BpfError } from '../sys/errors.js';
+
+/** Codes of `ObjectError`. */
+export type ObjectErrorCode =
+  | 'ERR_BPFMAP_OBJECT_ELF'
+  | 'ERR_BPFMAP_OBJECT_SECTION'
+  | 'ERR_BPFMAP_OBJECT_RELOCATION'
+  | 'ERR_BPFMAP_OBJECT_MAP'
+  | 'ERR_BPFMAP_OBJECT_KSYM'
+  | 'ERR_BPFMAP_OBJECT_NAME'
+  | 'ERR_BPFMAP_OBJECT_STATE'
+  | 'ERR_BPFMAP_OBJECT_VALUE';
+
+/** Where in an object a problem is. */
+export interface ObjectLocation {
+  /** The program (C function) name. */
+  readonly program?: string;
+  /** The ELF section. */
+  readonly section?: string;
+  /** The instruction index, counted in the program (or section) as the message says. */
+  readonly instruction?: number;
+  /** The map name. */
+  readonly map?: string;
+  /** The symbol a relocation or extern names. */
+  readonly symbol?: string;
+}
+
+function where(location: ObjectLocation): string {
+  const parts: string[] = [];
+  if (location.program !== undefined) parts.push(`program '${location.program}'`);
+  if (location.map !== undefined) parts.push(`map '${location.map}'`);
+  if (location.section !== undefined) parts.push(`section '${location.section}'`);
+  if (location.instruction !== undefined) parts.push(`instruction ${location.instruction}`);
+  return parts.length ? `${parts.join(', ')}: ` : '';
+}
+
+/** A BPF object that cannot be read, relocated or prepared for loading. */
+export class ObjectError extends Error {
+  /** Always `'ObjectError'`. */
+  override readonly name = 'ObjectError';
+  readonly code: ObjectErrorCode;
+  readonly program: string | undefined;
+  readonly section: string | undefined;
+  readonly instruction: number | undefined;
+  readonly map: string | undefined;
+  readonly symbol: string | undefined;
+
+  constructor(code: ObjectErrorCode, message: string, location: ObjectLocation = {}, options?: { cause?: unknown }) {
+    super(`${where(location)}${message}`, options);
+    this.code = code;
+    this.program = location.program;
+    this.section = location.section;
+    this.instruction = location.instruction;
+    this.map = location.map;
+    this.symbol = location.symbol;
+  }
+}
+
+/** What differs between a pinned map and the map an object wants there. */
+export interface PinDifference {
+  /** `'type'`, `'keySize'`, `'valueSize'`, `'maxEntries'`, `'flags'` or `'mapExtra'`. */
+  readonly field: string;
+  readonly pinned: number | bigint | string;
+  readonly wanted: number | bigint | string;
+}
+
+/** A pinned map that cannot be reused: its attributes differ from the spec's. */
+export class PinMismatchError extends Error {
+  /** Always `'PinMismatchError'`. */
+  override readonly name = 'PinMismatchError';
+  /** Always `'ERR_BPFMAP_PIN_MISMATCH'`. */
+  readonly code = 'ERR_BPFMAP_PIN_MISMATCH';
+  /** The pin path. */
+  readonly path: string;
+  /** Each attribute that differs. */
+  readonly differences: readonly PinDifference[];
+
+  constructor(path: string, differences: readonly PinDifference[], mapName?: string) {
+    const list = differences.map((d) => `${d.field} is ${String(d.pinned)} there but ${String(d.wanted)} in the spec`).join(', ');
+    super(`the map pinned at ${path} cannot be reused${mapName ? ` for map '${mapName}'` : ''}: ${list} (remove the pin or change the spec)`);
+    this.path = path;
+    this.differences = differences;
+  }
+}
+
+/** The verifier refused a program: `log` holds what it said. */
+export class VerifierError extends BpfError {
+  /** The verifier's log (the end of it when it did not fit even the biggest buffer). */
+  readonly log: string;
+  /** True when the log was cut because the buffer was too small. */
+  readonly truncated: boolean;
+  /** The program's name and section. */
+  readonly program: string;
+  readonly section: string;
+
+  constructor(program: string, section: string, errno: number, code: string, log: string, truncated: boolean) {
+    const lines = log.trimEnd().split('\n');
+    const tail = lines.slice(-12).join('\n');
+    super(
+      `PROG_LOAD of program '${program}' (section '${section}') failed with ${code}: the verifier refused it` +
+        (tail ? `${lines.length > 12 ? ` (last 12 of ${lines.length} log lines; see error.log)` : ''}:\n${tail}` : ' (no log: pass logLevel: 1 for one)'),
+      { code, errno, command: 'PROG_LOAD' },
+    );
+    this.log = log;
+    this.truncated = truncated;
+    this.program = program;
+    this.section = section;
+  }
+}
