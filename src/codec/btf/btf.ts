@@ -300,6 +300,14 @@ export class Btf {
     return first;
   }
 
+  /**
+   * Every name this blob's types bear (not the base's) with the ids that bear it, in id order:
+   * a scan without decoding any type (what CO-RE's candidate search indexes).
+   */
+  *namedTypeIds(): IterableIterator<[name: string, ids: readonly number[]]> {
+    for (const [name, entry] of this.names()) yield [name, typeof entry === 'number' ? [entry] : entry];
+  }
+
   private names(): Map<string, number | number[]> {
     if (this.nameIndex) return this.nameIndex;
     const index = new Map<string, number | number[]>();
