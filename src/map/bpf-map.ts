@@ -197,6 +197,16 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   #mappings: MappedArray[] = [];
   #closed = false;
   #batchUnsupported = false;
+  /**
+   * True while an operation of a map with user codecs runs: its codecs may call back into this
+   * map (a value encoder that looks another key up), and such a nested call must not touch the
+   * staging area the outer call has half filled. Nested calls run on `#reentrant` instead.
+   */
+  #codecBusy = false;
+  /** Whether the codecs can run user code (raw keys and values cannot). */
+  readonly #userCodecs: boolean;
+  /** A second handle with its own staging area for nested calls; made on first need, closed with this map. */
+  #reentrant: BpfMap<K, V> | undefined;
 
   /** Use the static constructors (`create`, `openPinned`, `fromId`, `fromFd`). Takes ownership of fd. */
   protected constructor(fd: number, codecs: MapCodecs<K, unknown> = {}, options: { readOnly?: boolean; path?: string } = {}) {
@@ -240,6 +250,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     this.valueBufferSize = this.perCpu ? roundUp8(info.valueSize) * possibleCpus() : info.valueSize;
     this.#rawKeys = isBytesCodec(keyCodec);
     this.#rawValues = isBytesCodec(element) && !this.perCpu;
+    this.#userCodecs = !(this.#rawKeys && this.#rawValues);
     // The staging area holds a key of at least 4 bytes, so that it can serve as a batch cursor,
     // and one whole value; the addon sized it from the kernel's own sizes.
     this.#keyBuffer = new Uint8Array(handle.staging, 0, Math.max(info.keySize, 4));
@@ -551,6 +562,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     return BpfError.fromErrno(command, -rc, this.#subject);
   }
 
+  /**
+   * The handle nested calls run on: same map, same codecs, its own staging area, so that a codec
+   * that calls back into this map (get inside encode, set inside decode) reads and writes the
+   * keys it names and leaves the outer call's staged key and value alone.
+   */
+  #reentry(): BpfMap<K, V> {
+    this.#ensureOpen();
+    this.#reentrant ??= this.withCodecs<K, V>(this.keyCodec, this.elementCodec);
+    return this.#reentrant;
+  }
+
   #ensureOpen(): void {
     if (this.#closed) throw this.#fail('OBJ_GET_INFO_BY_FD', -Errno.EBADF);
   }
@@ -568,6 +590,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * that updates under the lock; the lock's own bytes read as zero either way.
    */
   get(key: K, flags?: GetFlags): V | undefined {
+    if (this.#codecBusy) return this.#reentry().get(key, flags);
+    if (!this.#userCodecs) return this.#get(key, flags);
+    this.#codecBusy = true;
+    try {
+      return this.#get(key, flags);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #get(key: K, flags?: GetFlags): V | undefined {
     const flagBits = flags === undefined ? 0 : resolveGetFlags(flags);
     this.#stageKey(key);
     const rc = native.mapLookupStaged(this.#handle, flagBits);
@@ -581,6 +614,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * Returns false when the key is missing. `flags` as for `get`.
    */
   getInto(key: K, target: Uint8Array, flags?: GetFlags): boolean {
+    if (this.#codecBusy) return this.#reentry().getInto(key, target, flags);
+    if (!this.#userCodecs) return this.#getInto(key, target, flags);
+    this.#codecBusy = true;
+    try {
+      return this.#getInto(key, target, flags);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #getInto(key: K, target: Uint8Array, flags?: GetFlags): boolean {
     const targetLength = uint8ArrayLength(target);
     if (targetLength !== this.valueBufferSize) {
       if (targetLength < 0) throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `value buffer expected a Uint8Array of ${this.valueBufferSize} bytes, got ${describe(target)}`);
@@ -612,6 +656,20 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    *   E2BIG (map full), EPERM (frozen map).
    */
   set(key: K, value: V, flags?: SetFlags): this {
+    if (this.#codecBusy) {
+      this.#reentry().set(key, value, flags);
+      return this;
+    }
+    if (!this.#userCodecs) return this.#set(key, value, flags);
+    this.#codecBusy = true;
+    try {
+      return this.#set(key, value, flags);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #set(key: K, value: V, flags?: SetFlags): this {
     this.#requireKeyed('set');
     const flagBits = resolveSetFlags(flags);
     this.#stageKey(key);
@@ -623,6 +681,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** Deletes `key`; true when it existed. */
   delete(key: K): boolean {
+    if (this.#codecBusy) return this.#reentry().delete(key);
+    if (!this.#userCodecs) return this.#delete(key);
+    this.#codecBusy = true;
+    try {
+      return this.#delete(key);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #delete(key: K): boolean {
     this.#requireKeyed('delete');
     this.#stageKey(key);
     const rc = native.mapDeleteStaged(this.#handle);
@@ -633,7 +702,18 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** True when `key` has a value (for bloom_filter: when `key` may be in the set). */
   has(key: K): boolean {
-    if (this.type === MapType.bloom_filter) return this.mayContain(key as unknown as V);
+    if (this.#codecBusy) return this.#reentry().has(key);
+    if (!this.#userCodecs) return this.#has(key);
+    this.#codecBusy = true;
+    try {
+      return this.#has(key);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #has(key: K): boolean {
+    if (this.type === MapType.bloom_filter) return this.#mayContain(key as unknown as V);
     this.#stageKey(key);
     const rc = native.mapLookupStaged(this.#handle, 0);
     if (rc === 0) return true;
@@ -643,6 +723,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** Removes `key` and returns its value in one step (hash maps, kernel 5.14+); undefined when missing. */
   getAndDelete(key: K): V | undefined {
+    if (this.#codecBusy) return this.#reentry().getAndDelete(key);
+    if (!this.#userCodecs) return this.#getAndDelete(key);
+    this.#codecBusy = true;
+    try {
+      return this.#getAndDelete(key);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #getAndDelete(key: K): V | undefined {
     this.#requireKeyed('getAndDelete');
     this.#stageKey(key);
     const rc = native.mapLookupAndDeleteStaged(this.#handle, 0);
@@ -656,6 +747,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * `undefined` at the end. (A key that is not in a hash map yields the first key.)
    */
   nextKey(key?: K): K | undefined {
+    if (this.#codecBusy) return this.#reentry().nextKey(key);
+    if (!this.#userCodecs) return this.#nextKey(key);
+    this.#codecBusy = true;
+    try {
+      return this.#nextKey(key);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #nextKey(key?: K): K | undefined {
     this.#requireKeyed('nextKey');
     const current = key === undefined ? null : this.#key(key);
     const rc = native.mapNextKey(this.#handle, current, this.#nextKeyBuffer);
@@ -674,6 +776,20 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** Pushes onto a queue or stack. `flags: 'exist'` overwrites the oldest element when full. */
   push(value: V, flags?: SetFlags): this {
+    if (this.#codecBusy) {
+      this.#reentry().push(value, flags);
+      return this;
+    }
+    if (!this.#userCodecs) return this.#push(value, flags);
+    this.#codecBusy = true;
+    try {
+      return this.#push(value, flags);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #push(value: V, flags?: SetFlags): this {
     this.#requireType('push', MapType.queue, MapType.stack);
     const flagBits = resolveSetFlags(flags);
     this.#stageValue(value);
@@ -684,6 +800,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** Removes and returns the next element of a queue (oldest) or stack (newest); undefined when empty. */
   pop(): V | undefined {
+    if (this.#codecBusy) return this.#reentry().pop();
+    if (!this.#userCodecs) return this.#pop();
+    this.#codecBusy = true;
+    try {
+      return this.#pop();
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #pop(): V | undefined {
     this.#requireType('pop', MapType.queue, MapType.stack);
     const rc = native.mapLookupAndDeleteStaged(this.#handle, 0);
     if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
@@ -693,6 +820,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** Returns the next element of a queue or stack without removing it; undefined when empty. */
   peek(): V | undefined {
+    if (this.#codecBusy) return this.#reentry().peek();
+    if (!this.#userCodecs) return this.#peek();
+    this.#codecBusy = true;
+    try {
+      return this.#peek();
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #peek(): V | undefined {
     this.#requireType('peek', MapType.queue, MapType.stack);
     const rc = native.mapLookupStaged(this.#handle, 0);
     if (rc === 0) return this.valueCodec.decode(this.#valueBuffer, 0);
@@ -702,6 +840,20 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** Adds a value to a bloom filter. */
   add(value: V): this {
+    if (this.#codecBusy) {
+      this.#reentry().add(value);
+      return this;
+    }
+    if (!this.#userCodecs) return this.#add(value);
+    this.#codecBusy = true;
+    try {
+      return this.#add(value);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #add(value: V): this {
     this.#requireType('add', MapType.bloom_filter);
     this.#stageValue(value);
     const rc = native.mapUpdateStaged(this.#handle, 0);
@@ -711,6 +863,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** True when a bloom filter may contain `value` (false means it certainly does not). */
   mayContain(value: V): boolean {
+    if (this.#codecBusy) return this.#reentry().mayContain(value);
+    if (!this.#userCodecs) return this.#mayContain(value);
+    this.#codecBusy = true;
+    try {
+      return this.#mayContain(value);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #mayContain(value: V): boolean {
     this.#requireType('mayContain', MapType.bloom_filter);
     this.#stageValue(value);
     const rc = native.mapLookupStaged(this.#handle, 0);
@@ -733,6 +896,20 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * (sockmap, sockhash). The kernel keeps its own reference; lookups give ids, not fds.
    */
   setFd(key: K, target: { readonly fd: number } | number, flags?: SetFlags): this {
+    if (this.#codecBusy) {
+      this.#reentry().setFd(key, target, flags);
+      return this;
+    }
+    if (!this.#userCodecs) return this.#setFd(key, target, flags);
+    this.#codecBusy = true;
+    try {
+      return this.#setFd(key, target, flags);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #setFd(key: K, target: { readonly fd: number } | number, flags?: SetFlags): this {
     if (!holdsFdsType(this.type) && !TAKES_FD_TYPES.includes(this.type)) {
       throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `setFd needs a map whose values are fds (array_of_maps, hash_of_maps, prog_array, perf_event_array, cgroup_array, sockmap, sockhash); '${this.name}' is ${this.typeName}`);
     }
@@ -756,6 +933,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** The id of the inner map or program stored under `key`, or undefined. */
   getId(key: K): number | undefined {
+    if (this.#codecBusy) return this.#reentry().getId(key);
+    if (!this.#userCodecs) return this.#getId(key);
+    this.#codecBusy = true;
+    try {
+      return this.#getId(key);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #getId(key: K): number | undefined {
     this.#requireFdMap('getId');
     this.#stageKey(key);
     const rc = native.mapLookupStaged(this.#handle, 0);
@@ -1003,6 +1191,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    *   batch before writing anything, e.g. EPERM on a frozen map).
    */
   setBatch(entries: Iterable<readonly [K, V]>, flags?: SetFlags): number {
+    if (this.#codecBusy) return this.#reentry().setBatch(entries, flags);
+    if (!this.#userCodecs) return this.#setBatch(entries, flags);
+    this.#codecBusy = true;
+    try {
+      return this.#setBatch(entries, flags);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #setBatch(entries: Iterable<readonly [K, V]>, flags?: SetFlags): number {
     this.#requireKeyed('setBatch');
     const flagBits = resolveSetFlags(flags);
     const list = listOf<readonly [K, V]>(entries, 'setBatch entries');
@@ -1030,6 +1229,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    *   missing key; 0 when it refused the batch before deleting anything, e.g. EPERM read-only).
    */
   deleteBatch(keys: Iterable<K>): number {
+    if (this.#codecBusy) return this.#reentry().deleteBatch(keys);
+    if (!this.#userCodecs) return this.#deleteBatch(keys);
+    this.#codecBusy = true;
+    try {
+      return this.#deleteBatch(keys);
+    } finally {
+      this.#codecBusy = false;
+    }
+  }
+
+  #deleteBatch(keys: Iterable<K>): number {
     this.#requireKeyed('deleteBatch');
     const list = listOf<K>(keys, 'deleteBatch keys');
     if (list.length === 0) return 0;
@@ -1150,6 +1360,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#reentrant?.close();
+    this.#reentrant = undefined;
     for (const mapping of this.#mappings) mapping.unmap();
     this.#mappings = [];
     native.mapClose(this.#handle);
