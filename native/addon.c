@@ -38,6 +38,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_mmap(env, exports, state);
   register_events(env, exports, state);
   register_prog(env, exports, state);
+  register_links(env, exports, state);
   return exports;
 }
 

@@ -146,6 +146,7 @@ void register_maps(napi_env env, napi_value exports, addon_state *state);
 void register_mmap(napi_env env, napi_value exports, addon_state *state);
 void register_events(napi_env env, napi_value exports, addon_state *state);
 void register_prog(napi_env env, napi_value exports, addon_state *state);
+void register_links(napi_env env, napi_value exports, addon_state *state);
 
 /* maps.c's per-environment table (see there). */
 typedef struct handle_table handle_table;

@@ -44,3 +44,11 @@ export { BpfProgram, type ProgramOrigin } from './objects/program.js';
 export { type ProgramInfo } from './objects/program-info.js';
 export { ProgramType, AttachType, ProgramFlags, programTypeName, attachTypeName, type ProgramTypeName, type AttachTypeName } from './sys/program-types.js';
 export { sectionDefinition, sectionPatterns, type SectionDefinition } from './objects/section-names.js';
+export {
+  Link, LinkType, linkTypeName, BpfAttachError, IterLink, attachProgram, attachXdp, attachTcx, attachTracepoint, attachRawTracepoint,
+  attachKprobe, attachKsyscall, attachKprobeMulti, attachUprobe, attachTracing, attachCgroup, attachIter, attachPerfEvent,
+  kprobeUnsupportedReason, kprobeMultiUnsupportedReason, sectionTarget, tracefsRoot, findElfFunction,
+  type LinkInfo, type LinkOrigin, type AttachErrorCode, type AttachSubject, type XdpOptions, type XdpMode, type TcxOptions,
+  type TracepointOptions, type KprobeOptions, type KprobeMultiOptions, type UprobeOptions, type CgroupOptions, type IterMap,
+  type PerfEventOptions, type AutoAttachOptions, type SectionTarget, type NoSectionTarget, type ElfFunction, type NetworkInterface,
+} from './objects/link/index.js';

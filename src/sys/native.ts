@@ -127,6 +127,52 @@ export interface NativeAddon {
   ): number;
   /** PROG_GET_FD_BY_ID as a handle: prog handle | -errno. */
   progFromId(id: number): NativeObject<'prog'> | number;
+  // Links (native/link.c). Each returns a link handle or -errno.
+  /** BPF_LINK_CREATE for XDP/tcx (ifindex), tracing/lsm (btf id, cookie) and iterators (optional map). */
+  linkCreate(
+    prog: NativeObject<'prog'>,
+    attachType: number,
+    targetIfindex: number,
+    flags: number,
+    targetBtfId: number,
+    cookie: bigint,
+    iterMap: NativeObject<'map'> | null,
+  ): NativeObject<'link'> | number;
+  /** BPF_LINK_CREATE on the cgroup directory at `cgroupPath` (opened for the call only). */
+  linkCreateCgroup(prog: NativeObject<'prog'>, cgroupPath: string, attachType: number, flags: number): NativeObject<'link'> | number;
+  /** BPF_RAW_TRACEPOINT_OPEN; name null for programs whose target was fixed at load. */
+  rawTracepointOpen(prog: NativeObject<'prog'>, name: string | null, cookie: bigint): NativeObject<'link'> | number;
+  /**
+   * perf_event_open + BPF_LINK_CREATE(BPF_PERF_EVENT) + PERF_EVENT_IOC_ENABLE, closing the perf
+   * fd (the link holds the event): link | [stage (1 open, 2 link, 3 enable), errno].
+   */
+  perfLinkCreate(
+    prog: NativeObject<'prog'>,
+    type: number,
+    config: bigint,
+    name: string | null,
+    config2: bigint,
+    pid: number,
+    cpu: number,
+    samplePeriod: bigint,
+    frequency: boolean,
+    cookie: bigint,
+  ): NativeObject<'link'> | [stage: number, errno: number];
+  /** BPF_LINK_CREATE(BPF_TRACE_KPROBE_MULTI) on kernel functions by name. */
+  kprobeMultiLinkCreate(prog: NativeObject<'prog'>, symbols: string[], retprobe: boolean, cookies: BigUint64Array | null): NativeObject<'link'> | number;
+  /** BPF_LINK_DETACH: 0 | -errno. */
+  linkDetach(link: NativeObject<'link'>): number;
+  /** BPF_LINK_UPDATE (BPF_F_REPLACE with oldProg): 0 | -errno. */
+  linkUpdate(link: NativeObject<'link'>, newProg: NativeObject<'prog'>, oldProg: NativeObject<'prog'> | null): number;
+  /** struct bpf_link_info into `info` (64 bytes, pointers zeroed); returns the link's name text ('' if none) | -errno. */
+  linkInfo(link: NativeObject<'link'>, info: Uint8Array): string | number;
+  /** BPF_ITER_CREATE and read to the end (at most maxBytes, else -E2BIG). */
+  iterRead(link: NativeObject<'link'>, maxBytes: number): ArrayBuffer | number;
+  linkPin(link: NativeObject<'link'>, path: string): number;
+  /** OBJ_GET of a link pin: handle | -errno (-EMEDIUMTYPE when the pin is not a link). */
+  linkGetPinned(path: string): NativeObject<'link'> | number;
+  /** LINK_GET_FD_BY_ID: handle | -errno (-EMEDIUMTYPE never: ids are per kind). */
+  linkFromId(id: number): NativeObject<'link'> | number;
   mmap(fd: number, length: number, writable: boolean, offset: number): NativeMapping | number;
   munmap(mapping: NativeMapping): number;
   epollCreate(): number;

@@ -1,0 +1,104 @@
+/**
+ * Function symbols of an ELF64 binary or shared library, turned into the file offsets that
+ * uprobes take: `st_value - sh_addr + sh_offset` of the section that holds the function, as
+ * libbpf computes it. `.symtab` is searched first (unstripped binaries), then `.dynsym`
+ * (exported functions of stripped ones). Every offset read is bounds-checked.
+ */
+
+/** A function found in a binary. */
+export interface ElfFunction {
+  readonly name: string;
+  /** The function's virtual address (st_value). */
+  readonly address: bigint;
+  /** Where its first instruction lies in the file: what a uprobe's offset means. */
+  readonly fileOffset: bigint;
+  readonly size: bigint;
+}
+
+const SHT_SYMTAB = 2;
+const SHT_DYNSYM = 11;
+const STT_FUNC = 2;
+const STT_GNU_IFUNC = 10;
+const SHN_UNDEF = 0;
+const SHN_LORESERVE = 0xff00;
+const SYMBOL_SIZE = 24;
+
+interface SectionHeader {
+  readonly type: number;
+  readonly address: bigint;
+  readonly offset: number;
+  readonly size: number;
+  readonly link: number;
+}
+
+/** Why a file is not a readable ELF64 binary; the message says where. */
+export class ElfFormatError extends Error {
+  override readonly name = 'ElfFormatError';
+}
+
+function sectionHeaders(file: Uint8Array, view: DataView, le: boolean): SectionHeader[] {
+  const tableOffset = Number(view.getBigUint64(0x28, le));
+  const entrySize = view.getUint16(0x3a, le);
+  const count = view.getUint16(0x3c, le);
+  if (entrySize < 0x40 || tableOffset + count * entrySize > file.length) throw new ElfFormatError('the section header table runs past the end of the file');
+  const headers: SectionHeader[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = tableOffset + i * entrySize;
+    const type = view.getUint32(at + 4, le);
+    const offset = Number(view.getBigUint64(at + 24, le));
+    const size = Number(view.getBigUint64(at + 32, le));
+    if ((type === SHT_SYMTAB || type === SHT_DYNSYM) && offset + size > file.length) throw new ElfFormatError(`section ${i} runs past the end of the file`);
+    headers.push({ type, address: view.getBigUint64(at + 16, le), offset, size, link: view.getUint32(at + 40, le) });
+  }
+  return headers;
+}
+
+function readName(file: Uint8Array, strings: SectionHeader, nameOffset: number): string | undefined {
+  if (nameOffset >= strings.size || strings.offset + strings.size > file.length) return undefined;
+  const start = strings.offset + nameOffset;
+  const limit = strings.offset + strings.size;
+  let end = start;
+  while (end < limit && file[end] !== 0) end++;
+  return Buffer.from(file.buffer, file.byteOffset + start, end - start).toString('latin1');
+}
+
+/**
+ * Finds function `name` in an ELF64 file's symbol tables (`name@VERSION` and `name@@VERSION`
+ * symbols match `name` too). Undefined when there is no defined function of that name.
+ * @throws ElfFormatError when the file is not ELF64 or its tables are out of bounds.
+ */
+export function findElfFunction(file: Uint8Array, name: string): ElfFunction | undefined {
+  if (file.length < 0x40 || file[0] !== 0x7f || file[1] !== 0x45 || file[2] !== 0x4c || file[3] !== 0x46) throw new ElfFormatError('not an ELF file (bad magic)');
+  if (file[4] !== 2) throw new ElfFormatError(`only ELF64 binaries are supported (EI_CLASS ${file[4]})`);
+  const le = file[5] === 1;
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const headers = sectionHeaders(file, view, le);
+  for (const tableType of [SHT_SYMTAB, SHT_DYNSYM]) {
+    for (const table of headers.filter((h) => h.type === tableType)) {
+      const strings = headers[table.link];
+      if (!strings) continue;
+      for (let at = table.offset; at + SYMBOL_SIZE <= table.offset + table.size; at += SYMBOL_SIZE) {
+        const info = file[at + 4]!;
+        const symbolType = info & 0xf;
+        if (symbolType !== STT_FUNC && symbolType !== STT_GNU_IFUNC) continue;
+        const sectionIndex = view.getUint16(at + 6, le);
+        if (sectionIndex === SHN_UNDEF || sectionIndex >= SHN_LORESERVE) continue;
+        const symbolName = readName(file, strings, view.getUint32(at, le));
+        if (symbolName === undefined) continue;
+        const at2 = symbolName.indexOf('@');
+        if ((at2 < 0 ? symbolName : symbolName.slice(0, at2)) !== name) continue;
+        const section = headers[sectionIndex];
+        if (!section) continue;
+        const address = view.getBigUint64(at + 8, le);
+        if (address < section.address) continue;
+        return {
+          name,
+          address,
+          fileOffset: address - section.address + BigInt(section.offset),
+          size: view.getBigUint64(at + 16, le),
+        };
+      }
+    }
+  }
+  return undefined;
+}
