@@ -4,7 +4,7 @@
  * the pin is removed. Every attach kind (`xdp.ts`, `kprobe.ts`, ...) returns a `Link`.
  */
 import { unlinkSync } from 'node:fs';
-import { native, NativeKind, type NativeObject } from '../../sys/native.js';
+import { native, type NativeObject } from '../../sys/native.js';
 import { BpfError, Errno, argumentError, errnoName } from '../../sys/errors.js';
 import type { BpfProgram } from '../program.js';
 import { attachSyscallError, type AttachSubject } from './errors.js';
@@ -25,20 +25,9 @@ function linkError(message: string, errno: number, command: 'OBJ_PIN' | 'OBJ_GET
   return new BpfError(`${message} (${errnoName(errno)})`, { code: errnoName(errno), errno, command });
 }
 
-/**
- * Runs `use` with a handle on `program`'s fd (a checked duplicate, closed afterwards), so that
- * the addon acts on a handle it owns, never on a number.
- */
+/** Runs `use` with the program's native handle (which throws EBADF once the program is closed). */
 export function withProgramHandle<T>(program: BpfProgram, use: (handle: NativeObject<'prog'>) => T): T {
-  const handle = native.objFromFd<'prog'>(program.fd, NativeKind.prog);
-  if (typeof handle === 'number') {
-    throw new BpfError(`program '${program.name}' cannot be used: ${errnoName(-handle)}`, { code: errnoName(-handle), errno: -handle });
-  }
-  try {
-    return use(handle);
-  } finally {
-    native.objClose(handle);
-  }
+  return use(program.handle);
 }
 
 /** The subject of errors about `program` attached as `kind` to `target`. */
