@@ -106,7 +106,16 @@ export async function main(argv: readonly string[]): Promise<number> {
     const entry = commands.find((candidate) => isPrefix(name, candidate.name));
     if (entry === undefined) throw new UsageError(`unknown command '${name}' (see 'bpfmap help')`);
     const command = await entry.load();
-    await command.run({ args: new Args(rest), options: commandLine.options, global: commandLine.global, out, stderr: process.stderr });
+    await command.run({
+      args: new Args(rest),
+      options: commandLine.options,
+      global: commandLine.global,
+      out,
+      // Read on use: process.stderr loads Node's stream modules, which most commands never need.
+      get stderr() {
+        return process.stderr;
+      },
+    });
     return ExitCode.ok;
   } catch (error) {
     // A closed pipe (`bpfmap dump ... | head`) ends the output; it is not a failure.

@@ -31,9 +31,29 @@ import { perCpuCodec } from './codecs.js';
 import { roundUp8 } from '../sys/layout.js';
 import { MappedArray } from './mapped-array.js';
 import { BatchCursor, BatchBuffers, type MapBatch, type BatchOptions } from './batch.js';
-// btf-map imports this module too; neither uses the other at load time, so the cycle is safe.
-import { loadMapBtf, typedMap } from './btf-map.js';
 import type { Btf } from '../codec/btf/btf.js';
+
+/**
+ * What `btf()` and `typed()` need from btf-map.ts, which installs it when it loads (the package's
+ * entry point loads it). Raw-map users inside the package (the CLI's lookup, dump, ...) then start
+ * without loading the BTF parser and codecs, a third of the modules a command would load.
+ */
+interface BtfSupport {
+  loadMapBtf(map: BpfMap<unknown, unknown>): Btf | undefined;
+  typedMap<K, V>(map: BpfMap<unknown, unknown>): BpfMap<K, V>;
+}
+
+let btfSupport: BtfSupport | undefined;
+
+/** Installs BTF support (btf-map.ts calls this when it loads). Internal. */
+export function installBtfSupport(support: BtfSupport): void {
+  btfSupport = support;
+}
+
+function requireBtfSupport(): BtfSupport {
+  if (btfSupport === undefined) throw new Error("bpfmap: BTF support is not loaded; import BpfMap from 'bpfmap' (the package entry point loads it)");
+  return btfSupport;
+}
 
 /** Per-CPU map types, by name or number: their values are arrays, one per possible CPU. */
 export type PerCpuMapType =
@@ -461,7 +481,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    */
   btf(): Btf | undefined {
     this.#ensureOpen();
-    return loadMapBtf(this);
+    return requireBtfSupport().loadMapBtf(this as unknown as BpfMap<unknown, unknown>);
   }
 
   /**
@@ -475,7 +495,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    */
   typed<K2 = unknown, V2 = unknown>(): BpfMap<K2, V2> {
     this.#ensureOpen();
-    return typedMap<K2, V2>(this as unknown as BpfMap<unknown, unknown>);
+    return requireBtfSupport().typedMap<K2, V2>(this as unknown as BpfMap<unknown, unknown>);
   }
 
   // ---------------------------------------------------------------- info

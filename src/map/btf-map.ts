@@ -17,7 +17,7 @@ import { MapType, mapTypeName, resolveMapType } from '../sys/constants.js';
 import { BtfError } from '../codec/btf/errors.js';
 import { btfForRecords } from '../codec/btf/from-record.js';
 import type { BpfRecord, RecordObject } from '../codec/record/record.js';
-import { BpfMap, type MapCodecs, type MapValue } from './bpf-map.js';
+import { BpfMap, installBtfSupport, type MapCodecs, type MapValue } from './bpf-map.js';
 import type { MapInfo } from './info.js';
 import type { MapSpec } from './spec.js';
 
@@ -272,3 +272,6 @@ function createTyped<K, V>(spec: MapSpec, blob: Uint8Array, keyTypeId: number, v
     native.closeFd(btfFd);
   }
 }
+
+// BpfMap's btf() and typed() reach this module through this hook, so that bpf-map.ts need not import it.
+installBtfSupport({ loadMapBtf, typedMap });

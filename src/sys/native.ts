@@ -4,7 +4,6 @@
  * Every function returns a non-negative result or `-errno`; it throws only on wrong argument
  * types, which the TypeScript layer rules out before calling.
  */
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
@@ -204,7 +203,6 @@ export interface NativeWatcher {
 }
 
 function load(): NativeAddon {
-  const require = createRequire(import.meta.url);
   const here = path.dirname(fileURLToPath(import.meta.url));
   // dist/src/sys -> package root; also works from src/sys when run through a TS loader.
   const candidates = [
@@ -218,13 +216,18 @@ function load(): NativeAddon {
       // The addon's exports object is built one property at a time, which leaves V8 with a
       // dictionary-mode object: every call would then start with a hash lookup. A spread copy
       // has fast properties, so the JIT loads each function from a fixed slot.
-      return { ...(require(candidate) as NativeAddon) };
+      // process.dlopen rather than require(): loading node:module for its require would cost
+      // start-up time (it brings the source-map support with it), and an addon needs neither.
+      const addon = { exports: {} as NativeAddon };
+      process.dlopen(addon, candidate);
+      return { ...addon.exports };
     } catch (error) {
       lastError = error;
     }
   }
   throw new Error(
-    `bpfmap: the native addon is not built (looked for ${candidates[0]}); run \`npm ci\` or \`npx node-gyp rebuild\``,
+    `bpfmap: the native addon is not built (looked for ${candidates[0]}); it builds when the package installs: ` +
+      'run `npm rebuild bpfmap` (installed with --ignore-scripts?), or `npm ci` in a clone of bpfmap itself',
     { cause: lastError },
   );
 }
