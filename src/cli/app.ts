@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { BpfError } from '../sys/errors.js';
 import type { CommandEntry } from './command.js';
-import { usageText } from './commands/help.js';
+import { commandHelpText, shortUsage, usageText } from './commands/help.js';
 import { Args, OperationError, UsageError, isPrefix, parseCommandLine } from './grammar.js';
 import { Output, toJson } from './output.js';
 
@@ -21,11 +21,13 @@ export const commands: readonly CommandEntry[] = [
   { name: 'list', usage: 'list   [MAP]', load: async () => (await import('./commands/show.js')).listCommand },
   {
     name: 'help',
-    usage: 'help',
+    usage: 'help   [COMMAND]',
     load: async () => ({
-      run({ args, out }) {
+      run({ args, options, out }) {
+        options.end();
+        const topic = args.done ? undefined : commandNamed(args.next('command'));
         args.end();
-        out.line(usageText(commands));
+        out.line(topic === undefined ? usageText(commands) : commandHelpText(topic));
       },
     }),
   },
@@ -53,6 +55,13 @@ export const commands: readonly CommandEntry[] = [
   { name: 'hist', usage: 'hist   MAP [--linear] [--section FIELD]', load: async () => (await import('./commands/hist.js')).histCommand },
   { name: 'demo', usage: 'demo', load: async () => (await import('./commands/demo.js')).demoCommand },
 ];
+
+/** The command a word selects (any prefix, first match in table order). */
+function commandNamed(word: string): CommandEntry {
+  const entry = commands.find((candidate) => isPrefix(word, candidate.name));
+  if (entry === undefined) throw new UsageError(`unknown command '${word}' (see 'bpfmap help')`);
+  return entry;
+}
 
 /** Exit statuses. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
@@ -99,12 +108,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       return ExitCode.ok;
     }
     const [name, ...rest] = commandLine.words;
-    if (commandLine.global.help || name === undefined) {
+    if (name === undefined) {
+      if (!commandLine.global.help) throw new UsageError(shortUsage(commands));
       out.line(usageText(commands));
-      return name === undefined && !commandLine.global.help ? ExitCode.usage : ExitCode.ok;
+      return ExitCode.ok;
     }
-    const entry = commands.find((candidate) => isPrefix(name, candidate.name));
-    if (entry === undefined) throw new UsageError(`unknown command '${name}' (see 'bpfmap help')`);
+    const entry = commandNamed(name);
+    if (commandLine.global.help) {
+      out.line(commandHelpText(entry));
+      return ExitCode.ok;
+    }
     const command = await entry.load();
     await command.run({
       args: new Args(rest),

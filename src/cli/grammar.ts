@@ -230,7 +230,7 @@ export interface CommandLine {
 }
 
 /** Long options that take a value (all others are switches). */
-const VALUED_OPTIONS = new Set(['interval', 'section', 'count', 'batch', 'timeout', 'type', 'btf']);
+const VALUED_OPTIONS = new Set(['interval', 'section', 'count', 'batch', 'timeout', 'type', 'btf', 'format']);
 
 /** Long options a command accepts; whatever a command does not take is a usage error. */
 export class CommandOptions {
@@ -288,7 +288,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     }
     if (word.startsWith('--')) {
       const [name = '', inline] = word.slice(2).split(/=(.*)/s, 2);
-      const known = LONG_OPTIONS[name];
+      // Own properties only: '--constructor' or '--toString' must not find Object.prototype's.
+      const known = Object.hasOwn(LONG_OPTIONS, name) ? LONG_OPTIONS[name] : undefined;
       if (known !== undefined) {
         if (inline !== undefined) throw new UsageError(`option '--${name}' takes no value`);
         if (known !== 'ignored') global[known] = true;
@@ -304,7 +305,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     }
     if (/^-[A-Za-z]+$/.test(word)) {
       for (const letter of word.slice(1)) {
-        const known = SHORT_OPTIONS[letter];
+        const known = Object.hasOwn(SHORT_OPTIONS, letter) ? SHORT_OPTIONS[letter] : undefined;
         if (known === undefined) throw new UsageError(`unknown option '-${letter}'`);
         if (known !== 'ignored') global[known] = true;
       }

@@ -8,9 +8,16 @@ import { UsageError } from './grammar.js';
 /** A parsed JSON value whose big integers are bigints. */
 export type JsonInput = null | boolean | number | bigint | string | JsonInput[] | { [key: string]: JsonInput };
 
+/**
+ * How deep arrays and objects may nest. No BTF type nests this deep in practice, and the parser
+ * recurses once per level: a limit gives a clear error where 30,000 levels would overflow the stack.
+ */
+export const MAX_JSON_DEPTH = 256;
+
 /** Parses JSON text; `what` names the argument in errors. */
 export function parseJsonInput(text: string, what: string): JsonInput {
   let position = 0;
+  let depth = 0;
   const fail = (message: string): never => {
     throw new UsageError(`${what}: invalid JSON at character ${position + 1}: ${message}`);
   };
@@ -20,6 +27,15 @@ export function parseJsonInput(text: string, what: string): JsonInput {
   const value = (): JsonInput => {
     skipSpace();
     const char = text[position];
+    if ((char === '{' || char === '[') && depth >= MAX_JSON_DEPTH) fail(`nested deeper than ${MAX_JSON_DEPTH} levels`);
+    depth++;
+    try {
+      return compound(char);
+    } finally {
+      depth--;
+    }
+  };
+  const compound = (char: string | undefined): JsonInput => {
     if (char === '{') {
       position++;
       const object: { [key: string]: JsonInput } = {};
@@ -34,7 +50,8 @@ export function parseJsonInput(text: string, what: string): JsonInput {
         const key = string();
         skipSpace();
         if (text[position++] !== ':') fail("expected ':'");
-        object[key] = value();
+        // defineProperty: a member named "__proto__" is data, not the object's prototype.
+        Object.defineProperty(object, key, { value: value(), enumerable: true, writable: true, configurable: true });
         skipSpace();
         const next = text[position++];
         if (next === '}') return object;

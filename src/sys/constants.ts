@@ -76,6 +76,11 @@ function specError<E extends TypeErrorConstructor | RangeErrorConstructor>(kind:
   return Object.assign(new kind(message), { code: 'ERR_BPFMAP_SPEC' }) as InstanceType<E>;
 }
 
+/** The names of the kernel map types this package knows, in the kernel's order. */
+export function mapTypeNames(): string[] {
+  return Object.keys(MapType).filter((name) => Number.isNaN(Number(name)));
+}
+
 /** Map types whose values are one slot per possible CPU. */
 export function isPerCpuType(type: number): boolean {
   return (

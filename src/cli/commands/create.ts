@@ -4,7 +4,7 @@
  */
 import { BpfMap } from '../../map/bpf-map.js';
 import type { MapSpec } from '../../map/spec.js';
-import { MapType } from '../../sys/constants.js';
+import { MapType, mapTypeNames } from '../../sys/constants.js';
 import type { Command, CommandContext } from '../command.js';
 import { type Args, type MapRef, OperationError, UsageError, isPrefix, parseMapRef, parseU32, parseUnsigned } from '../grammar.js';
 import { openMap } from '../map-ref.js';
@@ -15,10 +15,14 @@ type CreateKeyword = (typeof CREATE_KEYWORDS)[number];
 
 /** A map type name or number, as bpftool's `type` keyword takes it. */
 function parseMapType(word: string): number {
-  const byName = (MapType as unknown as Record<string, number | undefined>)[word];
+  const byName = Object.hasOwn(MapType, word) ? (MapType as unknown as Record<string, number | undefined>)[word] : undefined;
   if (typeof byName === 'number') return byName;
-  if (/^[0-9]/.test(word)) return parseU32(word, 'map type');
-  throw new UsageError(`invalid map type '${word}'`);
+  if (/^[0-9]/.test(word)) {
+    const type = parseU32(word, 'map type');
+    if (type === 0) throw new UsageError(`map type: 0 is not a map type (unspec); expected one of ${mapTypeNames().join(', ')} or a number`);
+    return type;
+  }
+  throw new UsageError(`invalid map type '${word}': expected one of ${mapTypeNames().join(', ')} or a number`);
 }
 
 interface CreateRequest {

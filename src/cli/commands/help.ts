@@ -1,5 +1,53 @@
-/** `help`: the grammar, in bpftool's words. */
+/** `help` and `help COMMAND`: the grammar in bpftool's words, and what each command does. */
 import type { CommandEntry } from '../command.js';
+
+/** The definitions every usage text ends with. */
+const DEFINITIONS = [
+  '       MAP := { id MAP_ID | pinned FILE | name MAP_NAME }',
+  '       DATA := { [hex] BYTES }      (or JSON for maps with BTF: \'{"field": 1}\', 42)',
+  '       PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }',
+  '       VALUE := { DATA | MAP | PROG }',
+  '       UPDATE_FLAGS := { any | exist | noexist }',
+  '       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-f|--bpffs} | {-V|--version} }',
+];
+
+/**
+ * What each command does, for `bpfmap help COMMAND` and `bpfmap COMMAND --help`. Commands missing
+ * here still get their usage line.
+ */
+const DESCRIPTIONS: Readonly<Record<string, string>> = {
+  show: 'Lists maps (all of them, or the one MAP names) as bpftool map show does; -f adds their pins.',
+  list: 'Same as show.',
+  help: "Prints the usage of every command, or what one command does ('bpfmap help watch').",
+  dump: 'Prints every entry of a map, through batch lookups; with BTF, also its decoded form ("formatted").\n' +
+    '--format FIELD=KIND[,...] shows fields as ipv4, ipv6, port, mac or hex (see docs/cli.md).',
+  update: 'Writes one entry. Per-CPU maps get the value on every CPU. The flag defaults to any.',
+  lookup: 'Prints the value of one key; exit status 1 when the key is missing (-j prints null).',
+  getnext: 'Prints the key after KEY (or the first key) in the kernel\'s iteration order.',
+  delete: 'Deletes one entry; exit status 1 when the key is missing.',
+  pin: 'Pins the map at PATH, which must be on a bpf file system (mount -t bpf bpf /sys/fs/bpf).',
+  event_pipe: 'Prints the records of a perf event array as bpftool map event_pipe does, until interrupted.\n' +
+    'Consuming a tool\'s buffers takes the records away from the tool.',
+  create: 'Creates a map and pins it at PATH. TYPE is a kernel map type name (hash, array, ringbuf, ...);\n' +
+    'FLAGS a number or names joined by |.',
+  peek: 'Prints the head of a queue or the top of a stack without removing it.',
+  push: 'Pushes a value onto a queue or stack, or adds it to a bloom filter.',
+  enqueue: 'Same as push.',
+  pop: 'Removes and prints the head of a queue or the top of a stack.',
+  dequeue: 'Same as pop.',
+  freeze: 'Freezes a map: programs and bpfmap can still read it, nothing can write it from user space.',
+  btf: 'Prints the C declarations of the map\'s key and value types, from its BTF (compiles as C).',
+  events: 'Prints the records of a ring buffer or perf event array as they arrive, one JSON line each\n' +
+    'with -j. --type NAME decodes them through a BTF struct (found in the programs using the map,\n' +
+    'or in --btf FILE). Consuming a tool\'s buffer takes the records away from the tool.',
+  watch: 'Redraws a live table of the map every --interval seconds: each numeric field with its rate\n' +
+    '(FIELD/s). No rates for fields that are not counters: enums, pointers, and fields whose name\n' +
+    'says time or identity (ts, time, *_ns, *_us, *_ms, stamp, *id, pid, tid, cpu). --per-cpu adds\n' +
+    'a column per CPU. Shows when no program uses the map any more (orphaned).\n' +
+    '--format FIELD=KIND[,...] shows fields as ipv4, ipv6, port, mac or hex (see docs/cli.md).',
+  hist: 'Draws the histogram(s) a map holds (log2 slots, or --linear), one per section.',
+  demo: 'Creates, writes, reads, iterates, pins and removes a map on this machine (needs root).',
+};
 
 /** The usage text for a command table. */
 export function usageText(commands: readonly CommandEntry[]): string {
@@ -7,13 +55,25 @@ export function usageText(commands: readonly CommandEntry[]): string {
   return [
     ...lines,
     '',
-    '       MAP := { id MAP_ID | pinned FILE | name MAP_NAME }',
-    '       DATA := { [hex] BYTES }      (or JSON for maps with BTF: \'{"field": 1}\', 42)',
-    '       PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME }',
-    '       VALUE := { DATA | MAP | PROG }',
-    '       UPDATE_FLAGS := { any | exist | noexist }',
-    '       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-f|--bpffs} | {-V|--version} }',
+    ...DEFINITIONS,
     '',
+    "       'bpfmap help COMMAND' or 'bpfmap COMMAND --help' says what a command does.",
     '       Exit status: 0 on success, 1 when an operation fails, 2 for a usage error.',
+  ].join('\n');
+}
+
+/** The short usage for a command line without a command. */
+export function shortUsage(commands: readonly CommandEntry[]): string {
+  return `no command given: bpfmap [OPTIONS] COMMAND ... with COMMAND one of ${commands.map((command) => command.name).join(', ')} ('bpfmap help' for all)`;
+}
+
+/** The help of one command: its usage line, what it does, and the definitions. */
+export function commandHelpText(command: CommandEntry): string {
+  const description = Object.hasOwn(DESCRIPTIONS, command.name) ? DESCRIPTIONS[command.name] : undefined;
+  return [
+    `Usage: bpfmap [OPTIONS] ${command.usage}`,
+    ...(description === undefined ? [] : ['', ...description.split('\n').map((line) => `       ${line}`)]),
+    '',
+    ...DEFINITIONS,
   ].join('\n');
 }
