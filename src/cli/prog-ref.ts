@@ -4,6 +4,7 @@
  * library works with maps, not programs, so this is the CLI's own small program lookup: the
  * GET_FD_BY_ID / GET_NEXT_ID commands and the first bytes of `struct bpf_prog_info`.
  */
+import { explainOpenPinFailure } from '../sys/pin-path.js';
 import { Command } from '../sys/commands.js';
 import { BpfError, Errno } from '../sys/errors.js';
 import { idAttr, progInfoLayout, StructBuffer } from '../sys/layout.js';
@@ -122,7 +123,10 @@ export function openProgram(ref: ProgRef): ProgramFd {
     case 'pinned': {
       const fd = native.objGet(ref.path, 0);
       if (fd === -ENOENT) throw new OperationError(`no program pinned at ${ref.path}`);
-      if (fd < 0) throw BpfError.fromErrno('OBJ_GET', -fd, undefined, ref.path);
+      if (fd < 0) {
+        const reason = explainOpenPinFailure(ref.path);
+        throw reason === undefined ? BpfError.fromErrno('OBJ_GET', -fd, undefined, ref.path) : BpfError.withReason('OBJ_GET', -fd, reason);
+      }
       if (bpfObjectKind(fd) !== 'prog') {
         native.closeFd(fd);
         throw new OperationError(`${ref.path} is not a pinned program`);

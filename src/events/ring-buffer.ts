@@ -45,7 +45,7 @@
  * never behind the ones handed out. The next `consume()`, or a reader opened later, starts at
  * the stored position.
  */
-import { BpfError } from '../sys/errors.js';
+import { BpfError, Errno } from '../sys/errors.js';
 import { MapType } from '../sys/constants.js';
 import { native, type NativeMapping } from '../sys/native.js';
 import { EventReader, type EventHandler } from './event-reader.js';
@@ -113,7 +113,14 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
     this.#makeRecord = recordMaker(options.decode);
     const page = pageSize();
     const consumer = native.mmap(map.fd, page, true, 0);
-    if (typeof consumer === 'number') throw mmapError(map.name, -consumer, 'consumer page (read-write)');
+    if (typeof consumer === 'number') {
+      // The kernel refuses writable mappings of a frozen map with EPERM, which reads like a
+      // missing capability; a consumer must write its position, so a frozen ring buffer is unreadable.
+      if (-consumer === Errno.EPERM && map.info.frozen) {
+        throw BpfError.withReason('OBJ_GET_INFO_BY_FD', Errno.EPERM, `ring buffer '${map.name}' is frozen: the kernel refuses the writable mapping of its consumer position that reading needs`, { name: map.name, id: map.id });
+      }
+      throw mmapError(map.name, -consumer, 'consumer page (read-write)');
+    }
     const producer = native.mmap(map.fd, page + 2 * this.capacity, false, page);
     if (typeof producer === 'number') {
       native.munmap(consumer);

@@ -25,6 +25,7 @@ import {
 import { idAttr, StructBuffer } from '../sys/layout.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { bpfObjectKind } from '../sys/fd-kind.js';
+import { explainOpenPinFailure, explainPinFailure } from '../sys/pin-path.js';
 import { readMapInfo, readFdInfo, type MapInfo } from './info.js';
 import { encodeMapSpec, type MapSpec } from './spec.js';
 import { perCpuCodec } from './codecs.js';
@@ -315,11 +316,11 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     checkPinPath(path);
     const fd = native.objGet(path, openFlags(options));
     if (fd < 0) {
-      const error = BpfError.fromErrno('OBJ_GET', -fd, { path });
       if (-fd === Errno.ENOENT) {
         throw new BpfError(`no map pinned at ${path}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'OBJ_GET', subject: { path } });
       }
-      throw error;
+      const reason = explainOpenPinFailure(path);
+      throw reason === undefined ? BpfError.fromErrno('OBJ_GET', -fd, { path }) : BpfError.withReason('OBJ_GET', -fd, reason, { path });
     }
     return BpfMap.#fromOwnedFd<K, V>(fd, options, path);
   }
@@ -662,10 +663,25 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   #lookupFailure(rc: number, flagBits: number): BpfError {
-    if (rc === EINVAL && flagBits === UpdateFlags.lock && !this.#closed) {
-      return BpfError.fromErrno('MAP_LOOKUP_ELEM', Errno.EINVAL, this.#subject, "flag 'lock' needs a map whose BTF value type holds a struct bpf_spin_lock");
+    return this.#elementFailure('MAP_LOOKUP_ELEM', rc, flagBits);
+  }
+
+  /**
+   * The error of a failed lookup or update. EINVAL with the `lock` flag has one usual cause,
+   * which the errno does not say: the value has no bpf_spin_lock (or the map no BTF at all).
+   */
+  #elementFailure(command: 'MAP_LOOKUP_ELEM' | 'MAP_UPDATE_ELEM', rc: number, flagBits: number): BpfError {
+    if (rc === EINVAL && (flagBits & UpdateFlags.lock) !== 0 && !this.#closed) {
+      let btfId = 0;
+      try {
+        btfId = this.info.btfId;
+      } catch {
+        // The explanation below holds either way.
+      }
+      const why = btfId === 0 ? 'this map has no BTF, so no lock' : "this map's value type has none";
+      return BpfError.withReason(command, Errno.EINVAL, `flag 'lock' needs a value type (in the map's BTF) that holds a struct bpf_spin_lock: ${why}`, this.#subject);
     }
-    return this.#fail('MAP_LOOKUP_ELEM', rc);
+    return this.#fail(command, rc);
   }
 
   /**
@@ -695,7 +711,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     this.#stageKey(key);
     this.#stageValue(value);
     const rc = native.mapUpdateStaged(this.#handle, flagBits);
-    if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
+    if (rc !== 0) throw this.#elementFailure('MAP_UPDATE_ELEM', rc, flagBits);
     return this;
   }
 
@@ -1343,7 +1359,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     this.#ensureOpen();
     checkPinPath(path);
     const rc = native.objPin(this.fd, path);
-    if (rc !== 0) throw BpfError.fromErrno('OBJ_PIN', -rc, { ...this.#subject, path });
+    if (rc !== 0) {
+      const reason = -rc === Errno.EEXIST ? undefined : explainPinFailure(path);
+      throw reason === undefined ? BpfError.fromErrno('OBJ_PIN', -rc, { ...this.#subject, path }) : BpfError.withReason('OBJ_PIN', -rc, reason, { ...this.#subject, path });
+    }
     return this;
   }
 

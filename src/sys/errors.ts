@@ -132,8 +132,17 @@ export class BpfError extends Error {
 
   /** Builds the error for a syscall that returned `-errno`. */
   static fromErrno(command: CommandName, errno: number, subject?: ErrorSubject, extra?: string): BpfError {
+    return BpfError.withReason(command, errno, explain(command, errno), subject, extra);
+  }
+
+  /**
+   * Builds the error for a syscall that returned `-errno`, when the caller knows the real cause
+   * better than the errno's usual meaning (a pin path outside bpffs gives EPERM, not a missing
+   * capability): `reason` replaces that meaning; the code stays the errno's name.
+   */
+  static withReason(command: CommandName, errno: number, reason: string, subject?: ErrorSubject, extra?: string): BpfError {
     const code = errnoName(errno);
-    const message = `${command}${describeSubject(subject)}: ${explain(command, errno)} (${code})${extra ? `: ${extra}` : ''}`;
+    const message = `${command}${describeSubject(subject)}: ${reason} (${code})${extra ? `: ${extra}` : ''}`;
     return new BpfError(message, { code, errno, command, ...(subject ? { subject } : {}) });
   }
 }

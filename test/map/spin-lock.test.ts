@@ -70,8 +70,9 @@ test("'lock' on a map without a spin lock is EINVAL that says why; unknown flags
   using map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 4 });
   map.set(u32le(1), new Uint8Array(8));
   assert.throws(() => map.get(u32le(1), 'lock'), (error: unknown) =>
-    error instanceof BpfError && error.code === 'EINVAL' && /flag 'lock' needs a map whose BTF value type holds a struct bpf_spin_lock/.test(error.message));
-  assert.throws(() => map.set(u32le(1), new Uint8Array(8), 'lock'), (error: unknown) => error instanceof BpfError && error.code === 'EINVAL');
+    error instanceof BpfError && error.code === 'EINVAL' && /flag 'lock' needs a value type .* that holds a struct bpf_spin_lock: this map has no BTF/.test(error.message));
+  assert.throws(() => map.set(u32le(1), new Uint8Array(8), 'lock'), (error: unknown) =>
+    error instanceof BpfError && error.code === 'EINVAL' && error.command === 'MAP_UPDATE_ELEM' && /holds a struct bpf_spin_lock: this map has no BTF/.test(error.message));
   assert.throws(() => map.get(u32le(1), 'locked' as 'lock'), (error: unknown) =>
     error instanceof TypeError && (error as TypeError & { code: string }).code === 'ERR_BPFMAP_FLAGS');
 });

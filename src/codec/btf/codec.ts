@@ -428,7 +428,8 @@ class CoderBuilder {
     if (placement.byteOffset + coder.size > type.size) {
       throw new BtfError('ERR_BTF_BAD_TYPE', `member '${member.name}' (${coder.size} bytes at byte ${placement.byteOffset}) runs past the end of ${type.kind} ${type.name || '(anonymous)'} (${type.size} bytes)`, { typeId: type.id });
     }
-    return { name: member.name, byteOffset: placement.byteOffset, size: coder.size, coder };
+    const kernelOwned = target.kind === 'struct' && KERNEL_OWNED_STRUCTS.has(target.name);
+    return { name: member.name, byteOffset: placement.byteOffset, size: coder.size, coder, ...(kernelOwned ? { kernelOwned } : {}) };
   }
 
   private compositeParts(type: BtfComposite, depth: number): CompositeParts {
@@ -503,6 +504,16 @@ class CoderBuilder {
   }
 }
 
+/**
+ * Structs whose bytes in a map value belong to the kernel: it never copies them from user space
+ * (a bpf_spin_lock in an update is skipped; timers and the like are initialised by the kernel).
+ * A value written without such a member is complete: the member is left zero.
+ */
+const KERNEL_OWNED_STRUCTS: ReadonlySet<string> = new Set([
+  'bpf_spin_lock', 'bpf_res_spin_lock', 'bpf_timer', 'bpf_wq', 'bpf_task_work', 'bpf_list_head', 'bpf_list_node',
+  'bpf_rb_root', 'bpf_rb_node', 'bpf_refcount',
+]);
+
 /** A placed field of a struct/union: a coder, or the lifted parts of an anonymous member. */
 interface Field {
   readonly name: string;
@@ -510,6 +521,8 @@ interface Field {
   readonly size: number;
   readonly coder?: Coder;
   readonly lifted?: CompositeParts;
+  /** A kernel-owned struct (bpf_spin_lock, ...): optional when encoding, zero when left out. */
+  readonly kernelOwned?: boolean;
 }
 
 interface CompositeParts {
@@ -543,6 +556,11 @@ function encodeParts(parts: CompositeParts, value: Record<string, unknown>, view
     const member = value[field.name];
     if (member === undefined) {
       if (parts.union) continue;
+      if (field.kernelOwned) {
+        for (let i = 0; i < field.size; i++) view.setUint8(offset + field.byteOffset + i, 0);
+        written++;
+        continue;
+      }
       fail('type', `.${field.name}: missing (${type.kind} ${type.name || '(anonymous)'} needs every member)`);
     }
     try {

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { native } from '../../sys/native.js';
-import { BpfError, check } from '../../sys/errors.js';
+import { BpfError, Errno, check } from '../../sys/errors.js';
 import { Command } from '../../sys/commands.js';
 import { idAttr, StructBuffer } from '../../sys/layout.js';
 import { Btf } from './btf.js';
@@ -89,7 +89,12 @@ export function btfFromFd(fd: number): LoadedBtf {
 export function btfFromId(id: number): LoadedBtf {
   if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw new RangeError(`BTF id must be a positive 32-bit integer, got ${id}`);
   const attr = new StructBuffer(idAttr).setU32('id', id);
-  const fd = check('BTF_GET_FD_BY_ID', native.bpfPlain(Command.BTF_GET_FD_BY_ID, attr.bytes), { id });
+  const fd = native.bpfPlain(Command.BTF_GET_FD_BY_ID, attr.bytes);
+  if (fd < 0) {
+    // Not check(): its subject would read 'map id N', and this id is a BTF object's.
+    const reason = -fd === Errno.ENOENT ? `no BTF object with id ${id}` : undefined;
+    throw reason === undefined ? BpfError.fromErrno('BTF_GET_FD_BY_ID', -fd, undefined, `BTF id ${id}`) : BpfError.withReason('BTF_GET_FD_BY_ID', -fd, reason);
+  }
   try {
     return btfFromFd(fd);
   } finally {
