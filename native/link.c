@@ -442,14 +442,17 @@ static napi_value link_pin(napi_env env, napi_callback_info info) {
   return num(env, result(sys_bpf(CMD_OBJ_PIN, attr, sizeof(attr))));
 }
 
-/* Whether fd is a BPF link (its anon inode is "bpf_link"). */
+/*
+ * Whether fd is a BPF link. The kernel names a link's anon inode "bpf_link" when it creates the
+ * link (bpf_link_prime) but "bpf-link" when it opens one from a pin or an id (bpf_link_new_fd).
+ */
 static int is_link_fd(int fd) {
   char proc[64], target[64];
   snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
   ssize_t n = readlink(proc, target, sizeof(target) - 1);
   if (n < 0) return 0;
   target[n] = 0;
-  return strcmp(target, "anon_inode:bpf_link") == 0;
+  return strcmp(target, "anon_inode:bpf_link") == 0 || strcmp(target, "anon_inode:bpf-link") == 0;
 }
 
 /* A link handle for a kernel fd result, or -EMEDIUMTYPE when the object is not a link. */

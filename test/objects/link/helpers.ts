@@ -4,7 +4,7 @@
  * that no link of a program is left.
  */
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtempSync, rmdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -137,3 +137,58 @@ export function setU32(map: BpfMap, value: number): void {
   new DataView(bytes.buffer).setUint32(0, value, true);
   map.set(new Uint8Array(4), bytes);
 }
+
+/**
+ * Reads counter `index` until it equals `expected` or a second has passed (packets reach a veth
+ * peer through a softirq, possibly after the sender's call returned), and returns the last value.
+ */
+export async function settledCounter(map: BpfMap, index: number, expected: bigint): Promise<bigint> {
+  const deadline = Date.now() + 1000;
+  let value = counter(map, index);
+  while (value !== expected && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    value = counter(map, index);
+  }
+  return value;
+}
+
+export interface VethPair {
+  readonly netns: string;
+  /** The end in the test's namespace, where XDP runs. */
+  readonly outer: string;
+  /** Address the datagrams go to (reached through a static neighbour entry). */
+  readonly target: string;
+}
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** A veth pair with one end in a fresh namespace; both removed when the test ends. */
+export function vethPair(t: TestContext): VethPair {
+  const tag = `${process.pid % 100000}${Math.random().toString(36).slice(2, 5)}`;
+  const netns = `bpfmap-attach-${process.pid}-${tag}`;
+  const outer = `bax${tag}`.slice(0, 15);
+  const inner = `bay${tag}`.slice(0, 15);
+  const subnet = 64 + (process.pid % 128);
+  const host = 4 * (Math.floor(Math.random() * 60) + 1);
+  const target = `10.231.${subnet}.${host + 1}`;
+  ip('netns', 'add', netns);
+  t.after(() => ip('netns', 'delete', netns));
+  ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', inner);
+  t.after(() => {
+    try {
+      ip('link', 'delete', outer);
+    } catch {
+      // gone with the namespace already
+    }
+  });
+  ip('link', 'set', inner, 'netns', netns);
+  ip('link', 'set', outer, 'up');
+  const mac = readFileSync(`/sys/class/net/${outer}/address`, 'utf8').trim();
+  ip('-n', netns, 'addr', 'add', `10.231.${subnet}.${host + 2}/30`, 'dev', inner);
+  ip('-n', netns, 'link', 'set', inner, 'up');
+  ip('-n', netns, 'neigh', 'add', target, 'lladdr', mac, 'dev', inner, 'nud', 'permanent');
+  return { netns, outer, target };
+}
+
