@@ -12,6 +12,7 @@ import type { BtfMember } from '../../src/codec/btf/types.js';
 import type { CoreRelocationKind, CoreRelocationRecord } from '../../src/objects/btf-ext.js';
 import { CoreRelocator } from '../../src/objects/core/relocator.js';
 import { POISON_HELPER_ID } from '../../src/objects/core/patch.js';
+import { formatSpec } from '../../src/objects/core/spec.js';
 
 const INT = { kind: 'int', name: 'int', size: 4, bits: 32, bitOffset: 0, signed: true, char: false, bool: false } as const;
 const UINT = { kind: 'int', name: 'unsigned int', size: 4, bits: 32, bitOffset: 0, signed: false, char: false, bool: false } as const;
@@ -108,7 +109,7 @@ test('members inside anonymous unions, array elements and their bounds', () => {
     record(3, local.ids.outer as number, '0:1:2', 'field_exists'),
   ]);
   assert.deepEqual([imm(insns, 0), imm(insns, 1), imm(insns, 2), imm(insns, 3)], [4, 48, 12, 1]);
-  assert.match(applied[1]?.target?.spec ?? '', /outer\.arr\[2\]\.b \(0:2:2:2 @ offset 48\)/);
+  assert.match(applied[1]?.target ? formatSpec(applied[1].target.spec) : '', /outer\.arr\[2\]\.b \(0:2:2:2 @ offset 48\)/);
 
   // An element past the kernel array's end does not exist there: exists = 0, the offset poisoned.
   const short = build((b, ids) => {

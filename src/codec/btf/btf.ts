@@ -301,11 +301,31 @@ export class Btf {
   }
 
   /**
-   * Every name this blob's types bear (not the base's) with the ids that bear it, in id order:
-   * a scan without decoding any type (what CO-RE's candidate search indexes).
+   * Ids of this blob's own types (not the base's) whose name starts with `prefix`, in id order,
+   * found by comparing the string section's bytes: no type and no name is decoded, so one scan of
+   * vmlinux costs a few milliseconds (CO-RE's candidate search, which also matches flavored names).
    */
-  *namedTypeIds(): IterableIterator<[name: string, ids: readonly number[]]> {
-    for (const [name, entry] of this.names()) yield [name, typeof entry === 'number' ? [entry] : entry];
+  idsWithNamePrefix(prefix: string): number[] {
+    const wanted = Buffer.from(prefix, 'latin1');
+    const ids: number[] = [];
+    if (wanted.length === 0) return ids;
+    const first = wanted[0] as number;
+    const bytes = this.bytes;
+    for (let i = 0; i < this.recordOffsets.length; i++) {
+      const nameOffset = this.u32(this.recordOffsets[i] as number);
+      if (nameOffset === 0 || nameOffset < this.stringBase) continue;
+      const start = this.stringStart + nameOffset - this.stringBase;
+      if (bytes[start] !== first || start + wanted.length > this.stringEnd) continue;
+      let matches = true;
+      for (let j = 1; j < wanted.length; j++) {
+        if (bytes[start + j] !== wanted[j]) {
+          matches = false;
+          break;
+        }
+      }
+      if (matches) ids.push(this.firstTypeId + i);
+    }
+    return ids;
   }
 
   private names(): Map<string, number | number[]> {

@@ -1,9 +1,7 @@
 /**
  * Candidate search: the kernel types a local type may correspond to, found by essential name
  * (`___flavor` dropped on both sides) and kind (enum and enum64 mix), in type-id order, as libbpf's
- * `bpf_core_add_cands` scans. Each target BTF gets an index from essential name to ids once (one
- * pass over its names, no type decoded), so that a search costs a map lookup instead of libbpf's
- * scan of every kernel type.
+ * `bpf_core_add_cands` scans. The relocator caches the result per local type.
  */
 import { readdirSync } from 'node:fs';
 import type { Btf } from '../../codec/btf/btf.js';
@@ -23,31 +21,31 @@ export interface CoreCandidate {
   readonly id: number;
 }
 
-const indexes = new WeakMap<Btf, Map<string, number[]>>();
+/** Scan results per target BTF, by essential name and kind: kernel BTF does not change. */
+const scans = new WeakMap<Btf, Map<string, number[]>>();
 
-/** Essential name → ids (this blob's own types, not its base's), in id order. */
-function essentialIndex(btf: Btf): Map<string, number[]> {
-  let index = indexes.get(btf);
-  if (index) return index;
-  index = new Map();
-  for (const [name, ids] of btf.namedTypeIds()) {
-    const key = essentialName(name);
-    const list = index.get(key);
-    if (list) list.push(...ids);
-    else index.set(key, [...ids]);
-  }
-  for (const list of index.values()) list.sort((a, b) => a - b);
-  indexes.set(btf, index);
-  return index;
-}
-
-/** Kernel types with the local type's essential name and a compatible kind, in id order. */
+/**
+ * Kernel types with the local type's essential name and a compatible kind, in id order: the
+ * target's names are scanned by prefix without decoding (as libbpf scans every type), and only
+ * the few names that share the prefix are decoded to compare essential names. Scans are cached
+ * per target BTF; the list returned is the caller's to prune.
+ */
 export function findCandidates(local: Btf, localId: number, target: CoreTargetBtf): CoreCandidate[] {
   const localType = local.type(localId);
-  const ids = essentialIndex(target.btf).get(essentialName(localType.name)) ?? [];
-  const found: CoreCandidate[] = [];
-  for (const id of ids) if (kindsCoreCompatible(target.btf.kindOf(id), localType.kind)) found.push({ target, id });
-  return found;
+  const wanted = essentialName(localType.name);
+  if (wanted === '') return [];
+  let cache = scans.get(target.btf);
+  if (!cache) scans.set(target.btf, (cache = new Map()));
+  const key = `${localType.kind === 'enum64' ? 'enum' : localType.kind} ${wanted}`;
+  let ids = cache.get(key);
+  if (!ids) {
+    ids = [];
+    for (const id of target.btf.idsWithNamePrefix(wanted)) {
+      if (kindsCoreCompatible(target.btf.kindOf(id), localType.kind) && essentialName(target.btf.type(id).name) === wanted) ids.push(id);
+    }
+    cache.set(key, ids);
+  }
+  return ids.map((id) => ({ target, id }));
 }
 
 /** The running kernel's BTF. */

@@ -53,8 +53,11 @@ export interface AppliedCoreRelocation {
   readonly value: bigint;
   /** True when the instruction became `call 0xbad2310`. */
   readonly poisoned: boolean;
-  /** The kernel type the value came from, when a candidate matched. */
-  readonly target: { readonly btf: string; readonly typeId: number; readonly spec: string } | undefined;
+  /**
+   * The kernel type the value came from, when a candidate matched, and the matched access
+   * (`formatSpec(target.spec)` prints it as libbpf's debug log does).
+   */
+  readonly target: { readonly btf: string; readonly typeId: number; readonly spec: CoreSpec } | undefined;
 }
 
 /**
@@ -184,6 +187,6 @@ export class CoreRelocator {
       candidates.push(...kept);
     }
     if (!chosen) return { result: calculate(record.kind, local, undefined), target: undefined };
-    return { result: chosen.result, target: { btf: chosen.candidate.target.name, typeId: chosen.candidate.id, spec: formatSpec(chosen.spec) } };
+    return { result: chosen.result, target: { btf: chosen.candidate.target.name, typeId: chosen.candidate.id, spec: chosen.spec } };
   }
 }
