@@ -52,3 +52,10 @@ export {
   type TracepointOptions, type KprobeOptions, type KprobeMultiOptions, type UprobeOptions, type CgroupOptions, type IterMap,
   type PerfEventOptions, type AutoAttachOptions, type SectionTarget, type NoSectionTarget, type ElfFunction, type NetworkInterface,
 } from './objects/link/index.js';
+export { BpfObject, GlobalVariables, type LoadOptions } from './objects/object.js';
+export { ObjectSpec, type OpenOptions as ObjectOpenOptions, type VariableSpec } from './objects/object-spec.js';
+export { ObjectMapSpec, type ObjectMapKind, type MapPinning, type MapSlot } from './objects/map-spec.js';
+export { ProgramSpec } from './objects/program-spec.js';
+export { ObjectError, VerifierError, type ObjectErrorCode, type ObjectLocation } from './objects/errors.js';
+export { PinMismatchError, type PinDifference } from './map/pinned.js';
+export { type RunOptions, type RunResult } from './objects/program.js';

@@ -32,6 +32,7 @@ import { perCpuCodec } from './codecs.js';
 import { roundUp8 } from '../sys/layout.js';
 import { MappedArray } from './mapped-array.js';
 import { BatchCursor, BatchBuffers, type MapBatch, type BatchOptions } from './batch.js';
+import { PinMismatchError, isNotPinned, pinDifferences, shapeOfSpec } from './pinned.js';
 import type { Btf } from '../codec/btf/btf.js';
 
 /**
@@ -323,6 +324,41 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
       throw reason === undefined ? BpfError.fromErrno('OBJ_GET', -fd, { path }) : BpfError.withReason('OBJ_GET', -fd, reason, { path });
     }
     return BpfMap.#fromOwnedFd<K, V>(fd, options, path);
+  }
+
+  /**
+   * Opens the map pinned at `path` when its type, key and value sizes, max entries, flags and
+   * map_extra are those of `spec` (libbpf's check before it reuses a map pinned by name);
+   * otherwise, when nothing is pinned there, creates the map and pins it.
+   * @throws PinMismatchError (`ERR_BPFMAP_PIN_MISMATCH`) naming each attribute that differs; the
+   *   pin is left alone.
+   *
+   * @example
+   * const counts = BpfMap.openOrCreatePinned('/sys/fs/bpf/counts', { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 64, name: 'counts' });
+   */
+  static openOrCreatePinned<const S extends MapSpec, K = Uint8Array, T = Uint8Array>(path: string, spec: S, codecs?: MapCodecs<K, T>): BpfMap<K, MapValue<S['type'], T>> {
+    checkPinPath(path);
+    const wanted = shapeOfSpec(spec);
+    let pinned: BpfMap<K, MapValue<S['type'], T>>;
+    try {
+      pinned = BpfMap.openPinned<K, T, MapValue<S['type'], T>>(path, codecs);
+    } catch (error) {
+      if (!isNotPinned(error)) throw error;
+      const created = BpfMap.create<S, K, T>(spec, codecs);
+      try {
+        created.pin(path);
+      } catch (pinError) {
+        created.close();
+        throw pinError;
+      }
+      return created;
+    }
+    const differences = pinDifferences(pinned.info, wanted);
+    if (differences.length > 0) {
+      pinned.close();
+      throw new PinMismatchError(path, differences, spec.name);
+    }
+    return pinned;
   }
 
   /** Opens a map by its kernel-wide id (needs CAP_SYS_ADMIN). */

@@ -8,7 +8,6 @@
  * - `ERR_BPFMAP_OBJECT_KSYM`: an extern kernel symbol (or kconfig value) that cannot be resolved;
  * - `ERR_BPFMAP_OBJECT_NAME`: a program, map or variable name the object does not have;
  * - `ERR_BPFMAP_OBJECT_STATE`: an operation at the wrong time (editing a spec after load);
- * - `ERR_BPFMAP_PIN_MISMATCH`: a pinned map whose attributes differ from the spec (`PinMismatchError`).
  * A program the verifier rejects is a `VerifierError` (a `BpfError` with the verifier's log).
  */
 import { BpfError } from '../sys/errors.js';
@@ -66,33 +65,6 @@ export class ObjectError extends Error {
     this.instruction = location.instruction;
     this.map = location.map;
     this.symbol = location.symbol;
-  }
-}
-
-/** What differs between a pinned map and the map an object wants there. */
-export interface PinDifference {
-  /** `'type'`, `'keySize'`, `'valueSize'`, `'maxEntries'`, `'flags'` or `'mapExtra'`. */
-  readonly field: string;
-  readonly pinned: number | bigint | string;
-  readonly wanted: number | bigint | string;
-}
-
-/** A pinned map that cannot be reused: its attributes differ from the spec's. */
-export class PinMismatchError extends Error {
-  /** Always `'PinMismatchError'`. */
-  override readonly name = 'PinMismatchError';
-  /** Always `'ERR_BPFMAP_PIN_MISMATCH'`. */
-  readonly code = 'ERR_BPFMAP_PIN_MISMATCH';
-  /** The pin path. */
-  readonly path: string;
-  /** Each attribute that differs. */
-  readonly differences: readonly PinDifference[];
-
-  constructor(path: string, differences: readonly PinDifference[], mapName?: string) {
-    const list = differences.map((d) => `${d.field} is ${String(d.pinned)} there but ${String(d.wanted)} in the spec`).join(', ');
-    super(`the map pinned at ${path} cannot be reused${mapName ? ` for map '${mapName}'` : ''}: ${list} (remove the pin or change the spec)`);
-    this.path = path;
-    this.differences = differences;
   }
 }
 

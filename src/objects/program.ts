@@ -10,6 +10,36 @@ import { bpfObjectKind } from '../sys/fd-kind.js';
 import { attachTypeName, programTypeName } from '../sys/program-types.js';
 import { readProgramInfo, type ProgramInfo } from './program-info.js';
 
+/** What `run` passes to BPF_PROG_TEST_RUN. */
+export interface RunOptions {
+  /** The packet (XDP, tc, socket filters, ...); XDP needs at least 14 bytes. */
+  readonly data?: Uint8Array;
+  /** Bytes to receive the packet after the run (default: as many as `data`). */
+  readonly dataOut?: Uint8Array | false;
+  /** The context struct (`struct __sk_buff`, `struct xdp_md`, a raw tracepoint's args, a syscall program's ctx). */
+  readonly context?: Uint8Array;
+  /** Bytes to receive the context after the run. */
+  readonly contextOut?: Uint8Array;
+  /** Run this many times (the duration is the mean). Default 1. */
+  readonly repeat?: number;
+  /** BPF_F_TEST_* flags (1 RUN_ON_CPU, 2 XDP_LIVE_FRAMES). */
+  readonly flags?: number;
+  /** CPU to run on, with flags RUN_ON_CPU. */
+  readonly cpu?: number;
+}
+
+/** What a test run returned. */
+export interface RunResult {
+  /** The program's return value (`r0`). */
+  readonly returnValue: number;
+  /** The packet after the run (a view of `dataOut` of the size the kernel wrote), when there was one. */
+  readonly data: Uint8Array | undefined;
+  /** The context after the run, when `contextOut` was given. */
+  readonly context: Uint8Array | undefined;
+  /** Mean duration of one run in nanoseconds. */
+  readonly durationNs: number;
+}
+
 /** What the loader knows about a program beyond what the kernel reports. */
 export interface ProgramOrigin {
   /** The ELF section the program came from (`'xdp'`, `'kprobe/do_unlinkat'`). */
@@ -38,6 +68,8 @@ export class BpfProgram implements Disposable {
   readonly #info: ProgramInfo;
   readonly #origin: ProgramOrigin;
   #closed = false;
+  /** The verifier's log of a load made with `logLevel` > 0 (`''` otherwise). */
+  verifierLog = '';
 
   /** Use the static constructors (`fromPinned`, `fromId`, `fromFd`) or `ObjectSpec.load`. Takes ownership of the handle. */
   protected constructor(handle: NativeObject<'prog'>, origin: ProgramOrigin = {}) {
@@ -220,6 +252,43 @@ export class BpfProgram implements Disposable {
     const rc = native.objPin(native.objPublicFd(this.#handle), path);
     if (rc < 0) throw programError('OBJ_PIN', -rc, `of program '${this.name}' at ${path}`);
     return this;
+  }
+
+  /**
+   * Runs the program once (or `repeat` times) in the kernel on the given packet and/or context
+   * (BPF_PROG_TEST_RUN); not every program type can be run this way (EINVAL/ENOTSUPP then).
+   *
+   * @example
+   * const { returnValue } = prog.run({ data: new Uint8Array(64) }); // XDP_PASS = 2
+   */
+  run(options: RunOptions = {}): RunResult {
+    this.#ensureOpen();
+    const repeat = options.repeat ?? 1;
+    for (const [name, value] of [['repeat', repeat], ['flags', options.flags ?? 0], ['cpu', options.cpu ?? 0]] as const) {
+      if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_OPTIONS', `run: ${name} must be an integer from 0 to 4294967295, got ${String(value)}`);
+    }
+    for (const name of ['data', 'context', 'contextOut'] as const) {
+      const value = options[name];
+      if (value !== undefined && !(value instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_OPTIONS', `run: ${name} must be a Uint8Array`);
+    }
+    const data = options.data ?? null;
+    const dataOut = options.dataOut === false ? null : options.dataOut ?? (data ? new Uint8Array(Math.max(data.length, 256)) : null);
+    if (dataOut !== null && !(dataOut instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_OPTIONS', 'run: dataOut must be a Uint8Array or false');
+    const out = new Uint32Array(4);
+    const rc = native.progTestRun(this.#handle, data, dataOut, options.context ?? null, options.contextOut ?? null, repeat, options.flags ?? 0, options.cpu ?? 0, 0, out);
+    if (rc < 0) {
+      const errno = -rc;
+      const base = BpfError.fromErrno('PROG_TEST_RUN', errno);
+      const hint = errno === Errno.ENOSPC ? 'the output is larger than dataOut/contextOut' : errno === Errno.EINVAL || errno === Errno.ENOTSUPP ? `program type ${this.typeName} cannot be test-run with these arguments (XDP/tc need data of at least 14 bytes; tracing programs need a context or none)` : base.message;
+      throw new BpfError(`PROG_TEST_RUN of program '${this.name}' failed with ${base.code}: ${hint}`, { code: base.code, errno, command: 'PROG_TEST_RUN' });
+    }
+    const [returnValue = 0, dataSize = 0, contextSize = 0, durationNs = 0] = out;
+    return {
+      returnValue,
+      data: dataOut ? dataOut.subarray(0, Math.min(dataSize, dataOut.length)) : undefined,
+      context: options.contextOut ? options.contextOut.subarray(0, Math.min(contextSize, options.contextOut.length)) : undefined,
+      durationNs,
+    };
   }
 
   /** Closes the fd. The program stays loaded while pins, links or maps refer to it. Idempotent. */

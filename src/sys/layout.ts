@@ -156,3 +156,20 @@ export class StructBuffer<F extends string> {
     return this;
   }
 }
+
+/**
+ * `union bpf_attr` for PROG_LOAD through `log_true_size`: the fields JavaScript may set. The
+ * pointer, count and fd fields (insns, license, log_buf, func_info, line_info, fd_array,
+ * prog_btf_fd, ...) are set by the addon from the buffers and handles it is given.
+ */
+export const progLoadAttr = layout(144, {
+  prog_type: { offset: 0, size: 4 },
+  log_level: { offset: 24, size: 4 },
+  kern_version: { offset: 40, size: 4 },
+  prog_flags: { offset: 44, size: 4 },
+  prog_name: { offset: 48, size: 16 },
+  prog_ifindex: { offset: 64, size: 4 },
+  expected_attach_type: { offset: 68, size: 4 },
+  attach_btf_id: { offset: 108, size: 4 },
+  log_true_size: { offset: 140, size: 4 },
+});

@@ -1,0 +1,287 @@
+/**
+ * Loading an `ObjectSpec`: the object's BTF into the kernel, its maps created (or reused from
+ * pins, or replaced by the caller's), global data written and `.rodata` frozen, initial slots of
+ * maps-in-maps and prog_arrays filled, and each program linked and loaded, with the verifier's
+ * log in the error when it refuses one.
+ */
+import path from 'node:path';
+import { native, NativeKind, type NativeObject } from '../sys/native.js';
+import { BpfError, Errno, errnoName, argumentError } from '../sys/errors.js';
+import { MapType, mapTypeName } from '../sys/constants.js';
+import { progLoadAttr, StructBuffer } from '../sys/layout.js';
+import { loadBtfIntoKernel } from '../codec/btf/load.js';
+import { kernelBtf } from '../codec/btf/sources.js';
+import { BpfMap } from '../map/bpf-map.js';
+import type { MapSpec } from '../map/spec.js';
+import { PinMismatchError, isNotPinned, pinDifferences } from '../map/pinned.js';
+import { encodeFuncInfo, encodeLineInfo, programExtInfo } from './btf-ext.js';
+import { ObjectError, VerifierError } from './errors.js';
+import { kconfigValue } from './kconfig.js';
+import type { ObjectMapSpec } from './map-spec.js';
+import type { ObjectSpec } from './object-spec.js';
+import type { ProgramSpec } from './program-spec.js';
+import { BpfProgram } from './program.js';
+import { linkProgram, placedRanges, type LinkContext } from './relocate.js';
+import { BpfObject, type LoadOptions } from './object.js';
+
+/** Where libbpf pins maps with `LIBBPF_PIN_BY_NAME` when no folder is given. */
+export const DEFAULT_PIN_PATH = '/sys/fs/bpf';
+/** Map types libbpf creates without BTF key/value types (the kernel refuses or ignores them). */
+const NO_BTF_TYPES = new Set<number>([
+  MapType.perf_event_array, MapType.cgroup_array, MapType.stack_trace, MapType.array_of_maps, MapType.hash_of_maps,
+  MapType.devmap, MapType.devmap_hash, MapType.cpumap, MapType.xskmap, MapType.sockmap, MapType.sockhash,
+  MapType.queue, MapType.stack, MapType.arena,
+]);
+const FIRST_LOG_SIZE = 1 << 16;
+const MAX_LOG_SIZE = 1 << 28;
+const PROGRAM_NAME_LENGTH = 15;
+const u32Key = (index: number): Uint8Array => new Uint8Array(new Uint32Array([index]).buffer);
+
+/** Creates one map from its spec, with BTF when the kernel takes it (libbpf's retry without it). */
+function createMap(spec: ObjectMapSpec, btfFd: number | undefined, inner: BpfMap<unknown, unknown> | undefined): BpfMap<unknown, unknown> {
+  const base: MapSpec = {
+    type: spec.type,
+    keySize: spec.keySize,
+    valueSize: spec.valueSize,
+    maxEntries: spec.maxEntries,
+    name: spec.name.slice(0, 15),
+    flags: spec.flags,
+    ...(spec.mapExtra ? { mapExtra: spec.mapExtra } : {}),
+    ...(spec.numaNode ? { numaNode: spec.numaNode } : {}),
+    ...(inner ? { innerMap: inner } : {}),
+  };
+  const withBtf = btfFd !== undefined && !NO_BTF_TYPES.has(spec.type) && (spec.keyTypeId || spec.valueTypeId);
+  if (withBtf) {
+    try {
+      return BpfMap.create({ ...base, btf: { fd: btfFd, keyTypeId: spec.keyTypeId, valueTypeId: spec.valueTypeId } }) as BpfMap<unknown, unknown>;
+    } catch (error) {
+      if (!(error instanceof BpfError)) throw error;
+      // As libbpf: a map type that takes no BTF gets none; any other failure repeats below.
+    }
+  }
+  try {
+    return BpfMap.create(base) as BpfMap<unknown, unknown>;
+  } catch (error) {
+    if (error instanceof BpfError) {
+      throw new ObjectError('ERR_BPFMAP_OBJECT_MAP', `cannot create the ${mapTypeName(spec.type)} map (key ${spec.keySize} B, value ${spec.valueSize} B, ${spec.maxEntries} entries, flags 0x${spec.flags.toString(16)}): ${error.message}`, { map: spec.name }, { cause: error });
+    }
+    throw error;
+  }
+}
+
+/** Checks that a map given to `replaceMap` fits the spec. */
+function checkReplacement(spec: ObjectMapSpec, map: BpfMap<unknown, unknown>): void {
+  const info = map.info;
+  const differences = pinDifferences(info, { ...spec, flags: info.flags, mapExtra: info.mapExtra });
+  if (differences.length > 0) {
+    const list = differences.map((d) => `${d.field} is ${String(d.pinned)} but the object wants ${String(d.wanted)}`).join(', ');
+    throw new ObjectError('ERR_BPFMAP_OBJECT_MAP', `the replacement map does not fit: ${list}`, { map: spec.name });
+  }
+}
+
+/** A map ready for the programs: created, reused from a pin, or the caller's replacement. */
+interface ReadyMap {
+  readonly map: BpfMap<unknown, unknown>;
+  /** True when this load created it (so its initial contents and pin are this load's to set). */
+  readonly created: boolean;
+  /** True when the caller owns it (replaceMap): the object does not close it. */
+  readonly borrowed: boolean;
+}
+
+function prepareMap(spec: ObjectSpec, key: string, mapSpec: ObjectMapSpec, btfFd: number | undefined, pinRoot: string): ReadyMap {
+  if (mapSpec.replacement) {
+    checkReplacement(mapSpec, mapSpec.replacement);
+    return { map: mapSpec.replacement, created: false, borrowed: true };
+  }
+  if (mapSpec.pinning === 'byName') {
+    const pinPath = path.join(pinRoot, mapSpec.name);
+    try {
+      const pinned = BpfMap.openPinned(pinPath) as BpfMap<unknown, unknown>;
+      const differences = pinDifferences(pinned.info, mapSpec);
+      if (differences.length > 0) {
+        pinned.close();
+        throw new PinMismatchError(pinPath, differences, mapSpec.name);
+      }
+      return { map: pinned, created: false, borrowed: false };
+    } catch (error) {
+      if (!isNotPinned(error)) throw error;
+    }
+  }
+  let inner: BpfMap<unknown, unknown> | undefined;
+  if (mapSpec.inner) inner = createMap(mapSpec.inner, undefined, undefined);
+  let map: BpfMap<unknown, unknown>;
+  try {
+    map = createMap(mapSpec, btfFd, inner);
+  } finally {
+    // The outer map keeps only the inner template's shape.
+    inner?.close();
+  }
+  try {
+    let data = mapSpec.data;
+    if (mapSpec.kind === 'kconfig' && spec.kconfig && spec.btf) data = kconfigValue(spec.btf, spec.kconfig.externs, spec.kconfig.size);
+    if (data) map.set(u32Key(0), data as never);
+    if (mapSpec.readOnlyData) map.freeze();
+  } catch (error) {
+    map.close();
+    throw error;
+  }
+  void key;
+  return { map, created: true, borrowed: false };
+}
+
+/** The attach target's BTF type id in vmlinux (fentry, fexit, fmod_ret, lsm, tp_btf, iter), as libbpf finds it. */
+function attachBtfId(program: ProgramSpec): number {
+  const target = program.attachTarget;
+  if (!target) throw new ObjectError('ERR_BPFMAP_OBJECT_SECTION', `section '${program.sectionName}' names no attach target (expected e.g. '${program.sectionName}/do_unlinkat')`, { program: program.name, section: program.sectionName });
+  const btf = kernelBtf();
+  const section = program.sectionName;
+  const [name, kind] = section.startsWith('lsm')
+    ? [`bpf_lsm_${target}`, 'func' as const]
+    : section.startsWith('tp_btf')
+      ? [`btf_trace_${target}`, 'typedef' as const]
+      : section.startsWith('iter')
+        ? [`bpf_iter_${target}`, 'func' as const]
+        : [target, 'func' as const];
+  const [found] = btf.typesByName(name, kind);
+  if (!found) {
+    throw new ObjectError('ERR_BPFMAP_OBJECT_KSYM', `the kernel has no ${kind} '${name}' in its BTF to attach to`, { program: program.name, section, symbol: name });
+  }
+  return found.id;
+}
+
+/** Loads one linked program, retrying with a verifier log (bigger each time it is cut) when it fails. */
+function loadProgram(
+  spec: ObjectSpec,
+  program: ProgramSpec,
+  mapHandles: ReadonlyMap<string, NativeObject<'map'>>,
+  btf: NativeObject<'btf'> | null,
+  options: LoadOptions,
+  context: LinkContext,
+): BpfProgram {
+  if (program.type === 0) {
+    throw new ObjectError('ERR_BPFMAP_OBJECT_SECTION', `section name '${program.sectionName}' matches no program type libbpf knows (set spec.programs.get('${program.name}').type to load it anyway)`, { program: program.name, section: program.sectionName });
+  }
+  const linked = linkProgram(program.code, context);
+  const ext = spec.btfExt && btf ? programExtInfo(placedRanges(linked, (name) => spec.btfExt?.sections.get(name))) : undefined;
+  const funcInfo = ext && ext.funcInfo.length > 0 ? encodeFuncInfo(ext.funcInfo) : null;
+  const lineInfo = ext && ext.lineInfo.length > 0 ? encodeLineInfo(ext.lineInfo) : null;
+  const maps = linked.maps.map((key) => {
+    const handle = mapHandles.get(key);
+    if (!handle) throw new ObjectError('ERR_BPFMAP_OBJECT_RELOCATION', `refers to map '${key}', which was not created`, { program: program.name, section: program.sectionName, map: key });
+    return handle;
+  });
+  const attr = new StructBuffer(progLoadAttr)
+    .setU32('prog_type', program.type)
+    .setU32('prog_flags', program.flags)
+    .setU32('kern_version', program.kernelVersion)
+    .setText('prog_name', program.name.slice(0, PROGRAM_NAME_LENGTH).replace(/[^A-Za-z0-9_.]/g, '_'))
+    .setU32('expected_attach_type', program.attachType ?? 0)
+    .setU32('attach_btf_id', program.attachBtf ? attachBtfId(program) : 0);
+  const trueSize = new Uint32Array(1);
+  const attempt = (level: number, log: Uint8Array | null): NativeObject<'prog'> | number => {
+    attr.setU32('log_level', log ? level : 0);
+    return native.progLoad(attr.bytes, linked.instructions, program.license || 'GPL', log, funcInfo, lineInfo, maps, btf, null, trueSize);
+  };
+  const level = options.logLevel ?? 0;
+  let log: Uint8Array | null = level > 0 ? new Uint8Array(options.logSize ?? FIRST_LOG_SIZE) : null;
+  let result = attempt(level, log);
+  if (typeof result === 'number' && !log) {
+    log = new Uint8Array(options.logSize ?? FIRST_LOG_SIZE);
+    result = attempt(1, log);
+  }
+  // A log that did not fit: ENOSPC, with the size it needed in log_true_size (kernels >= 6.4).
+  while (typeof result === 'number' && -result === Errno.ENOSPC && log && log.length < MAX_LOG_SIZE) {
+    log = new Uint8Array(Math.min(MAX_LOG_SIZE, Math.max(log.length * 4, (trueSize[0] ?? 0) + 1)));
+    result = attempt(Math.max(level, 1), log);
+  }
+  const text = log ? Buffer.from(log.subarray(0, Math.max(0, log.indexOf(0)))).toString('utf8') : '';
+  if (typeof result === 'number') {
+    const errno = -result;
+    throw new VerifierError(program.name, program.sectionName, errno, errnoName(errno), text, errno === Errno.ENOSPC);
+  }
+  const loaded = BpfProgram.adopt(result, { sectionName: program.sectionName, ...(program.attachType !== undefined ? { attachType: program.attachType } : {}) });
+  if (level > 0) loaded.verifierLog = text;
+  return loaded;
+}
+
+/** Loads a spec (see `ObjectSpec.load`). Everything this load created is closed again when it fails. */
+export function loadObject(spec: ObjectSpec, options: LoadOptions): BpfObject {
+  if (options.logLevel !== undefined && (!Number.isInteger(options.logLevel) || options.logLevel < 0 || options.logLevel > 7)) {
+    throw argumentError(RangeError, 'ERR_BPFMAP_OPTIONS', `logLevel must be an integer from 0 to 7 (1 basic, 2 verbose, 4 stats), got ${String(options.logLevel)}`);
+  }
+  const pinRoot = options.pinPath ?? DEFAULT_PIN_PATH;
+  const ready = new Map<string, ReadyMap>();
+  const programs = new Map<string, BpfProgram>();
+  const handles = new Map<string, NativeObject<'map'>>();
+  let btfFd: number | undefined;
+  let btfHandle: NativeObject<'btf'> | null = null;
+  const cleanup = (failed: boolean): void => {
+    for (const handle of handles.values()) native.objClose(handle);
+    if (btfHandle) native.objClose(btfHandle);
+    if (btfFd !== undefined) native.closeFd(btfFd);
+    if (failed) {
+      for (const program of programs.values()) program.close();
+      for (const entry of ready.values()) if (!entry.borrowed) entry.map.close();
+    }
+  };
+  try {
+    if (spec.btf) {
+      try {
+        btfFd = loadBtfIntoKernel(spec.btf.bytes);
+        const handle = native.objFromFd<'btf'>(btfFd, NativeKind.btf);
+        btfHandle = typeof handle === 'number' ? null : handle;
+      } catch (error) {
+        process.emitWarning(`object '${spec.name}': the kernel refused its BTF, loading without it (maps untyped, no line info): ${(error as Error).message}`, { code: 'BPFMAP_OBJECT_BTF' });
+        btfFd = undefined;
+      }
+    }
+    for (const [key, mapSpec] of spec.maps) {
+      const entry = prepareMap(spec, key, mapSpec, btfFd, pinRoot);
+      ready.set(key, entry);
+      const handle = native.objFromFd<'map'>(entry.map.fd, NativeKind.map);
+      if (typeof handle === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -handle, { name: mapSpec.name });
+      handles.set(key, handle);
+    }
+    // Initial inner maps of maps-in-maps.
+    for (const [key, mapSpec] of spec.maps) {
+      const entry = ready.get(key);
+      if (!entry?.created) continue;
+      for (const slot of mapSpec.slots) {
+        if (slot.map === undefined) continue;
+        const inner = ready.get(slot.map);
+        if (!inner) throw new ObjectError('ERR_BPFMAP_OBJECT_MAP', `slot ${slot.index} names map '${slot.map}', which the object does not have`, { map: mapSpec.name });
+        entry.map.setInnerMap(u32Key(slot.index) as never, inner.map);
+      }
+    }
+    const context: LinkContext = {
+      code: spec.code,
+      kconfigOffset: (name) => spec.kconfig?.externs.find((e) => e.name === name)?.offset,
+    };
+    const wanted = options.programs ? new Set(options.programs) : undefined;
+    if (wanted) for (const name of wanted) spec.program(name);
+    for (const program of spec.programs.values()) {
+      if (wanted ? !wanted.has(program.name) : !program.autoload) continue;
+      programs.set(program.name, loadProgram(spec, program, handles, btfHandle, options, context));
+    }
+    // Initial programs of prog_arrays.
+    for (const [key, mapSpec] of spec.maps) {
+      const entry = ready.get(key);
+      if (!entry?.created) continue;
+      for (const slot of mapSpec.slots) {
+        if (slot.program === undefined) continue;
+        const program = programs.get(slot.program);
+        if (!program) throw new ObjectError('ERR_BPFMAP_OBJECT_MAP', `slot ${slot.index} names program '${slot.program}', which was not loaded`, { map: mapSpec.name });
+        entry.map.setFd(u32Key(slot.index) as never, program);
+      }
+    }
+    for (const [, mapSpec] of spec.maps) {
+      const entry = ready.get(mapSpec.kind === 'data' || mapSpec.kind === 'kconfig' ? mapSpec.sectionName : mapSpec.name);
+      if (entry?.created && mapSpec.pinning === 'byName') entry.map.pin(path.join(pinRoot, mapSpec.name));
+    }
+    cleanup(false);
+    return new BpfObject(spec, new Map([...ready].map(([key, entry]) => [key, { map: entry.map, borrowed: entry.borrowed }])), programs);
+  } catch (error) {
+    cleanup(true);
+    throw error;
+  }
+}
