@@ -86,6 +86,8 @@ export class VerifierError extends BpfError {
         (tail ? `${lines.length > 12 ? ` (last 12 of ${lines.length} log lines; see error.log)` : ''}:\n${tail}` : ' (no log: pass logLevel: 1 for one)'),
       { code, errno, command: 'PROG_LOAD' },
     );
+    // BpfError's `name` is a literal; this class names itself so that logs tell the two apart.
+    Object.defineProperty(this, 'name', { value: 'VerifierError', enumerable: false });
     this.log = log;
     this.truncated = truncated;
     this.program = program;

@@ -155,7 +155,9 @@ export class GlobalVariables {
         mapping = map.mmap();
         this.#mappings.set(variable.map, mapping);
       }
-      return { bytes: mapping.bytes, offset: variable.offset, typeId: variable.typeId, write: undefined, constant: !mapping.writable };
+      // A frozen section maps read-only: its bytes are read as a copy.
+      const bytes = mapping.writable ? mapping.bytes : mapping.read(0);
+      return { bytes, offset: variable.offset, typeId: variable.typeId, write: undefined, constant: !mapping.writable };
     }
     const raw = map.withCodecs<Uint8Array, Uint8Array>();
     try {
