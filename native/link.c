@@ -397,12 +397,21 @@ static napi_value iter_read(napi_env env, napi_callback_info info) {
   put_u32(attr, 0, (uint32_t)link->fd);
   long fd = sys_bpf(CMD_ITER_CREATE, attr, sizeof(attr));
   if (fd < 0) return num(env, -errno);
-  size_t capacity = 4096, used = 0;
+  size_t capacity = max_bytes < 4096 ? (size_t)max_bytes : 4096, used = 0;
   uint8_t *data = malloc(capacity);
   if (!data) { close((int)fd); return num(env, -ENOMEM); }
   for (;;) {
     if (used == capacity) {
-      if (capacity >= (size_t)max_bytes) { free(data); close((int)fd); return num(env, -E2BIG); }
+      if (capacity >= (size_t)max_bytes) {
+        /* Full at the limit: one more byte means the output is longer than allowed. */
+        uint8_t probe;
+        ssize_t more;
+        do more = read((int)fd, &probe, 1); while (more < 0 && errno == EINTR);
+        if (more == 0) break;
+        free(data);
+        close((int)fd);
+        return num(env, more < 0 ? -errno : -E2BIG);
+      }
       size_t grown = capacity * 2 > (size_t)max_bytes ? (size_t)max_bytes : capacity * 2;
       uint8_t *bigger = realloc(data, grown);
       if (!bigger) { free(data); close((int)fd); return num(env, -ENOMEM); }
