@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { BpfMap } from '../../src/index.js';
 import { bpftool, needs, pinDir, u32le, u64le } from '../helpers.js';
 import { cliPath } from './run-cli.js';
@@ -75,7 +74,7 @@ test('watch on a pipe prints one table per interval; bad options are usage error
   bpftool('map', 'update', 'pinned', pin, 'key', '2', '0', '0', '0', 'value', '9', '0', '0', '0');
   const { startCli, runCli } = await import('./run-cli.js');
   const watcher = startCli('watch', 'pinned', pin, '--interval', '0.1');
-  await sleep(500);
+  await watcher.waitForStdout((text) => text.split(/^(?=cli_watch_p \()/m).length >= 3, 'three frames');
   watcher.child.kill('SIGINT');
   const result = await watcher.exited;
   assert.equal(result.status, 0, result.stderr);
@@ -101,9 +100,10 @@ test('watch -j prints one JSON document per interval with exact values and rates
   bpftool('map', 'update', 'pinned', pin, 'key', '3', '0', '0', '0', 'value', '10', '0', '0', '0', '0', '0', '0', '0');
   const { startCli } = await import('./run-cli.js');
   const watcher = startCli('-j', 'watch', 'pinned', pin, '--interval', '0.2');
-  await sleep(500);
+  await watcher.waitForStdout((text) => text.includes('\n'), 'the first document');
   bpftool('map', 'update', 'pinned', pin, 'key', '3', '0', '0', '0', 'value', '110', '0', '0', '0', '0', '0', '0', '0');
-  await sleep(700);
+  // The document that first sees 110, and one after it.
+  await watcher.waitForStdout((text) => /"key":3,"value":\{"value":110,[^\n]*\n[^\n]*\n/.test(text), 'a document after the change');
   watcher.child.kill('SIGINT');
   const result = await watcher.exited;
   assert.equal(result.status, 0, result.stderr);

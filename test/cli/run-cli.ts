@@ -44,6 +44,11 @@ export interface BackgroundCli {
   stdout(): string;
   /** Resolves when the process exits. */
   readonly exited: Promise<CliResult & { signal: NodeJS.Signals | null }>;
+  /**
+   * Resolves once stdout satisfies `done` (polled), so a test signals or changes a map only after
+   * the command has really started: on a busy machine Node's start-up alone can take seconds.
+   */
+  waitForStdout(done: (stdout: string) => boolean, what: string, timeoutMs?: number): Promise<string>;
 }
 
 /** Starts `bpfmap ARGS...` without waiting for it (for commands that wait for events). */
@@ -57,5 +62,16 @@ export function startCli(...args: string[]): BackgroundCli {
     child.on('error', reject);
     child.on('close', (status, signal) => resolve({ status, signal, stdout, stderr }));
   });
-  return { child, stdout: () => stdout, exited };
+  let exitedYet = false;
+  void exited.then(() => (exitedYet = true), () => (exitedYet = true));
+  const waitForStdout = async (done: (text: string) => boolean, what: string, timeoutMs = 30_000): Promise<string> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!done(stdout)) {
+      if (exitedYet) throw new Error(`bpfmap ${args.join(' ')} exited before ${what}: ${stdout}${stderr}`);
+      if (Date.now() > deadline) throw new Error(`bpfmap ${args.join(' ')}: no ${what} after ${timeoutMs} ms: ${stdout}${stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return stdout;
+  };
+  return { child, stdout: () => stdout, exited, waitForStdout };
 }
