@@ -22,7 +22,7 @@ export { EventReader, type EventHandler, type IterateOptions } from './events/ev
 export { RecordView, type RecordDecoder, type EventRecord, type DecodeOptions } from './events/record.js';
 export { type EventMapSource } from './events/source.js';
 export { mergeEventReaders, type MergedEventRecord } from './events/merge.js';
-export { FilteredMap, type FilteredMapOptions, type FieldAccess, type AccessMask, type Visible } from './map/filtered-map.js';
+export { FilteredMap, type FilteredMapOptions, type FieldAccess, type AccessMask, type Visible, type ValuePatch } from './map/filtered-map.js';
 export { Btf, type BtfHeader, type BtfParseOptions, type BtfMemberLocation } from './codec/btf/btf.js';
 export { BtfError, type BtfErrorCode } from './codec/btf/errors.js';
 export * from './codec/btf/types.js';

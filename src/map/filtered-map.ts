@@ -33,6 +33,19 @@ export type Visible<V> = V extends Uint8Array | bigint | number | string | boole
       ? { [P in keyof V]?: Visible<V[P]> }
       : V;
 
+/**
+ * What `set` takes: any subset of the writable fields, nested as deep as needed; an array may be
+ * given whole (holes and undefined elements are left as they are) or as an object keyed by index
+ * (`{ data: { 2: 5n } }`).
+ */
+export type ValuePatch<V> = V extends Uint8Array | bigint | number | string | boolean
+  ? V
+  : V extends readonly (infer E)[]
+    ? ReadonlyArray<ValuePatch<E> | undefined> | { readonly [index: number]: ValuePatch<E> | undefined }
+    : V extends object
+      ? { readonly [P in keyof V]?: ValuePatch<V[P]> }
+      : V;
+
 /** What a view allows. */
 export interface FilteredMapOptions {
   /** Access to the value's fields. For per-CPU maps, the mask of one CPU's value. */
@@ -239,7 +252,7 @@ export class FilteredMap<K, V> {
    *   BpfError (`ERR_BPFMAP_CREATE_DENIED`) for a missing key when creating is not allowed.
    *   Either way the map is unchanged.
    */
-  set(key: K, partial: Visible<V>): this {
+  set(key: K, partial: ValuePatch<V>): this {
     checkWritable(partial, this.#mask, 'value');
     for (let attempt = 1; ; attempt++) {
       const current = this.map.get(key);
