@@ -37,9 +37,19 @@ export { loadMapBtf, btfCodecsForMap, typedMap, openTyped, formatEntry, createWi
 export { UserRingBuffer, UserRingBufferReservation } from './events/user-ring-buffer.js';
 export { PerfBuffer, type PerfBufferOptions, type PerfBufferPlacement } from './events/perf-buffer.js';
 export { printC } from './codec/btf/c-printer.js';
-export { generateTypeScript } from './codec/btf/typescript.js';
+export { generateTypeScript, typeScriptExpressions } from './codec/btf/typescript.js';
 export { btfForRecords, RecordBtfWriter, type RecordBtf, type RecordBtfOptions, type RecordShape } from './codec/btf/from-record.js';
 export { createWithRecords, type MapRecordsSpec, type SpecWithoutTypes } from './map/btf-map.js';
+export {
+  parseBtfExt, programExtInfo, coreRelocationsIn, encodeFuncInfo, encodeLineInfo, CORE_RELOCATION_KINDS,
+  type BtfExt, type BtfExtSection, type BtfExtParseOptions, type FuncInfoRecord, type LineInfoRecord, type CoreRelocationRecord,
+  type CoreRelocationKind, type PlacedRange, type ProgramExtInfo,
+} from './objects/btf-ext.js';
+export { CoreRelocator, type CoreRelocatorOptions, type CoreRelocationContext, type AppliedCoreRelocation } from './objects/core/relocator.js';
+export { CoreRelocationError, type CoreRelocationErrorCode, type CoreRelocationPlace } from './objects/core/errors.js';
+export { formatSpec, type CoreSpec, type CoreAccessor } from './objects/core/spec.js';
+export { type CoreTargetBtf } from './objects/core/candidates.js';
+export { KsymResolver, applyKsym, type KsymResolution, type KsymRequest, type KsymResolverOptions, type KsymPlace } from './objects/ksym.js';
 export { BpfProgram, type ProgramOrigin } from './objects/program.js';
 export { type ProgramInfo } from './objects/program-info.js';
 export { ProgramType, AttachType, ProgramFlags, programTypeName, attachTypeName, type ProgramTypeName, type AttachTypeName } from './sys/program-types.js';
