@@ -5,8 +5,8 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { attachProgram, BpfAttachError, BpfProgram, sectionTarget } from '../../../src/index.js';
-import { needs } from '../../helpers.js';
+import { attachProgram, BpfAttachError, BpfMap, BpfObject, BpfProgram, kprobeUnsupportedReason, sectionTarget, type Link } from '../../../src/index.js';
+import { buildBpfObject, needs } from '../../helpers.js';
 import { childProgram, counter, ensureTracefs, linksOfProgram, loadFixture, setU32, startChild } from './helpers.js';
 
 test('sectionTarget reads the targets libbpf auto-attaches to', () => {
@@ -74,4 +74,39 @@ test('attachProgram attaches tracepoint, raw tracepoint and uprobe programs wher
 test('attachProgram needs a section name', needs('clang', 'bpftool'), (t) => {
   const trace = loadFixture(t, 'attach_trace');
   assert.throws(() => attachProgram(trace.program('tp_getpid')), (e: unknown) => e instanceof BpfAttachError && e.code === 'ERR_BPFMAP_ATTACH_SECTION' && /tp_getpid/.test(e.message));
+});
+
+test('every program of an object loaded by BpfObject attaches by its section name, or says exactly why not', needs('clang', 'cc'), async (t) => {
+  ensureTracefs(t);
+  using object = BpfObject.load(buildBpfObject('attach_trace'));
+  const child = await startChild(t);
+  // Maps of a loaded object are typed through their BTF: u32 keys and values are numbers.
+  (object.map('trace_pid') as BpfMap<number, number>).set(0, child.pid);
+  const links: Link[] = [];
+  t.after(() => links.forEach((link) => link.close()));
+  const kinds = new Map<string, string>();
+  for (const [name, program] of object.programs) {
+    try {
+      const link = attachProgram(program);
+      assert.ok(link, `${program.sectionName} names a target`);
+      links.push(link);
+      kinds.set(name, link.kind);
+    } catch (error) {
+      // Only the kprobe kinds may fail, and only on kernels without them.
+      assert.ok(error instanceof BpfAttachError && error.code === 'ERR_BPFMAP_ATTACH_UNSUPPORTED', `${name}: ${String(error)}`);
+      if (name === 'kprobe_getpid') assert.equal(kprobeUnsupportedReason(), error.reason);
+      else assert.equal(name, 'kmulti_getpid');
+      kinds.set(name, 'unsupported');
+    }
+  }
+  assert.equal(kinds.get('tp_getpid'), 'tracepoint');
+  assert.equal(kinds.get('raw_sys_enter'), 'raw_tracepoint');
+  assert.equal(kinds.get('btf_sys_enter'), 'tp_btf');
+  await child.run('getpid 5');
+  const counts = object.map('trace_counts') as BpfMap<number, bigint>;
+  for (const [slot, name] of [[0, 'tp_getpid'], [1, 'raw_sys_enter'], [2, 'kprobe_getpid'], [3, 'kmulti_getpid'], [4, 'btf_sys_enter']] as const) {
+    assert.equal(counts.get(slot), kinds.get(name) === 'unsupported' ? 0n : 5n, name);
+  }
+  for (const link of links) link.close();
+  for (const program of object.programs.values()) assert.deepEqual(linksOfProgram(program.id), []);
 });
