@@ -22,6 +22,9 @@ import type { ObjectSpec } from './object-spec.js';
 import type { ProgramSpec } from './program-spec.js';
 import { BpfProgram } from './program.js';
 import { linkProgram, placedRanges, type LinkContext } from './relocate.js';
+import { CoreRelocator } from './core/relocator.js';
+import { KsymResolver, applyKsym } from './ksym.js';
+import type { CodeSection } from './program-spec.js';
 import { BpfObject, type LoadOptions } from './object.js';
 
 /** Where libbpf pins maps with `LIBBPF_PIN_BY_NAME` when no folder is given. */
@@ -204,6 +207,42 @@ function loadProgram(
   return loaded;
 }
 
+/**
+ * What linking needs: CO-RE relocations applied to copies of the sections that have them (so
+ * the spec stays as it was read, and a second load relocates afresh), kconfig offsets, and ksym
+ * resolution against the running kernel.
+ */
+function linkContext(spec: ObjectSpec): LinkContext {
+  const relocated = new Map<CodeSection, Uint8Array>();
+  let relocator: CoreRelocator | undefined;
+  let ksyms: KsymResolver | undefined;
+  return {
+    code: spec.code,
+    instructionsOf: (section) => {
+      const done = relocated.get(section);
+      if (done) return done;
+      const records = spec.btfExt?.sections.get(section.name)?.coreRelocations ?? [];
+      let instructions = section.instructions;
+      if (records.length > 0 && spec.btf) {
+        instructions = section.instructions.slice();
+        relocator ??= new CoreRelocator(spec.btf);
+        relocator.apply(instructions, records, { section: section.name });
+      }
+      relocated.set(section, instructions);
+      return instructions;
+    },
+    kconfigOffset: (name) => spec.kconfig?.externs.find((e) => e.name === name)?.offset,
+    ...(spec.sourceBtf
+      ? {
+          resolveKsym: (instructions: Uint8Array, position: number, name: string, _call: boolean, weak: boolean): void => {
+            ksyms ??= new KsymResolver(spec.sourceBtf as NonNullable<ObjectSpec['sourceBtf']>);
+            applyKsym(instructions, position, ksyms.resolve({ name, weak }));
+          },
+        }
+      : {}),
+  };
+}
+
 /** Loads a spec (see `ObjectSpec.load`). Everything this load created is closed again when it fails. */
 export function loadObject(spec: ObjectSpec, options: LoadOptions): BpfObject {
   if (options.logLevel !== undefined && (!Number.isInteger(options.logLevel) || options.logLevel < 0 || options.logLevel > 7)) {
@@ -253,10 +292,7 @@ export function loadObject(spec: ObjectSpec, options: LoadOptions): BpfObject {
         entry.map.setInnerMap(u32Key(slot.index) as never, inner.map);
       }
     }
-    const context: LinkContext = {
-      code: spec.code,
-      kconfigOffset: (name) => spec.kconfig?.externs.find((e) => e.name === name)?.offset,
-    };
+    const context = linkContext(spec);
     const wanted = options.programs ? new Set(options.programs) : undefined;
     if (wanted) for (const name of wanted) spec.program(name);
     for (const program of spec.programs.values()) {

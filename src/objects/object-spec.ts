@@ -68,6 +68,8 @@ export class ObjectSpec {
   readonly kernelVersion: number;
   /** The object's BTF, with DATASEC sizes and offsets filled in; undefined without `-g`. */
   readonly btf: Btf | undefined;
+  /** @internal The object's BTF as clang wrote it (externs keep their declared types). */
+  readonly sourceBtf: Btf | undefined;
   /** The object's `.BTF.ext` (func_info, line_info, CO-RE relocations), when it has one. */
   readonly btfExt: BtfExt | undefined;
   /**
@@ -100,6 +102,7 @@ export class ObjectSpec {
     const kconfigSec = rawBtf?.typesByName('.kconfig', 'datasec')[0];
     const weak = new Set(elf.symbols.filter((s) => s.section === SHN_UNDEF && s.binding === SymbolBinding.WEAK).map((s) => s.name));
     this.kconfig = kconfigSec && rawBtf ? layoutKconfig(rawBtf, kconfigSec.vars.map((v) => v.type), weak) : undefined;
+    this.sourceBtf = rawBtf;
     this.btf = rawBtf ? fixupObjectBtf(rawBtf, elf, this.kconfig) : undefined;
     this.maps = new Map();
     for (const map of [...parseBtfMaps(elf, this.btf), ...parseLegacyMaps(elf)]) this.maps.set(map.name, map);

@@ -21,6 +21,8 @@ export interface LinkedProgram {
 export interface LinkContext {
   /** The executable sections by ELF section index. */
   readonly code: ReadonlyMap<number, CodeSection>;
+  /** A section's instructions as linking should read them (after CO-RE), default its own. */
+  readonly instructionsOf?: (section: CodeSection) => Uint8Array;
   /** The kconfig map's key and an extern's offset in it. */
   readonly kconfigOffset: (name: string) => number | undefined;
   /**
@@ -60,12 +62,13 @@ export function linkProgram(entry: CodeFunction, context: LinkContext): LinkedPr
     const fn = order[next] as CodeFunction;
     const at = placed.get(fn) as number;
     const section = fn.section;
-    const source = new DataView(section.instructions.buffer, section.instructions.byteOffset, section.instructions.byteLength);
+    const sectionInstructions = context.instructionsOf?.(section) ?? section.instructions;
+    const source = new DataView(sectionInstructions.buffer, sectionInstructions.byteOffset, sectionInstructions.byteLength);
     for (let i = 0; i < fn.count; i++) {
       const index = fn.start + i;
       const byteAt = index * INSTRUCTION_SIZE;
-      const opcode = section.instructions[byteAt];
-      const srcReg = (section.instructions[byteAt + 1] ?? 0) >> 4;
+      const opcode = sectionInstructions[byteAt];
+      const srcReg = (sectionInstructions[byteAt + 1] ?? 0) >> 4;
       const imm = source.getInt32(byteAt + 4, true);
       const relocation = section.relocations.get(index);
       const position = at + i;
@@ -158,7 +161,8 @@ export function linkProgram(entry: CodeFunction, context: LinkContext): LinkedPr
   const instructions = new Uint8Array(total * INSTRUCTION_SIZE);
   for (const fn of order) {
     const start = fn.start * INSTRUCTION_SIZE;
-    instructions.set(fn.section.instructions.subarray(start, start + fn.count * INSTRUCTION_SIZE), (placed.get(fn) as number) * INSTRUCTION_SIZE);
+    const from = context.instructionsOf?.(fn.section) ?? fn.section.instructions;
+    instructions.set(from.subarray(start, start + fn.count * INSTRUCTION_SIZE), (placed.get(fn) as number) * INSTRUCTION_SIZE);
   }
   const view = new DataView(instructions.buffer);
   for (const fixup of fixups) fixup.apply(view, instructions);
