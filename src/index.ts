@@ -18,7 +18,7 @@ export { arrayOf, type Template, type FieldTemplate, type ArrayTemplate } from '
 export { type InferRecord, type InferOptions } from './codec/record/infer.js';
 export { type ByteOrder } from './codec/record/format.js';
 export { RingBuffer, type RingBufferOptions } from './events/ring-buffer.js';
-export { EventReader, type EventHandler, type IterateOptions } from './events/event-reader.js';
+export { EventReader, type EventHandler, type IterateOptions, type Delivery } from './events/event-reader.js';
 export { RecordView, type RecordDecoder, type EventRecord, type DecodeOptions } from './events/record.js';
 export { type EventMapSource } from './events/source.js';
 export { mergeEventReaders, type MergedEventRecord } from './events/merge.js';

@@ -5,6 +5,7 @@
  */
 import type { EventRecord } from './record.js';
 import { FdWaiter, type WaitResult } from './fd-waiter.js';
+import { argumentError } from '../sys/errors.js';
 
 /**
  * Receives one record; `cpu` is set for perf buffers, undefined for ring buffers; `time` is the
@@ -20,7 +21,19 @@ export interface IterateOptions {
   readonly count?: number;
   /** Ends the iteration when no record arrives for this many milliseconds. */
   readonly idleTimeoutMs?: number;
+  /**
+   * When a yielded record counts as consumed (its space given back to the producer):
+   * - `'at-least-once'` (ring buffers' default): when the loop asks for the next record, or
+   *   leaves (break, return, throw). A process that dies while handling a record leaves it for
+   *   the next reader, which gets it again: handle records idempotently.
+   * - `'at-most-once'` (perf buffers' only mode): as it is yielded. A process that dies while
+   *   handling it loses it; nothing is ever delivered twice.
+   */
+  readonly delivery?: Delivery;
 }
+
+/** When the async iterator counts a record as consumed: see `IterateOptions.delivery`. */
+export type Delivery = 'at-least-once' | 'at-most-once';
 
 /** Base of `RingBuffer` and `PerfBuffer`. */
 export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, Disposable {
@@ -69,13 +82,27 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
   /**
    * Yields records as they arrive, waiting on the fd through libuv between them, so timers and
    * I/O keep running. Ends on `close()`, on `signal`, after `count` records or after
-   * `idleTimeoutMs` without a record. Records are consumed one at a time as they are yielded:
-   * breaking out of the loop loses nothing.
+   * `idleTimeoutMs` without a record. Records are consumed one at a time: ring buffers by
+   * default when the next one is asked for (at-least-once: a process killed while handling a
+   * record leaves it to the next reader), perf buffers as they are yielded (at-most-once); see
+   * `IterateOptions.delivery`. Breaking out of the loop loses nothing.
    *
    * @example
    * for await (const { cpu, data } of reader.records({ signal })) console.log(cpu, data);
    */
   async *records(options: IterateOptions = {}): AsyncGenerator<EventRecord<T>, void, undefined> {
+    if (options === null || typeof options !== 'object') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `records options must be an object, got ${options === null ? 'null' : typeof options}`);
+    const delivery = options.delivery ?? this.defaultDelivery;
+    if (delivery !== 'at-least-once' && delivery !== 'at-most-once') {
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delivery must be 'at-least-once' or 'at-most-once', got ${String(delivery)}`);
+    }
+    if (delivery === 'at-least-once') {
+      if (this.defaultDelivery !== 'at-least-once') {
+        throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `${this.constructor.name} delivers at most once: its records are consumed as they are read`);
+      }
+      yield* this.#recordsAtLeastOnce(options);
+      return;
+    }
     const limit = options.count ?? Infinity;
     let delivered = 0;
     let next: EventRecord<T> | undefined;
@@ -93,6 +120,45 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
       if (result !== 'ready') return;
     }
   }
+
+  /** The loop of `records()` for at-least-once delivery: a record is committed when the next is asked for. */
+  async *#recordsAtLeastOnce(options: IterateOptions): AsyncGenerator<EventRecord<T>, void, undefined> {
+    const limit = options.count ?? Infinity;
+    let delivered = 0;
+    let holding = false;
+    try {
+      while (delivered < limit && !this.#closed) {
+        if (holding) {
+          holding = false;
+          this.commitHeld();
+        }
+        const record = this.holdNext();
+        if (record !== undefined) {
+          holding = true;
+          delivered++;
+          yield record;
+          continue;
+        }
+        const result = await this.wait({ signal: options.signal, timeoutMs: options.idleTimeoutMs });
+        if (result !== 'ready') return;
+      }
+    } finally {
+      if (holding && !this.#closed) this.commitHeld();
+    }
+  }
+
+  /** How `records()` delivers when not told: readers that implement `holdNext` say 'at-least-once'. */
+  protected get defaultDelivery(): Delivery {
+    return 'at-most-once';
+  }
+
+  /** At-least-once support: the next record, not yet consumed; undefined when none is waiting. */
+  protected holdNext(): EventRecord<T> | undefined {
+    return undefined;
+  }
+
+  /** At-least-once support: consumes the record `holdNext()` returned. */
+  protected commitHeld(): void {}
 
   /**
    * Resolves once records may be waiting (`'ready'`: check with `consume()`), or with why the

@@ -48,10 +48,11 @@
 import { BpfError, Errno } from '../sys/errors.js';
 import { MapType } from '../sys/constants.js';
 import { native, type NativeMapping } from '../sys/native.js';
-import { EventReader, type EventHandler } from './event-reader.js';
+import { EventReader, type Delivery, type EventHandler } from './event-reader.js';
 import { RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE, TWO_POW_32, pageSize } from './layout.js';
 import { RecordView, recordMaker, type DecodeOptions } from './record.js';
 import { openEventMap, type EventMapSource } from './source.js';
+import { claimMap } from './exclusive.js';
 
 /** Options of `RingBuffer.open`. */
 export type RingBufferOptions<T> = DecodeOptions<T>;
@@ -104,16 +105,30 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
   #position: number;
   #offset: number;
   #positionLow: number;
+  /** Gives the one-consumer claim on the map back. */
+  readonly #unclaim: () => void;
+  /** True while a consume loop runs: close() then waits for it to finish before unmapping. */
+  #draining = false;
+  /** close() was called during a consume loop; the loop releases when it ends. */
+  #releaseDeferred = false;
+  /**
+   * The record `holdNext()` handed out and `commitHeld()` gives back (at-least-once): where it
+   * starts (-1: none) and its bytes.
+   */
+  #heldAt = -1;
+  #heldSpan = 0;
 
   private constructor(map: ReturnType<typeof openEventMap>, options: RingBufferOptions<T>) {
     super(map.fd);
     this.#map = map;
+    this.#unclaim = claimMap('consumer', 'RingBuffer', map, this);
     this.name = map.name;
     this.capacity = map.maxEntries;
     this.#makeRecord = recordMaker(options.decode);
     const page = pageSize();
     const consumer = native.mmap(map.fd, page, true, 0);
     if (typeof consumer === 'number') {
+      this.#unclaim();
       // The kernel refuses writable mappings of a frozen map with EPERM, which reads like a
       // missing capability; a consumer must write its position, so a frozen ring buffer is unreadable.
       if (-consumer === Errno.EPERM && map.info.frozen) {
@@ -124,6 +139,7 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
     const producer = native.mmap(map.fd, page + 2 * this.capacity, false, page);
     if (typeof producer === 'number') {
       native.munmap(consumer);
+      this.#unclaim();
       throw mmapError(map.name, -producer, 'producer page and data area (read-only)');
     }
     this.#consumerMapping = consumer;
@@ -142,8 +158,10 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
 
   /**
    * Opens a ring buffer map for reading. A reader started late finds every record the producer
-   * committed since the last consumer stopped.
-   * @throws TypeError when the map is not a ringbuf; BpfError when it cannot be mapped.
+   * committed since the last consumer stopped. A map has one consumer: a second `RingBuffer` on
+   * the same map in this process is refused until the first is closed.
+   * @throws TypeError when the map is not a ringbuf; BpfError when it cannot be mapped, or
+   *   `ERR_BPFMAP_IN_USE` when this process reads it already.
    */
   static open<T = Uint8Array>(source: EventMapSource, options: RingBufferOptions<T> = {}): RingBuffer<T> {
     const map = openEventMap(source, MapType.ringbuf, 'RingBuffer');
@@ -198,7 +216,13 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
 
   #drain(viewHandler: ((record: RecordView) => void) | undefined, handler: EventHandler<T> | undefined, limit: number): number {
     this.ensureOpen();
+    if (this.#draining) {
+      // The outer loop's position is in its locals until it returns: a nested loop would
+      // deliver the record being handled again.
+      throw new BpfError(`ring buffer '${this.name}': consume() called from inside a consume() handler`, { code: 'ERR_BPFMAP_REENTRANT', errno: 0, subject: { name: this.name } });
+    }
     if (!(limit > 0)) return 0;
+    this.#draining = true;
     const words = this.#words;
     const consumerWords = this.#consumerWords;
     const bytes = this.#bytes;
@@ -248,10 +272,12 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
             positionLow -= TWO_POW_32;
             Atomics.store(this.#consumerPos64, 0, BigInt(position));
           }
-          if (delivered >= limit) return delivered;
+          // close() from a handler: stop here; `finally` publishes and then unmaps.
+          if (delivered >= limit || this.#releaseDeferred) return delivered;
         } while (position < producerPosition);
       }
     } finally {
+      this.#draining = false;
       if (position !== this.#position) {
         this.#position = position;
         this.#offset = offset;
@@ -265,7 +291,56 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
         }
         this.#positionLow = positionLow;
       }
+      if (this.#releaseDeferred) this.#unmap();
     }
+  }
+
+  /** Ring buffers can keep a record until the next is asked for: the async iterator does so by default. */
+  protected override get defaultDelivery(): Delivery {
+    return 'at-least-once';
+  }
+
+  /**
+   * At-least-once delivery (see `EventReader.records`): the next record, copied or decoded,
+   * without giving its space back; `commitHeld()` does that. Discarded records before it are
+   * given back at once. Undefined when no complete record is waiting.
+   */
+  protected override holdNext(): { data: T } | undefined {
+    this.ensureOpen();
+    const producerPosition = this.#producerPosition();
+    while (this.#position < producerPosition) {
+      const headerAt = this.#dataStart + this.#offset;
+      const header = Atomics.load(this.#words, headerAt >>> 2);
+      if (header < 0) return undefined; // BUSY: still being written
+      const length = header & LENGTH_MASK;
+      const span = (length + RINGBUF_HEADER_SIZE + 7) & ~7;
+      if ((header & RINGBUF_DISCARD_BIT) !== 0) {
+        this.#publish(span);
+        continue;
+      }
+      const data = this.#makeRecord(this.#bytes, headerAt + RINGBUF_HEADER_SIZE, length);
+      this.#heldAt = this.#position;
+      this.#heldSpan = span;
+      return { data };
+    }
+    return undefined;
+  }
+
+  /** Gives back the space of the record `holdNext()` handed out. */
+  protected override commitHeld(): void {
+    const heldAt = this.#heldAt;
+    this.#heldAt = -1;
+    // Nothing to do when closed, or when consume() has read past the record meanwhile.
+    if (heldAt !== this.#position || this.closed) return;
+    this.#publish(this.#heldSpan);
+  }
+
+  /** Moves consumer_pos `span` bytes on and stores it (a full barrier: the kernel may reuse the space). */
+  #publish(span: number): void {
+    this.#position += span;
+    this.#offset = (this.#offset + span) % this.capacity;
+    this.#positionLow = this.#position % TWO_POW_32;
+    Atomics.store(this.#consumerPos64, 0, BigInt(this.#position));
   }
 
   /**
@@ -293,10 +368,22 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
   }
 
   protected release(): void {
+    // From inside a handler: the consume loop still has to publish its position (or the record
+    // being handled would be delivered again), so it unmaps when it ends.
+    if (this.#draining) {
+      this.#releaseDeferred = true;
+      return;
+    }
+    this.#unmap();
+  }
+
+  #unmap(): void {
+    this.#releaseDeferred = false;
     // Detaches every view before unmapping, so nothing can read unmapped memory.
     native.munmap(this.#producerMapping);
     native.munmap(this.#consumerMapping);
     this.#map.close();
+    this.#unclaim();
   }
 }
 

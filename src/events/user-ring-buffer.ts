@@ -8,11 +8,13 @@
  * `submit()` (or `discard()`) clears the bit. Reservations may be committed out of order.
  */
 import { BpfError, argumentError } from '../sys/errors.js';
+import { uint8ArrayLength } from '../codec/codec.js';
 import { MapType } from '../sys/constants.js';
 import { native, type NativeMapping } from '../sys/native.js';
 import { FdWaiter, type WaitResult } from './fd-waiter.js';
 import { RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE, pageSize, ringbufRecordSpan } from './layout.js';
 import { openEventMap, type EventMapSource } from './source.js';
+import { claimMap } from './exclusive.js';
 
 /**
  * Space reserved in a user ring buffer. Fill `data`, then call `submit()` or `discard()`
@@ -23,13 +25,21 @@ export class UserRingBufferReservation {
   readonly data: Uint8Array;
   readonly #words: Int32Array;
   readonly #headerWord: number;
-  #state: 'reserved' | 'submitted' | 'discarded' = 'reserved';
+  readonly #settled: (reservation: UserRingBufferReservation) => void;
+  #state: 'reserved' | 'submitted' | 'discarded' | 'discarded when the user ring buffer was closed' = 'reserved';
 
   /** Internal: made by `UserRingBuffer.reserve`. */
-  constructor(data: Uint8Array, words: Int32Array, headerWord: number) {
+  constructor(data: Uint8Array, words: Int32Array, headerWord: number, settled: (reservation: UserRingBufferReservation) => void) {
     this.data = data;
     this.#words = words;
     this.#headerWord = headerWord;
+    this.#settled = settled;
+  }
+
+  /** Internal: `UserRingBuffer.close()` discards what is still reserved, so the ring is not blocked. */
+  abandon(): void {
+    if (this.#state !== 'reserved') return;
+    this.#commit(RINGBUF_DISCARD_BIT, 'discarded when the user ring buffer was closed');
   }
 
   /** Hands the record to the BPF program. */
@@ -42,11 +52,12 @@ export class UserRingBufferReservation {
     this.#commit(RINGBUF_DISCARD_BIT, 'discarded');
   }
 
-  #commit(flag: number, state: 'submitted' | 'discarded'): void {
+  #commit(flag: number, state: 'submitted' | 'discarded' | 'discarded when the user ring buffer was closed'): void {
     if (this.#state !== 'reserved') {
       throw argumentError(TypeError, 'ERR_BPFMAP_RESERVATION', `this reservation was already ${this.#state}`);
     }
     this.#state = state;
+    this.#settled(this);
     // The release store of the header publishes the record's bytes written before it.
     Atomics.store(this.#words, this.#headerWord, (this.data.length | flag) | 0);
   }
@@ -80,18 +91,29 @@ export class UserRingBuffer implements Disposable {
   readonly #waiter: FdWaiter;
   #producerPosition: number;
   #closed = false;
+  /** Reservations not yet submitted or discarded: close() discards them. */
+  readonly #open = new Set<UserRingBufferReservation>();
+  readonly #settled = (reservation: UserRingBufferReservation): void => {
+    this.#open.delete(reservation);
+  };
+  readonly #unclaim: () => void;
 
   private constructor(map: ReturnType<typeof openEventMap>) {
     this.#map = map;
+    this.#unclaim = claimMap('producer', 'UserRingBuffer', map, this);
     this.name = map.name;
     this.capacity = map.maxEntries;
     this.maxRecordSize = this.capacity - RINGBUF_HEADER_SIZE;
     const page = pageSize();
     const consumer = native.mmap(map.fd, page, false, 0);
-    if (typeof consumer === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -consumer, { name: map.name }, 'mmap of the consumer page (read-only) failed');
+    if (typeof consumer === 'number') {
+      this.#unclaim();
+      throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -consumer, { name: map.name }, 'mmap of the consumer page (read-only) failed');
+    }
     const producer = native.mmap(map.fd, page + 2 * this.capacity, true, page);
     if (typeof producer === 'number') {
       native.munmap(consumer);
+      this.#unclaim();
       throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -producer, { name: map.name }, 'mmap of the producer page and data area (read-write) failed');
     }
     this.#consumerMapping = consumer;
@@ -102,11 +124,33 @@ export class UserRingBuffer implements Disposable {
     this.#dataStart = page;
     this.#producerPosition = Number(BigInt.asUintN(64, Atomics.load(this.#producerPos64, 0)));
     this.#waiter = new FdWaiter(map.fd);
+    this.#discardAbandoned();
   }
 
   /**
-   * Opens a user ring buffer map for writing. Only one producer may write a map at a time.
-   * @throws TypeError when the map is not a user_ringbuf; BpfError when it cannot be mapped.
+   * Discards records a previous producer reserved and never committed (a process that died with
+   * a reservation open): the kernel stops draining at a BUSY record, so without this nothing
+   * written after it would ever reach the BPF program. There is one producer per map, so every
+   * BUSY record between the consumer and producer positions when a producer opens is abandoned.
+   */
+  #discardAbandoned(): void {
+    let position = this.#consumerPosition();
+    while (position < this.#producerPosition) {
+      const headerWord = (this.#dataStart + (position % this.capacity)) >> 2;
+      const header = Atomics.load(this.#words, headerWord);
+      const length = header & ~(RINGBUF_BUSY_BIT | RINGBUF_DISCARD_BIT);
+      if (length > this.maxRecordSize) return; // not a header we wrote: leave the ring alone
+      if (header & RINGBUF_BUSY_BIT) Atomics.store(this.#words, headerWord, (length | RINGBUF_DISCARD_BIT) | 0);
+      position += ringbufRecordSpan(length);
+    }
+  }
+
+  /**
+   * Opens a user ring buffer map for writing. Only one producer may write a map at a time: a
+   * second `UserRingBuffer` on the same map in this process is refused until the first is
+   * closed. Records a dead producer left reserved are discarded, so they do not block the ring.
+   * @throws TypeError when the map is not a user_ringbuf; BpfError when it cannot be mapped, or
+   *   `ERR_BPFMAP_IN_USE` when this process writes it already.
    */
   static open(source: EventMapSource): UserRingBuffer {
     const map = openEventMap(source, MapType.user_ringbuf, 'UserRingBuffer');
@@ -161,7 +205,9 @@ export class UserRingBuffer implements Disposable {
     Atomics.store(this.#producerPos64, 0, BigInt(this.#producerPosition));
     // The data area is mapped twice, so the record is contiguous even across the end.
     const data = new Uint8Array(this.#producerMapping.buffer, headerAt + RINGBUF_HEADER_SIZE, size);
-    return new UserRingBufferReservation(data, this.#words, headerWord);
+    const reservation = new UserRingBufferReservation(data, this.#words, headerWord, this.#settled);
+    this.#open.add(reservation);
+    return reservation;
   }
 
   /**
@@ -169,7 +215,7 @@ export class UserRingBuffer implements Disposable {
    * @throws BpfError `ENOSPC` when it does not fit now; RangeError when it never can.
    */
   write(bytes: Uint8Array): void {
-    if (!(bytes instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_RECORD_TYPE', 'write expects a Uint8Array');
+    if (uint8ArrayLength(bytes) < 0) throw argumentError(TypeError, 'ERR_BPFMAP_RECORD_TYPE', 'write expects a Uint8Array');
     const reservation = this.reserve(bytes.length);
     reservation.data.set(bytes);
     reservation.submit();
@@ -204,18 +250,29 @@ export class UserRingBuffer implements Disposable {
     }
   }
 
+  /** True after `close()`. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   #ensureOpen(): void {
     if (this.#closed) throw new BpfError(`user ring buffer '${this.name}' is closed`, { code: 'ERR_BPFMAP_CLOSED', errno: 0 });
   }
 
-  /** Unmaps the buffer (reservation views become empty) and closes the map handle. Idempotent. */
+  /**
+   * Discards every reservation not yet submitted (an abandoned one would stop the BPF program
+   * from draining anything after it), unmaps the buffer (reservation views become empty) and
+   * closes the map handle. Idempotent.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const reservation of [...this.#open]) reservation.abandon();
     this.#waiter.close();
     native.munmap(this.#producerMapping);
     native.munmap(this.#consumerMapping);
     this.#map.close();
+    this.#unclaim();
   }
 
   /** `using` support. */
