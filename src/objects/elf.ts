@@ -58,7 +58,10 @@ export class ElfObject {
   readonly #relocations = new Map<number, ElfRelocation[]>();
   readonly #byName = new Map<string, ElfSection>();
 
-  constructor(bytes: Uint8Array) {
+  constructor(file: Uint8Array) {
+    // A plain Uint8Array over the same memory: a Node Buffer's slice() would be a view, and the
+    // loader relies on slice() copying section bytes before it patches them.
+    const bytes = new Uint8Array(file.buffer, file.byteOffset, file.byteLength);
     this.bytes = bytes;
     try {
       this.sections = elfSections(bytes);
