@@ -1,0 +1,289 @@
+/**
+ * Zero-configuration metrics: how a map's key and value bytes become label values and samples,
+ * derived once per map from its BTF (or from its sizes when it has none).
+ *
+ * Keys: every member becomes a label (integers in decimal, enums by enumerator name, char arrays as
+ * strings, byte arrays as hex, nested structs flattened with `_`); a scalar key is the label `key`.
+ * Values: every integer, enum or float member becomes a sample; an integer array named `slots`
+ * (libbpf-tools' `struct hist`) becomes a histogram; char arrays in the value become labels too
+ * (libbpf-tools keep `comm` there). What cannot be exported is listed with a reason.
+ */
+import type { Btf } from '../../codec/btf/btf.js';
+import { isCharArray, placeMember } from '../../codec/btf/codec.js';
+import type { BtfType } from '../../codec/btf/types.js';
+import type { MapInfo } from '../../map/info.js';
+import { charArrayText, labelName, uniqueNames } from './names.js';
+
+/** Reads a label value at `offset` in a buffer. */
+export type LabelReader = (bytes: Uint8Array, view: DataView, offset: number) => string;
+/** Reads a number at `offset` in a buffer. */
+export type NumberReader = (view: DataView, offset: number) => number;
+
+/** One label of a series. */
+export interface LabelPlan {
+  readonly name: string;
+  readonly read: LabelReader;
+}
+
+/** One value member exported as a gauge. */
+export interface SamplePlan {
+  /** Member path joined with `_` ('' for a scalar value). */
+  readonly path: string;
+  readonly read: NumberReader;
+}
+
+/** An integer array exported as a log2 histogram (slot i counts values in [2^i, 2^(i+1) - 1]). */
+export interface SlotsPlan {
+  readonly path: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly read: NumberReader;
+  readonly elementSize: number;
+}
+
+/** A key whose last member is a bucket index: one histogram per value of the other members. */
+export interface KeyBucketPlan {
+  /** Reads the bucket index from a key. */
+  readonly bucket: NumberReader;
+  /** Name of the bucket member. */
+  readonly member: string;
+}
+
+/** How one map's entries become series. */
+export interface MapPlan {
+  /** Labels read from the key. */
+  readonly keyLabels: readonly LabelPlan[];
+  /** Labels read from the value (char arrays). */
+  readonly valueLabels: readonly LabelPlan[];
+  readonly samples: readonly SamplePlan[];
+  readonly slots: readonly SlotsPlan[];
+  /** Set when the key's last member is a bucket index (ebpf_exporter's layout). */
+  readonly keyBucket: KeyBucketPlan | undefined;
+  /** Members left out, with why. */
+  readonly skipped: readonly string[];
+}
+
+const MAX_DEPTH = 8;
+/** Arrays of other element types than char/bytes export at most this many elements as labels. */
+const MAX_FLAT_ELEMENTS = 16;
+
+function hexReader(size: number, relative: number): LabelReader {
+  return (bytes, _view, offset) => {
+    let text = '';
+    const start = offset + relative;
+    for (let i = start; i < start + size; i++) text += (bytes[i] as number).toString(16).padStart(2, '0');
+    return text;
+  };
+}
+
+/** An integer reader for `size` bytes at `relative`, as a number (64-bit values lose precision above 2^53). */
+export function integerReader(size: number, signed: boolean, relative: number): NumberReader {
+  switch (size) {
+    case 1: return signed ? (v, o) => v.getInt8(o + relative) : (v, o) => v.getUint8(o + relative);
+    case 2: return signed ? (v, o) => v.getInt16(o + relative, true) : (v, o) => v.getUint16(o + relative, true);
+    case 4: return signed ? (v, o) => v.getInt32(o + relative, true) : (v, o) => v.getUint32(o + relative, true);
+    case 8:
+      return signed
+        ? (v, o) => v.getInt32(o + relative + 4, true) * 4294967296 + v.getUint32(o + relative, true)
+        : (v, o) => v.getUint32(o + relative + 4, true) * 4294967296 + v.getUint32(o + relative, true);
+    default: return () => NaN;
+  }
+}
+
+/** An exact decimal reader (64-bit integers as bigint text). */
+function integerTextReader(size: number, signed: boolean, relative: number): LabelReader {
+  if (size === 8) {
+    return signed ? (_b, v, o) => v.getBigInt64(o + relative, true).toString() : (_b, v, o) => v.getBigUint64(o + relative, true).toString();
+  }
+  const read = integerReader(size, signed, relative);
+  return (_b, v, o) => String(read(v, o));
+}
+
+function bitfieldReader(byteOffset: number, shift: number, bits: number): NumberReader {
+  const bytes = Math.ceil((shift + bits) / 8);
+  return (v, o) => {
+    let value = 0;
+    for (let i = bytes - 1; i >= 0; i--) value = value * 256 + v.getUint8(o + byteOffset + i);
+    return Math.floor(value / 2 ** shift) % 2 ** bits;
+  };
+}
+
+interface Leaf {
+  readonly path: string[];
+  readonly type: BtfType;
+  readonly offset: number;
+  readonly bitfield: { readonly bitShift: number; readonly bits: number } | undefined;
+}
+
+/** Flattens a type into its leaves (structs walked, everything else a leaf). */
+function leaves(btf: Btf, typeId: number, path: string[], offset: number, out: Leaf[], skipped: string[], depth = 0): void {
+  const type = btf.resolve(typeId);
+  if (type.kind === 'struct' && depth < MAX_DEPTH) {
+    let anonymous = 0;
+    for (const member of type.members) {
+      const placement = placeMember(btf, member);
+      const name = member.name || `anon${anonymous++}`;
+      const memberPath = member.name === '' && btf.resolve(member.type).kind === 'struct' ? path : [...path, name];
+      if (placement.bitfield) {
+        out.push({ path: memberPath, type: btf.resolve(member.type), offset: offset + placement.byteOffset, bitfield: placement.bitfield });
+      } else {
+        leaves(btf, member.type, memberPath, offset + placement.byteOffset, out, skipped, depth + 1);
+      }
+    }
+    return;
+  }
+  out.push({ path, type, offset, bitfield: undefined });
+}
+
+function enumText(type: BtfType, value: bigint): string {
+  if (type.kind !== 'enum' && type.kind !== 'enum64') return value.toString();
+  for (const entry of type.values) if (BigInt(entry.value) === value) return entry.name;
+  return value.toString();
+}
+
+/** A label reader for one key leaf, or undefined when the leaf cannot be a label. */
+function labelReaderOf(btf: Btf, leaf: Leaf): LabelReader | undefined {
+  const { type, offset } = leaf;
+  if (leaf.bitfield) {
+    const read = bitfieldReader(offset, leaf.bitfield.bitShift, leaf.bitfield.bits);
+    return (_b, v, o) => String(read(v, o));
+  }
+  switch (type.kind) {
+    case 'int':
+      if (type.bool) return (b, _v, o) => (b[o + offset] ? 'true' : 'false');
+      if (type.size === 1 && type.char) return (b, _v, o) => charArrayText(b, o + offset, 1);
+      return integerTextReader(type.size, type.signed, offset);
+    case 'enum':
+    case 'enum64': {
+      const size = type.size;
+      const signed = type.signed;
+      return (_b, v, o) => {
+        const raw = size === 8 ? (signed ? v.getBigInt64(o + offset, true) : v.getBigUint64(o + offset, true)) : BigInt(integerReader(size, signed, 0)(v, o + offset));
+        return enumText(type, raw);
+      };
+    }
+    case 'float':
+      return type.size === 8 ? (_b, v, o) => String(v.getFloat64(o + offset, true)) : type.size === 4 ? (_b, v, o) => String(v.getFloat32(o + offset, true)) : undefined;
+    case 'ptr':
+      return (_b, v, o) => `0x${v.getBigUint64(o + offset, true).toString(16)}`;
+    case 'array':
+      if (isCharArray(btf, type)) return (b, _v, o) => charArrayText(b, o + offset, type.length);
+      return hexReader(btf.size(type.id), offset);
+    case 'union':
+    case 'struct':
+      return hexReader(type.size, offset);
+    default:
+      return undefined;
+  }
+}
+
+/** Splits non-char arrays of a key into one label per element (when short), else keeps the leaf. */
+function expandArrays(btf: Btf, leaf: Leaf): Leaf[] {
+  const { type } = leaf;
+  if (type.kind !== 'array' || isCharArray(btf, type)) return [leaf];
+  const element = btf.resolve(type.type);
+  if (element.kind === 'int' && element.size === 1) return [leaf];
+  if (type.length > MAX_FLAT_ELEMENTS) return [leaf];
+  const size = btf.size(type.type);
+  const out: Leaf[] = [];
+  for (let i = 0; i < type.length; i++) out.push({ path: [...leaf.path, String(i)], type: element, offset: leaf.offset + i * size, bitfield: undefined });
+  return out;
+}
+
+function numberReaderOf(leaf: Leaf): NumberReader | undefined {
+  const { type, offset } = leaf;
+  if (leaf.bitfield) return bitfieldReader(offset, leaf.bitfield.bitShift, leaf.bitfield.bits);
+  switch (type.kind) {
+    case 'int':
+      return integerReader(type.size, type.signed, offset);
+    case 'enum':
+    case 'enum64':
+      return integerReader(type.size, type.signed, offset);
+    case 'float':
+      return type.size === 8 ? (v, o) => v.getFloat64(o + offset, true) : type.size === 4 ? (v, o) => v.getFloat32(o + offset, true) : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Plans a map's series from its BTF, or from its sizes without BTF. */
+export function planMap(info: MapInfo, btf: Btf | undefined): MapPlan {
+  const skipped: string[] = [];
+  const keyLabels: LabelPlan[] = [];
+  const valueLabels: LabelPlan[] = [];
+  const samples: SamplePlan[] = [];
+  const slots: SlotsPlan[] = [];
+  let keyBucket: KeyBucketPlan | undefined;
+
+  const valueTypeId = info.btfVmlinuxValueTypeId ? 0 : info.btfValueTypeId;
+  if (btf === undefined || valueTypeId === 0) {
+    if (info.keySize > 0) keyLabels.push({ name: 'key', read: hexReader(info.keySize, 0) });
+    if (info.valueSize === 8) samples.push({ path: '', read: integerReader(8, false, 0) });
+    else skipped.push(`value of ${info.valueSize} bytes without BTF: only 8-byte values export as numbers`);
+    return { keyLabels, valueLabels, samples, slots, keyBucket, skipped };
+  }
+
+  // Keys.
+  if (info.btfKeyTypeId) {
+    const keyLeaves: Leaf[] = [];
+    leaves(btf, info.btfKeyTypeId, [], 0, keyLeaves, skipped);
+    const expanded = keyLeaves.flatMap((leaf) => expandArrays(btf, leaf));
+    const last = expanded[expanded.length - 1];
+    const keyIsStruct = btf.resolve(info.btfKeyTypeId).kind === 'struct';
+    if (keyIsStruct && last !== undefined && expanded.length >= 1 && /^(bucket|slot)$/.test(last.path[last.path.length - 1] ?? '') && numberReaderOf(last) && last.type.kind === 'int') {
+      keyBucket = { bucket: numberReaderOf(last) as NumberReader, member: last.path.join('_') };
+      expanded.pop();
+    }
+    const names = uniqueNames(expanded.map((leaf) => labelName(leaf.path.length === 0 ? 'key' : leaf.path.join('_'))), ['le', 'cpu']);
+    expanded.forEach((leaf, i) => {
+      const read = labelReaderOf(btf, leaf);
+      if (read) keyLabels.push({ name: names[i] as string, read });
+      else skipped.push(`key member '${leaf.path.join('.') || 'key'}' (${leaf.type.kind}) is not a label`);
+    });
+  } else if (info.keySize > 0) {
+    // Array maps (and .data sections) whose BTF names no key type are indexed by a u32.
+    keyLabels.push({ name: 'key', read: info.keySize === 4 ? integerTextReader(4, false, 0) : hexReader(info.keySize, 0) });
+  }
+
+  // Values.
+  const valueLeaves: Leaf[] = [];
+  leaves(btf, valueTypeId, [], 0, valueLeaves, skipped);
+  const valueLabelLeaves: Leaf[] = [];
+  for (const leaf of valueLeaves) {
+    const { type } = leaf;
+    const path = leaf.path.join('_');
+    if (type.kind === 'array') {
+      const element = btf.resolve(type.type);
+      if (isCharArray(btf, type)) {
+        valueLabelLeaves.push(leaf);
+      } else if (leaf.path[leaf.path.length - 1] === 'slots' && element.kind === 'int' && !element.bool) {
+        slots.push({
+          path: leaf.path.slice(0, -1).join('_'),
+          offset: leaf.offset,
+          length: type.length,
+          elementSize: element.size,
+          read: integerReader(element.size, element.signed, 0),
+        });
+      } else {
+        skipped.push(`value member '${leaf.path.join('.')}' is an array (only 'slots' arrays export, as histograms)`);
+      }
+      continue;
+    }
+    const read = numberReaderOf(leaf);
+    if (read && !(type.kind === 'int' && type.char && type.size === 1)) samples.push({ path, read });
+    else skipped.push(`value member '${leaf.path.join('.') || 'value'}' (${type.kind}) is not a number`);
+  }
+  const taken = keyLabels.map((label) => label.name);
+  const valueNames = uniqueNames(valueLabelLeaves.map((leaf) => labelName(leaf.path.join('_'))), ['le', 'cpu', ...taken]);
+  valueLabelLeaves.forEach((leaf, i) => {
+    const read = labelReaderOf(btf, leaf);
+    if (read) valueLabels.push({ name: valueNames[i] as string, read });
+  });
+  if (keyBucket && (samples.length !== 1 || slots.length > 0)) {
+    // A bucket index with anything but one count per entry is not a histogram: keep it a label.
+    skipped.push(`key member '${keyBucket.member}' looks like a bucket index but the value is not one count`);
+    keyLabels.push({ name: uniqueNames([labelName(keyBucket.member)], ['le', 'cpu', ...taken])[0] as string, read: (_b, v, o) => String((keyBucket as KeyBucketPlan).bucket(v, o)) });
+    keyBucket = undefined;
+  }
+  return { keyLabels, valueLabels, samples, slots, keyBucket, skipped };
+}
