@@ -53,6 +53,11 @@ export const commands: readonly CommandEntry[] = [
   { name: 'events', usage: 'events MAP [--count N] [--timeout SECONDS] [--type NAME [--btf FILE]]', load: async () => (await import('./commands/events.js')).eventsCommand },
   { name: 'watch', usage: 'watch  MAP [--interval SECONDS] [--per-cpu]', load: async () => (await import('./commands/watch.js')).watchCommand },
   { name: 'hist', usage: 'hist   MAP [--linear] [--section FIELD]', load: async () => (await import('./commands/hist.js')).histCommand },
+  {
+    name: 'serve',
+    usage: 'serve  [--listen HOST:PORT] [--config FILE] [--web-config FILE] [--allow-write] [--per-cpu] [--series-limit N] [MAP ... | --all]',
+    load: async () => (await import('./commands/serve.js')).serveCommand,
+  },
   { name: 'demo', usage: 'demo', load: async () => (await import('./commands/demo.js')).demoCommand },
 ];
 

@@ -69,3 +69,31 @@ export function programsUsingMaps(mapIds: ReadonlySet<number>): ProgramStats[] {
   }
   return stats;
 }
+
+/**
+ * BTF ids of the loaded programs that use map `mapId` (their objects' BTF declares the records a
+ * program writes to a ring buffer, which libbpf creates without BTF of its own).
+ */
+export function programBtfIdsUsing(mapId: number): number[] {
+  const btfIds = new Set<number>();
+  let ids = new Uint32Array(64);
+  for (let id = nextProgramId(0); id !== undefined; id = nextProgramId(id)) {
+    const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, new StructBuffer(idAttr).setU32('id', id).bytes);
+    if (fd < 0) continue;
+    try {
+      let count = native.progMapIds(fd, ids);
+      if (count > ids.length) {
+        ids = new Uint32Array(count);
+        count = native.progMapIds(fd, ids);
+      }
+      if (count <= 0 || !ids.subarray(0, count).includes(mapId)) continue;
+      const info = new StructBuffer(progInfoLayout);
+      if (native.objInfo(fd, info.bytes) < 0) continue;
+      const btfId = info.u32('btf_id');
+      if (btfId !== 0) btfIds.add(btfId);
+    } finally {
+      native.closeFd(fd);
+    }
+  }
+  return [...btfIds];
+}
