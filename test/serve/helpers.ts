@@ -1,0 +1,108 @@
+/**
+ * Helpers of the serve tests: the fixture's maps loaded and pinned in the test's own bpffs folder,
+ * free loopback ports in 19100-19199 picked at run time, entries written in the maps' layouts, and
+ * HTTP requests with their raw bodies.
+ */
+import { createServer } from 'node:net';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { TestContext } from 'node:test';
+import { buildBpfObject, loadBpfObject, pinDir } from '../helpers.js';
+
+/** Loads test/fixtures/serve_maps.bpf.c with bpftool; its maps are pinned under `maps`. */
+export function loadServeMaps(t: TestContext, label = 'serve'): { dir: string; maps: string; pin: (name: string) => string } {
+  const dir = pinDir(t, label);
+  const { maps } = loadBpfObject(buildBpfObject('serve_maps'), dir);
+  return { dir, maps, pin: (name) => path.join(maps, name) };
+}
+
+/** A port in 19100-19199 that nothing listens on now (tried at random). */
+export async function freePort(): Promise<number> {
+  const tried = new Set<number>();
+  while (tried.size < 100) {
+    const port = 19100 + Math.floor(Math.random() * 100);
+    if (tried.has(port)) continue;
+    tried.add(port);
+    const free = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error('no free port in 19100-19199');
+}
+
+/** `bytes` little-endian integer fields. */
+export function le(size: number, value: number | bigint): Uint8Array {
+  const bytes = new Uint8Array(size);
+  const view = new DataView(bytes.buffer);
+  if (size === 8) view.setBigUint64(0, BigInt(value), true);
+  else if (size === 4) view.setUint32(0, Number(value), true);
+  else if (size === 2) view.setUint16(0, Number(value), true);
+  else bytes[0] = Number(value);
+  return bytes;
+}
+
+/** Concatenates byte fields. */
+export function bytes(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** A C char array of `size` bytes holding `text` (latin1 bytes) and NULs. */
+export function chars(size: number, text: string): Uint8Array {
+  const out = new Uint8Array(size);
+  out.set(Buffer.from(text, 'latin1').subarray(0, size));
+  return out;
+}
+
+/** A response with its body (gunzipped when the server sent gzip). */
+export interface Response {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+  readonly raw: Buffer;
+}
+
+/** An HTTP(S) request to 127.0.0.1. */
+export function request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; ca?: Buffer; timeoutMs?: number } = {}): Promise<Response> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(target, { method: options.method ?? 'GET', headers: options.headers ?? {}, ...(options.ca ? { ca: options.ca } : {}), timeout: options.timeoutMs ?? 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const raw = Buffer.concat(chunks);
+        const body = res.headers['content-encoding'] === 'gzip' ? gunzipSync(raw).toString('utf8') : raw.toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, raw });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`request to ${url} timed out`)));
+    req.on('error', reject);
+    if (options.body !== undefined) req.write(options.body);
+    req.end();
+  });
+}
+
+/** The value of the sample with exactly these labels, or undefined. */
+export function sampleValue(families: ReturnType<typeof import('../../src/serve/metrics/parse.js').parseExposition>, name: string, labels: Record<string, string>): number | undefined {
+  for (const family of families) {
+    for (const sample of family.samples) {
+      if (sample.name !== name) continue;
+      const keys = Object.keys(sample.labels);
+      if (keys.length !== Object.keys(labels).length) continue;
+      if (keys.every((key) => sample.labels[key] === labels[key])) return sample.value;
+    }
+  }
+  return undefined;
+}
