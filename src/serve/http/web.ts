@@ -1,33 +1,47 @@
 /**
- * The web view's routes. `/` is the web view's; until the page ships it answers a small
- * placeholder that links the API and the metrics (no script, a strict Content-Security-Policy).
+ * The web view's routes: `/` (the page), `/app.js` and `/app.css`. The three files ship inside the
+ * package (src/serve/web/assets/) and are read once, when the routes are made: the page works on
+ * an air-gapped host, with no CDN, and a strict Content-Security-Policy allows only these files
+ * and same-origin API calls, so nothing a map holds can run as script.
  */
+import { readFileSync } from 'node:fs';
 import type { Route } from './router.js';
 
 /** The Content-Security-Policy of HTML pages: nothing but what the page itself ships. */
 export const PAGE_CSP = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-const PLACEHOLDER = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>bpfmap serve</title></head>
-<body><h1>bpfmap serve</h1>
-<ul><li><a href="/metrics">/metrics</a>: Prometheus metrics of the exported maps</li>
-<li><a href="/api/maps">/api/maps</a>: the exported maps (JSON)</li></ul>
-</body></html>
-`;
+/** dist/src/serve/http -> the package root's src/serve/web/assets (shipped in the tarball). */
+const assetsDir = new URL('../../../../src/serve/web/assets/', import.meta.url);
+
+interface Asset {
+  readonly path: string;
+  readonly file: string;
+  readonly type: string;
+}
+
+const ASSETS: readonly Asset[] = [
+  { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
+  { path: '/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  { path: '/app.css', file: 'app.css', type: 'text/css; charset=utf-8' },
+];
 
 /** The routes of the web view. */
 export function webRoutes(): Route[] {
-  return [
-    {
+  return ASSETS.map((asset) => {
+    const body = readFileSync(new URL(asset.file, assetsDir));
+    return {
       method: 'GET',
-      pattern: '/',
+      pattern: asset.path,
       handler: ({ req, res }) => {
         res.statusCode = 200;
-        res.setHeader('Content-Type', 'text/html; charset=utf-8');
+        res.setHeader('Content-Type', asset.type);
         res.setHeader('Content-Security-Policy', PAGE_CSP);
-        res.setHeader('Content-Length', Buffer.byteLength(PLACEHOLDER));
-        res.end(req.method === 'HEAD' ? undefined : PLACEHOLDER);
+        res.setHeader('X-Content-Type-Options', 'nosniff');
+        res.setHeader('Referrer-Policy', 'no-referrer');
+        res.setHeader('Cache-Control', 'no-cache');
+        res.setHeader('Content-Length', body.length);
+        res.end(req.method === 'HEAD' ? undefined : body);
       },
-    },
-  ];
+    } satisfies Route;
+  });
 }
