@@ -1,5 +1,5 @@
 /**
- * The web view's routes: `/` (the page), `/app.js` and `/app.css`. The three files ship inside the
+ * The web view's routes: `/` (the page), `/app.js`, `/app.css` and `/favicon.svg`. The files ship inside the
  * package (src/serve/web/assets/) and are read once, when the routes are made: the page works on
  * an air-gapped host, with no CDN, and a strict Content-Security-Policy allows only these files
  * and same-origin API calls, so nothing a map holds can run as script.
@@ -23,6 +23,7 @@ const ASSETS: readonly Asset[] = [
   { path: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
   { path: '/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },
   { path: '/app.css', file: 'app.css', type: 'text/css; charset=utf-8' },
+  { path: '/favicon.svg', file: 'favicon.svg', type: 'image/svg+xml' },
 ];
 
 /** The routes of the web view. */

@@ -219,12 +219,9 @@ function sumPerCpu(values) {
   return { ...first, slots: total };
 }
 
-/** bcc's log2 bucket label for slot i: [2^(i-1), 2^i) with slot 0 holding 0 -> 1. */
+/** bcc's print_log2_hist label for slot i: `low -> high` with [2^i, 2^(i+1) - 1], slot 0 being `0 -> 1`. */
 function log2Label(index) {
-  const low = index === 0 ? 0 : 2 ** (index - 1);
-  const high = 2 ** index - 1;
-  const unit = (n) => (n >= 2 ** 30 ? `${n / 2 ** 30}G` : n >= 2 ** 20 ? `${n / 2 ** 20}M` : n >= 2 ** 10 ? `${n / 2 ** 10}K` : String(n));
-  return index === 0 ? '0 -> 1' : `${unit(low)} -> ${unit(high)}`;
+  return index === 0 ? '0 -> 1' : `${2 ** index} -> ${2 ** (index + 1) - 1}`;
 }
 
 /** A horizontal bar chart of a histogram's non-empty range of slots, as SVG built node by node. */
@@ -253,6 +250,15 @@ function histogramChart(title, slots) {
   return h('div', { class: 'hist', dataset: { total: String(total) } }, h('h3', {}, title, h('span', { class: 'muted' }, `  (${total} in all)`)), svg);
 }
 
+/** One rate as is; of several (a struct's members), the ones that move, four at most. */
+function rateText(rates) {
+  if (rates.length === 1) return rates[0][0] === 'value' ? formatRate(rates[0][1]) : `${rates[0][0]} ${formatRate(rates[0][1])}`;
+  const moving = rates.filter(([, rate]) => rate !== 0);
+  const shown = moving.slice(0, 4).map(([path, rate]) => `${path} ${formatRate(rate)}`);
+  if (moving.length > 4) shown.push(`+${moving.length - 4} more`);
+  return shown.join(', ');
+}
+
 function entryView(entry) {
   const formatted = entry.formatted;
   const key = formatted?.key ?? entry.key;
@@ -270,7 +276,7 @@ function entryView(entry) {
     valueText: show(value),
     perCpu: formatted?.values !== undefined || entry.values !== undefined,
     rates,
-    rateText: rates.map(([path, rate]) => (rates.length === 1 && path === 'value' ? formatRate(rate) : `${path} ${formatRate(rate)}`)).join(', '),
+    rateText: rateText(rates),
     rateSort: rates.reduce((sum, [, rate]) => sum + Math.abs(rate), 0),
   };
 }
