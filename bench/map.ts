@@ -7,7 +7,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BpfMap } from '../src/index.js';
-import { native } from '../src/sys/native.js';
+import { native, NativeKind } from '../src/sys/native.js';
 import { buildC, runC, bestSeconds, timeCommand, report, rate, type BenchRow } from './harness.js';
 
 const quick = process.argv.includes('--quick');
@@ -37,8 +37,9 @@ const rows: BenchRow[] = [];
   const target = new Uint8Array(8);
   // The floor: one bare call into the addon per lookup, no argument checks, no copies (the
   // staged key is all zeros, a key the map holds). No N-API binding can do less per operation.
-  const floorFd = native.dupFd(map.fd);
-  const floor = native.mapBind(floorFd);
+  const floorObject = native.objFromFd<'map'>(map.fd, NativeKind.map);
+  if (typeof floorObject === 'number') throw new Error(`objFromFd failed: ${floorObject}`);
+  const floor = native.mapBind(floorObject);
   if (typeof floor === 'number') throw new Error(`mapBind failed: ${floor}`);
   const best = { get: Infinity, getInto: Infinity, set: Infinity, floor: Infinity, cGet: Infinity, cSet: Infinity, cGetTouch: Infinity };
   for (let round = 0; round < rounds; round++) {

@@ -4,6 +4,7 @@
 #include "common.h"
 
 #include <linux/perf_event.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -13,38 +14,41 @@
 
 /* ---------- epoll ---------- */
 
-/* epollCreate() -> fd | -errno */
+/* epollCreate() -> epoll handle | -errno */
 static napi_value epoll_create_js(napi_env env, napi_callback_info info) {
   (void)info;
-  int fd = epoll_create1(EPOLL_CLOEXEC);
-  return num(env, fd < 0 ? -errno : fd);
+  return obj_from_result(env, KIND_EPOLL, epoll_create1(EPOLL_CLOEXEC));
 }
 
-/* epollCtl(epfd, op, fd, events, data) -> 0 | -errno. op: 1 add, 2 del, 3 mod. */
+/* epollCtl(epoll, op, target, events, data) -> 0 | -errno. op: 1 add, 2 del, 3 mod; target any handle. */
 static napi_value epoll_ctl_js(napi_env env, napi_callback_info info) {
   ARGS(5);
-  int64_t epfd, fd;
+  obj_handle *ep = arg_object(env, argv[0], KIND_EPOLL, "epollCtl: epoll");
+  if (!ep) return NULL;
+  obj_handle *target = arg_object(env, argv[2], KIND_ANY_FD, "epollCtl: target");
+  if (!target) return NULL;
   uint32_t op, events, data;
-  if (!arg_i64(env, argv[0], &epfd) || !arg_u32(env, argv[1], &op) || !arg_i64(env, argv[2], &fd) ||
-      !arg_u32(env, argv[3], &events) || !arg_u32(env, argv[4], &data)) THROW(env, "epollCtl: bad arguments");
+  if (!arg_u32(env, argv[1], &op) || op < 1 || op > 3 || !arg_u32(env, argv[3], &events) || !arg_u32(env, argv[4], &data)) THROW(env, "epollCtl: bad arguments");
   struct epoll_event ev = {0};
   ev.events = events;
   ev.data.u32 = data;
-  return num(env, epoll_ctl((int)epfd, (int)op, (int)fd, &ev) < 0 ? -errno : 0);
+  return num(env, epoll_ctl(ep->fd, (int)op, target->fd, &ev) < 0 ? -errno : 0);
 }
 
-/* epollWait(epfd, out Uint32Array, timeoutMs) -> n | -errno. out receives the data of each ready fd. */
+/* epollWait(epoll, out Uint32Array, timeoutMs) -> n | -errno. out receives the data of each ready fd. */
 static napi_value epoll_wait_js(napi_env env, napi_callback_info info) {
   ARGS(3);
-  int64_t epfd, timeout;
+  obj_handle *ep = arg_object(env, argv[0], KIND_EPOLL, "epollWait: epoll");
+  if (!ep) return NULL;
+  int64_t timeout;
   uint8_t *out;
   size_t olen;
-  if (!arg_i64(env, argv[0], &epfd) || !arg_bytes(env, argv[1], &out, &olen) || !arg_i64(env, argv[2], &timeout)) THROW(env, "epollWait: bad arguments");
+  if (!arg_bytes(env, argv[1], &out, &olen) || !arg_i64(env, argv[2], &timeout) || timeout < -1 || timeout > INT32_MAX) THROW(env, "epollWait: bad arguments");
   size_t max = olen / 4;
   if (max == 0) THROW(env, "epollWait: out must hold at least one u32");
   if (max > 64) max = 64;
   struct epoll_event evs[64];
-  int n = epoll_wait((int)epfd, evs, (int)max, (int)timeout);
+  int n = epoll_wait(ep->fd, evs, (int)max, (int)timeout);
   if (n < 0) return num(env, -errno);
   for (int i = 0; i < n; i++) memcpy(out + 4 * i, &evs[i].data.u32, 4);
   return num(env, n);
@@ -82,16 +86,15 @@ static napi_value perf_event_open_js(napi_env env, napi_callback_info info) {
   attr.sample_type = PERF_SAMPLE_RAW | (sample_time ? PERF_SAMPLE_TIME : 0);
   attr.sample_period = 1;
   attr.wakeup_events = wakeup;
-  long fd = syscall(__NR_perf_event_open, &attr, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
-  return num(env, fd_result(fd));
+  return obj_from_result(env, KIND_PERF_EVENT, syscall(__NR_perf_event_open, &attr, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC));
 }
 
-/* perfEventEnable(fd) -> 0 | -errno */
+/* perfEventEnable(perfEvent) -> 0 | -errno */
 static napi_value perf_event_enable_js(napi_env env, napi_callback_info info) {
   ARGS(1);
-  int64_t fd;
-  if (!arg_fd(env, argv[0], &fd)) THROW(env, "perfEventEnable: fd must be a non-negative integer");
-  return num(env, ioctl((int)fd, PERF_EVENT_IOC_ENABLE, 0) < 0 ? -errno : 0);
+  obj_handle *h = arg_object(env, argv[0], KIND_PERF_EVENT, "perfEventEnable");
+  if (!h) return NULL;
+  return num(env, ioctl(h->fd, PERF_EVENT_IOC_ENABLE, 0) < 0 ? -errno : 0);
 }
 
 /*
@@ -117,6 +120,7 @@ struct fd_watcher {
   napi_ref callback;        /* strong only while armed */
   napi_async_context async;
   watcher_box *box;
+  obj_handle *obj;          /* the watched object: referenced, and its fd held open, until closed */
   int armed;
   int latched;              /* persistent handle: readiness while disarmed sets `pending` */
   int pending;
@@ -138,6 +142,12 @@ static void watcher_close(fd_watcher *w, int from_cleanup_hook) {
   if (w->callback) { napi_delete_reference(w->env, w->callback); w->callback = NULL; }
   if (w->async) { napi_async_destroy(w->env, w->async); w->async = NULL; }
   uv_close((uv_handle_t *)&w->poll, watcher_freed);
+  /* Only now may the fd close: uv_close took the fd out of libuv's epoll set by number. */
+  if (w->obj) {
+    obj_release_fd(w->obj);
+    obj_unref(w->obj);
+    w->obj = NULL;
+  }
 }
 
 static void watcher_cleanup_hook(void *arg) { watcher_close(arg, 1); }
@@ -189,22 +199,28 @@ static void watcher_on_event(uv_poll_t *poll, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
-static fd_watcher *get_watcher(napi_env env, napi_value v) {
-  watcher_box *box = NULL;
-  if (napi_get_value_external(env, v, (void **)&box) != napi_ok || box == NULL) return NULL;
-  return box->watcher;
+/* The watcher box v is, or NULL after throwing ERR_BPFMAP_HANDLE. */
+static watcher_box *arg_watcher(napi_env env, napi_value v, const char *what) {
+  watcher_box *box = tagged_external(env, v, KIND_WATCHER);
+  if (box == NULL) {
+    char message[96];
+    snprintf(message, sizeof(message), "%s: expected a watcher from watchFd", what);
+    napi_throw_type_error(env, "ERR_BPFMAP_HANDLE", message);
+  }
+  return box;
 }
 
 /*
- * watchFd(fd, callback(status, events), latched) -> watcher | -errno. The fd must stay open until
- * watchClose. `latched`: poll readability for the watcher's whole life (see above).
+ * watchFd(handle, callback(status, events), latched) -> watcher | -errno. The watcher keeps the
+ * handle's fd open (objClose defers the close) until watchClose. `latched`: poll readability for
+ * the watcher's whole life (see above).
  */
 static napi_value watch_fd_js(napi_env env, napi_callback_info info) {
   ARGS(3);
-  int64_t fd;
   bool latched;
   napi_valuetype type;
-  if (!arg_fd(env, argv[0], &fd)) THROW(env, "watchFd: fd must be a non-negative integer");
+  obj_handle *h = arg_object(env, argv[0], KIND_ANY_FD, "watchFd");
+  if (!h) return NULL;
   if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) THROW(env, "watchFd: callback must be a function");
   if (napi_get_value_bool(env, argv[2], &latched) != napi_ok) THROW(env, "watchFd: latched must be a boolean");
   uv_loop_t *loop;
@@ -212,8 +228,11 @@ static napi_value watch_fd_js(napi_env env, napi_callback_info info) {
   fd_watcher *w = calloc(1, sizeof(*w));
   watcher_box *box = calloc(1, sizeof(*box));
   if (!w || !box) { free(w); free(box); return num(env, -ENOMEM); }
-  int rc = uv_poll_init(loop, &w->poll, (int)fd);
+  int rc = uv_poll_init(loop, &w->poll, h->fd);
   if (rc < 0) { free(w); free(box); return num(env, rc); }
+  w->obj = h;
+  obj_ref(h);
+  obj_hold_fd(h);
   w->poll.data = w;
   w->env = env;
   w->box = box;
@@ -222,7 +241,7 @@ static napi_value watch_fd_js(napi_env env, napi_callback_info info) {
   napi_create_string_utf8(env, "bpfmap:EventWait", NAPI_AUTO_LENGTH, &name);
   if (napi_create_reference(env, argv[1], 0, &w->callback) != napi_ok ||
       napi_async_init(env, NULL, name, &w->async) != napi_ok ||
-      napi_create_external(env, box, box_finalize, NULL, &ext) != napi_ok) {
+      (ext = make_tagged_external(env, box, KIND_WATCHER, box_finalize, NULL)) == NULL) {
     box->watcher = NULL;
     free(box);
     watcher_close(w, 1);
@@ -251,9 +270,11 @@ static napi_value watch_fd_js(napi_env env, napi_callback_info info) {
 static napi_value watch_start_js(napi_env env, napi_callback_info info) {
   ARGS(2);
   bool writable;
-  fd_watcher *w = get_watcher(env, argv[0]);
+  watcher_box *box = arg_watcher(env, argv[0], "watchStart");
+  if (!box) return NULL;
   if (napi_get_value_bool(env, argv[1], &writable) != napi_ok) THROW(env, "watchStart: writable must be a boolean");
-  if (!w) return num(env, -EBADF);
+  fd_watcher *w = box->watcher;
+  if (!w || w->obj->closed) return num(env, -EBADF);
   if (w->armed) return num(env, 0);
   uint32_t count;
   if (w->latched) {
@@ -276,16 +297,18 @@ static napi_value watch_start_js(napi_env env, napi_callback_info info) {
 /* watchStop(watcher) -> 0. Disarms without closing. */
 static napi_value watch_stop_js(napi_env env, napi_callback_info info) {
   ARGS(1);
-  fd_watcher *w = get_watcher(env, argv[0]);
-  if (w) watcher_disarm(w);
+  watcher_box *box = arg_watcher(env, argv[0], "watchStop");
+  if (!box) return NULL;
+  if (box->watcher) watcher_disarm(box->watcher);
   return num(env, 0);
 }
 
-/* watchClose(watcher) -> 0. Idempotent; close the fd only after this. */
+/* watchClose(watcher) -> 0. Idempotent; releases the watched handle's fd. */
 static napi_value watch_close_js(napi_env env, napi_callback_info info) {
   ARGS(1);
-  fd_watcher *w = get_watcher(env, argv[0]);
-  if (w) watcher_close(w, 0);
+  watcher_box *box = arg_watcher(env, argv[0], "watchClose");
+  if (!box) return NULL;
+  if (box->watcher) watcher_close(box->watcher, 0);
   return num(env, 0);
 }
 

@@ -18,7 +18,7 @@ static int is_percpu_type(uint32_t type) {
 
 /* What the kernel says about a map, fixed at bind time; every element op is checked against it. */
 typedef struct {
-  int fd;
+  obj_handle *obj;          /* the map (a reference): its private fd, and whether it is closed */
   uint32_t type;
   uint32_t key_size;
   uint32_t value_size;
@@ -81,23 +81,20 @@ static int table_insert(handle_table *t, map_handle *h) {
   return 0;
 }
 
-static int possible_cpus_cached = 0;
-
-/* Count CPUs in /sys/devices/system/cpu/possible ("0-3", "0,2-5", ...). */
-int possible_cpus_checked(void) {
-  if (possible_cpus_cached > 0) return possible_cpus_cached;
+/* Count CPUs in /sys/devices/system/cpu/possible ("0-3", "0,2-5", ...); -errno if unreadable. */
+static int sysfs_possible_cpus(void) {
   FILE *f = fopen("/sys/devices/system/cpu/possible", "r");
   if (!f) return -errno;
   char buf[4096];
   size_t n = fread(buf, 1, sizeof(buf) - 1, f);
   fclose(f);
   buf[n] = 0;
-  int count = 0;
+  long count = 0;
   char *p = buf;
   while (*p && *p != '\n') {
     char *end;
     long a = strtol(p, &end, 10);
-    if (end == p) return -EINVAL;
+    if (end == p || a < 0) return -EINVAL;
     long b = a;
     p = end;
     if (*p == '-') {
@@ -106,12 +103,77 @@ int possible_cpus_checked(void) {
       if (end == p || b < a) return -EINVAL;
       p = end;
     }
-    count += (int)(b - a + 1);
+    count += b - a + 1;
+    if (count > INT32_MAX) return -EINVAL;
     if (*p == ',') p++;
+    else if (*p && *p != '\n') return -EINVAL;
   }
-  if (count <= 0) return -EINVAL;
-  possible_cpus_cached = count;
+  return count > 0 ? (int)count : -EINVAL;
+}
+
+/*
+ * The kernel's own possible-CPU count, without trusting sysfs (a container runtime can bind-mount
+ * anything over it): a lookup in a fresh one-entry per-CPU array writes round_up(8, 8) bytes of
+ * zeros per possible CPU. The lookup goes into a buffer sized for PROBE_MAX_CPUS (above every
+ * in-tree NR_CPUS limit: x86 MAXSMP is 8192) filled with a canary; the zeros it wrote count the
+ * CPUs. A canary that did not survive at the end means more CPUs than the buffer: -E2BIG.
+ */
+#define PROBE_MAX_CPUS 16384
+static int kernel_possible_cpus(void) {
+  uint8_t attr[48];
+  memset(attr, 0, sizeof(attr));
+  put_u32(attr, 0, 6);  /* BPF_MAP_TYPE_PERCPU_ARRAY */
+  put_u32(attr, 4, 4);
+  put_u32(attr, 8, 8);
+  put_u32(attr, 12, 1);
+  memcpy(attr + 28, "bpfmap_cpus", 12);
+  int fd = fd_result(sys_bpf(CMD_MAP_CREATE, attr, sizeof(attr)));
+  if (fd < 0) return fd;
+  size_t size = (size_t)PROBE_MAX_CPUS * 8 + 8;
+  uint8_t *buf = malloc(size);
+  if (!buf) { close(fd); return -ENOMEM; }
+  memset(buf, 0xa5, size);
+  uint32_t key = 0;
+  memset(attr, 0, sizeof(attr));
+  put_u32(attr, 0, (uint32_t)fd);
+  put_ptr(attr, 8, &key);
+  put_ptr(attr, 16, buf);
+  long rc = sys_bpf(CMD_MAP_LOOKUP_ELEM, attr, 32);
+  int err = errno;
+  close(fd);
+  if (rc < 0) { free(buf); return -err; }
+  size_t written = 0;
+  while (written < size && buf[written] == 0) written++;
+  int count = (int)(written / 8);
+  /* The canary must be intact right after the written values, and the written part whole. */
+  int ok = written % 8 == 0 && written < size - 8 && count > 0;
+  for (size_t i = written; ok && i < size; i++) ok = buf[i] == 0xa5;
+  free(buf);
+  return ok ? count : -E2BIG;
+}
+
+static int possible_cpus_cached = 0; /* written once per process; a racing worker computes the same */
+
+/*
+ * The possible-CPU count per-CPU values are sized by: the kernel's, checked against sysfs (what
+ * the TypeScript side decodes by). -EDOM when they disagree: the environment lies, and a buffer
+ * sized from sysfs would be wrong. Without sysfs, the kernel's count.
+ */
+int possible_cpus_checked(void) {
+  int cached = __atomic_load_n(&possible_cpus_cached, __ATOMIC_RELAXED);
+  if (cached != 0) return cached;
+  int kernel = kernel_possible_cpus();
+  if (kernel < 0) return kernel; /* not cached: may work later (e.g. after a capability change) */
+  int sysfs = sysfs_possible_cpus();
+  int count = sysfs < 0 || sysfs == kernel ? kernel : -EDOM;
+  __atomic_store_n(&possible_cpus_cached, count, __ATOMIC_RELAXED);
   return count;
+}
+
+/* possibleCpus() -> count | -errno (-EDOM: sysfs disagrees with the kernel) */
+static napi_value possible_cpus_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  return num(env, possible_cpus_checked());
 }
 
 /*
@@ -137,11 +199,11 @@ static void staging_buffer_finalize(napi_env env, void *data, void *hint) {
   staging_unref(hint);
 }
 
-/* The handle object was collected: free its slot, close the fd if close() never ran. */
+/* The binding object was collected: free its slot, drop its reference to the map. */
 static void handle_finalize(napi_env env, void *data, void *hint) {
   (void)env; (void)hint;
   map_handle *h = data;
-  if (h->fd >= 0) close(h->fd);
+  obj_unref(h->obj);
   handle_table *t = h->table;
   uint32_t slot = h->id & SLOT_MASK;
   if (slot < t->capacity && t->slots[slot] == h) t->slots[slot] = NULL;
@@ -161,84 +223,75 @@ static map_handle *get_handle(napi_env env, handle_table *t, napi_value v) {
 }
 
 /*
- * mapBind(fd) -> handle object | -errno. Takes ownership of fd (closes it on failure too).
- * The object's `id` is what the element functions take; the object itself owns the fd: when it
- * is collected, the fd is closed (the safety net behind close()).
+ * mapBind(map) -> binding object | -errno. The object's `id` is what the element functions take
+ * (a number: cheaper per call than unwrapping an object); `staging` and `valueOffset` describe
+ * the map's staging area. The binding holds a reference to the map handle, whose private fd it
+ * uses; closing the map handle (objClose or mapClose) makes every element function -EBADF.
  */
 static napi_value map_bind(napi_env env, napi_callback_info info) {
   ARGS(1);
-  int64_t fd;
-  if (!arg_fd(env, argv[0], &fd)) THROW(env, "mapBind: fd must be a non-negative integer");
+  obj_handle *obj = arg_object(env, argv[0], KIND_MAP, "mapBind: map");
+  if (!obj) return NULL;
   uint8_t minfo[88];
   memset(minfo, 0, sizeof(minfo));
-  uint8_t attr[ATTR_SIZE];
+  uint8_t attr[16];
   memset(attr, 0, sizeof(attr));
-  put_u32(attr, 0, (uint32_t)fd);
+  put_u32(attr, 0, (uint32_t)obj->fd);
   put_u32(attr, 4, sizeof(minfo));
   put_ptr(attr, 8, minfo);
-  if (sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, 16) < 0) {
-    int e = errno;
-    close((int)fd);
-    return num(env, -e);
-  }
+  if (sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr)) < 0) return num(env, -errno);
   map_handle *h = calloc(1, sizeof(*h));
-  if (!h) { close((int)fd); return num(env, -ENOMEM); }
-  h->fd = (int)fd;
+  if (!h) return num(env, -ENOMEM);
   h->type = get_u32(minfo, 0);
   h->key_size = get_u32(minfo, 8);
   h->value_size = get_u32(minfo, 12);
   h->wire_value_size = h->value_size;
   if (is_percpu_type(h->type)) {
     int cpus = possible_cpus_checked();
-    if (cpus < 0) { close((int)fd); free(h); return num(env, cpus); }
+    if (cpus < 0) { free(h); return num(env, cpus); }
     uint64_t stride = ((uint64_t)h->value_size + 7) & ~(uint64_t)7;
     uint64_t total = stride * (uint64_t)cpus;
-    if (total > UINT32_MAX) { close((int)fd); free(h); return num(env, -E2BIG); }
+    if (total > UINT32_MAX) { free(h); return num(env, -E2BIG); }
     h->wire_value_size = (uint32_t)total;
   }
   h->cursor_size = h->key_size > 4 ? h->key_size : 4;
   uint32_t value_offset = (h->cursor_size + 7) & ~7u;
   size_t staging_size = (size_t)value_offset + (h->wire_value_size > 0 ? h->wire_value_size : 1);
   staging *st = calloc(1, sizeof(staging) + staging_size);
-  if (!st) { close(h->fd); free(h); return num(env, -ENOMEM); }
+  if (!st) { free(h); return num(env, -ENOMEM); }
   st->value_offset = value_offset;
   st->refs = 1; /* the handle's */
   h->staging = st;
   napi_value buffer;
   if (napi_create_external_arraybuffer(env, st->data, staging_size, staging_buffer_finalize, st, &buffer) != napi_ok) {
-    close(h->fd); free(st); free(h);
+    free(st); free(h);
     THROW(env, "mapBind: cannot create the staging buffer (external ArrayBuffers not allowed?)");
   }
   st->refs++; /* the ArrayBuffer's */
   int rc = table_insert(state->maps, h);
-  if (rc < 0) { close(h->fd); staging_unref(st); free(h); return num(env, rc); }
-  napi_value obj, id, offset;
-  napi_create_object(env, &obj);
+  if (rc < 0) { staging_unref(st); free(h); return num(env, rc); }
+  h->obj = obj;
+  obj_ref(obj);
+  napi_value out, id, offset;
+  napi_create_object(env, &out);
   napi_create_uint32(env, h->id, &id);
   napi_create_uint32(env, value_offset, &offset);
-  napi_set_named_property(env, obj, "id", id);
-  napi_set_named_property(env, obj, "staging", buffer);
-  napi_set_named_property(env, obj, "valueOffset", offset);
-  if (napi_wrap(env, obj, h, handle_finalize, NULL, NULL) != napi_ok) {
-    state->maps->slots[h->id & SLOT_MASK] = NULL;
-    table_unref(state->maps);
-    close(h->fd);
-    staging_unref(st);
-    free(h);
+  napi_set_named_property(env, out, "id", id);
+  napi_set_named_property(env, out, "staging", buffer);
+  napi_set_named_property(env, out, "valueOffset", offset);
+  if (napi_wrap(env, out, h, handle_finalize, NULL, NULL) != napi_ok) {
+    handle_finalize(env, h, NULL);
     THROW(env, "mapBind: wrap failed");
   }
-  return obj;
+  return out;
 }
 
-/* mapClose(id) -> 0 | -errno. Idempotent; the slot stays taken (EBADF) until the handle object is collected. */
+/* mapClose(id) -> 0. Closes the map handle the binding uses (objClose); idempotent. */
 static napi_value map_close(napi_env env, napi_callback_info info) {
   ARGS(1);
   map_handle *h = get_handle(env, state->maps, argv[0]);
-  if (!h) THROW(env, "mapClose: not a map handle");
-  if (h->fd < 0) return num(env, 0);
-  int rc = close(h->fd);
-  h->fd = -1;
-  return num(env, rc < 0 ? -errno : 0);
+  if (!h) THROW_CODE(env, "ERR_BPFMAP_HANDLE", "mapClose: not a map binding id");
+  return num(env, obj_close(h->obj));
 }
 
 /* Checks a key argument: NULL allowed only when the map's key_size is 0 (queue, stack, bloom). */
@@ -250,7 +303,7 @@ static int check_key(map_handle *h, const uint8_t *key, size_t len) {
 #define GET_OPEN_HANDLE(name) \
   map_handle *h = get_handle(env, state->maps, argv[0]); \
   if (!h) THROW(env, name ": not a map handle"); \
-  if (h->fd < 0) return num(env, -EBADF)
+  if (h->obj->closed) return num(env, -EBADF)
 
 /*
  * The element commands that take a key and a value buffer: LOOKUP, LOOKUP_AND_DELETE, UPDATE.
@@ -262,7 +315,7 @@ static napi_value elem_with_value(napi_env env, napi_callback_info info, int cmd
   map_handle *h = get_handle(env, state->maps, argv[0]);
   char message[96];
   if (!h) { snprintf(message, sizeof(message), "%s: not a map handle", name); THROW(env, message); }
-  if (h->fd < 0) return num(env, -EBADF);
+  if (h->obj->closed) return num(env, -EBADF);
   uint8_t *key, *value;
   size_t klen, vlen;
   int64_t flags;
@@ -270,7 +323,7 @@ static napi_value elem_with_value(napi_env env, napi_callback_info info, int cmd
   if (!arg_bytes(env, argv[2], &value, &vlen) || vlen < h->wire_value_size) { snprintf(message, sizeof(message), "%s: value buffer too small", name); THROW(env, message); }
   if (!arg_i64(env, argv[3], &flags)) { snprintf(message, sizeof(message), "%s: flags must be a number", name); THROW(env, message); }
   uint8_t attr[32] = {0};
-  put_u32(attr, 0, (uint32_t)h->fd);
+  put_u32(attr, 0, (uint32_t)h->obj->fd);
   put_ptr(attr, 8, h->key_size ? key : NULL);
   put_ptr(attr, 16, value);
   put_u64(attr, 24, (uint64_t)flags);
@@ -297,7 +350,7 @@ static napi_value map_delete(napi_env env, napi_callback_info info) {
   size_t klen;
   if (!arg_opt_bytes(env, argv[1], &key, &klen) || !check_key(h, key, klen)) THROW(env, "mapDelete: key buffer too small");
   uint8_t attr[32] = {0};
-  put_u32(attr, 0, (uint32_t)h->fd);
+  put_u32(attr, 0, (uint32_t)h->obj->fd);
   put_ptr(attr, 8, h->key_size ? key : NULL);
   return num(env, result(sys_bpf(CMD_MAP_DELETE_ELEM, attr, sizeof(attr))));
 }
@@ -317,12 +370,12 @@ static napi_value staged_elem(napi_env env, napi_callback_info info, int cmd, in
   if (argc < (size_t)(1 + with_flags)) THROW(env, "native: too few arguments");
   map_handle *h = get_handle(env, ((addon_state *)fn_data)->maps, argv[0]);
   if (!h) { char message[96]; snprintf(message, sizeof(message), "%s: not a map handle", name); THROW(env, message); }
-  if (h->fd < 0) return num(env, -EBADF);
+  if (h->obj->closed) return num(env, -EBADF);
   uint32_t flags = 0;
   if (with_flags && !arg_u32(env, argv[1], &flags)) { char message[96]; snprintf(message, sizeof(message), "%s: flags must be a 32-bit number", name); THROW(env, message); }
   staging *st = h->staging;
   uint8_t attr[32] = {0};
-  put_u32(attr, 0, (uint32_t)h->fd);
+  put_u32(attr, 0, (uint32_t)h->obj->fd);
   put_ptr(attr, 8, h->key_size ? st->data : NULL);
   if (with_value) put_ptr(attr, 16, st->data + st->value_offset);
   put_u64(attr, 24, flags);
@@ -356,7 +409,7 @@ static napi_value map_next_key(napi_env env, napi_callback_info info) {
   if (!arg_opt_bytes(env, argv[1], &key, &klen) || (key && klen < h->key_size)) THROW(env, "mapNextKey: key buffer too small");
   if (!arg_bytes(env, argv[2], &next, &nlen) || nlen < h->key_size) THROW(env, "mapNextKey: next key buffer too small");
   uint8_t attr[32] = {0};
-  put_u32(attr, 0, (uint32_t)h->fd);
+  put_u32(attr, 0, (uint32_t)h->obj->fd);
   put_ptr(attr, 8, key);
   put_ptr(attr, 16, next);
   return num(env, result(sys_bpf(CMD_MAP_GET_NEXT_KEY, attr, 24)));
@@ -367,7 +420,7 @@ static napi_value map_freeze(napi_env env, napi_callback_info info) {
   ARGS(1);
   GET_OPEN_HANDLE("mapFreeze");
   uint8_t attr[8] = {0};
-  put_u32(attr, 0, (uint32_t)h->fd);
+  put_u32(attr, 0, (uint32_t)h->obj->fd);
   return num(env, result(sys_bpf(CMD_MAP_FREEZE, attr, 4)));
 }
 
@@ -402,7 +455,7 @@ static napi_value map_batch(napi_env env, napi_callback_info info) {
   put_ptr(attr, 16, keys);
   put_ptr(attr, 24, cmd == CMD_MAP_DELETE_BATCH ? NULL : values);
   put_u32(attr, 32, count);
-  put_u32(attr, 36, (uint32_t)h->fd);
+  put_u32(attr, 36, (uint32_t)h->obj->fd);
   put_u64(attr, 40, (uint64_t)elem_flags);
   long rc = sys_bpf((int)cmd, attr, sizeof(attr));
   int err = rc < 0 ? errno : 0;
@@ -413,7 +466,65 @@ static napi_value map_batch(napi_env env, napi_callback_info info) {
 }
 
 
+/*
+ * mapUpdateStagedObject(id, object, flags) -> 0 | -errno. UPDATE_ELEM of the staged key with the
+ * private fd of `object` (a map for maps of maps, a program for prog_array, a perf event for
+ * perf_event_array) as the value: the fd number never passes through JavaScript, so a closed
+ * object is ERR_BPFMAP_CLOSED instead of whatever reused its number.
+ */
+static napi_value map_update_staged_object(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  map_handle *h = get_handle(env, state->maps, argv[0]);
+  if (!h) THROW_CODE(env, "ERR_BPFMAP_HANDLE", "mapUpdateStagedObject: not a map binding id");
+  if (h->obj->closed) return num(env, -EBADF);
+  obj_handle *target = arg_object(env, argv[1], KIND_ANY_FD, "setFd: value");
+  if (!target) return NULL;
+  uint32_t flags;
+  if (!arg_u32(env, argv[2], &flags)) THROW_CODE(env, "ERR_BPFMAP_FLAGS", "mapUpdateStagedObject: flags must be a 32-bit number");
+  if (h->wire_value_size != 4) return num(env, -EINVAL);
+  staging *st = h->staging;
+  uint8_t *value = st->data + st->value_offset;
+  put_u32(value, 0, (uint32_t)target->fd);
+  uint8_t attr[32] = {0};
+  put_u32(attr, 0, (uint32_t)h->obj->fd);
+  put_ptr(attr, 8, h->key_size ? st->data : NULL);
+  put_ptr(attr, 16, value);
+  put_u64(attr, 24, flags);
+  int rc = result(sys_bpf(CMD_MAP_UPDATE_ELEM, attr, sizeof(attr)));
+  put_u32(value, 0, 0); /* the private number does not stay where JavaScript can read it */
+  return num(env, rc);
+}
+
+/*
+ * mapCreate(attr, innerMap|null, btf|null) -> map handle | -errno. attr: MAP_CREATE's
+ * pointer-free prefix (at most 80 bytes, up to map_token_fd). The fd fields come only from
+ * handles: inner_map_fd and btf_fd are the private fds of innerMap and btf (or 0), and
+ * value_type_btf_obj_fd and map_token_fd are zeroed, whatever attr held.
+ */
+static napi_value map_create(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  uint8_t *data;
+  size_t len;
+  if (!arg_bytes(env, argv[0], &data, &len)) THROW(env, "mapCreate: attr must be bytes");
+  if (len > 80) THROW(env, "mapCreate: attribute longer than MAP_CREATE's pointer-free prefix (80 bytes)");
+  obj_handle *inner = NULL, *btf = NULL;
+  if (!is_nullish(env, argv[1]) && !(inner = arg_object(env, argv[1], KIND_MAP, "create: innerMap"))) return NULL;
+  if (!is_nullish(env, argv[2]) && !(btf = arg_object(env, argv[2], KIND_BTF, "create: btf"))) return NULL;
+  uint8_t attr[80];
+  memset(attr, 0, sizeof(attr));
+  memcpy(attr, data, len);
+  size_t size = len < 56 ? 56 : len; /* always through btf_value_type_id */
+  put_u32(attr, 20, inner ? (uint32_t)inner->fd : 0);
+  put_u32(attr, 48, btf ? (uint32_t)btf->fd : 0);
+  put_u32(attr, 72, 0);
+  put_u32(attr, 76, 0);
+  return obj_from_result(env, KIND_MAP, sys_bpf(CMD_MAP_CREATE, attr, (unsigned int)size));
+}
+
 void register_maps(napi_env env, napi_value exports, addon_state *state) {
+  EXPORT("possibleCpus", possible_cpus_js);
+  EXPORT("mapCreate", map_create);
+  EXPORT("mapUpdateStagedObject", map_update_staged_object);
   EXPORT("mapBind", map_bind);
   EXPORT("mapClose", map_close);
   EXPORT("mapLookup", map_lookup);

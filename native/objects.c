@@ -11,9 +11,8 @@
 /* ---------- commands without pointers ---------- */
 
 /*
- * bpfPlain(cmd, attr) -> result | -errno. Only commands whose attribute prefix holds no
- * pointers; the bytes passed are capped at that prefix so no pointer field can reach the kernel.
- * Commands that return an fd get it moved above 2.
+ * bpfPlain(cmd, attr) -> result | -errno. Only the GET_NEXT_ID commands, whose attributes hold
+ * neither pointers nor fds; next_id (offset 4) is written back into attr.
  */
 static napi_value bpf_plain(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -22,122 +21,156 @@ static napi_value bpf_plain(napi_env env, napi_callback_info info) {
   size_t len;
   if (!arg_u32(env, argv[0], &cmd)) THROW(env, "bpfPlain: cmd must be a u32");
   if (!arg_bytes(env, argv[1], &data, &len)) THROW(env, "bpfPlain: attr must be bytes");
-  size_t max;
-  int returns_fd = 0;
-  switch (cmd) {
-    case CMD_MAP_CREATE: max = 80; returns_fd = 1; break; /* through map_token_fd; excl_prog_hash is a pointer */
-    case CMD_MAP_GET_NEXT_ID: case CMD_PROG_GET_NEXT_ID: case CMD_BTF_GET_NEXT_ID: max = 12; break;
-    case CMD_MAP_GET_FD_BY_ID: case CMD_PROG_GET_FD_BY_ID: max = 12; returns_fd = 1; break;
-    case CMD_BTF_GET_FD_BY_ID: max = 16; returns_fd = 1; break;
-    default: THROW(env, "bpfPlain: command not allowed");
-  }
-  if (len > max) THROW(env, "bpfPlain: attribute longer than the command's pointer-free prefix");
-  uint8_t attr[ATTR_SIZE];
+  if (cmd != CMD_MAP_GET_NEXT_ID && cmd != CMD_PROG_GET_NEXT_ID && cmd != CMD_BTF_GET_NEXT_ID && cmd != 31 /* LINK_GET_NEXT_ID */) THROW(env, "bpfPlain: command not allowed");
+  if (len > 12) THROW(env, "bpfPlain: attribute longer than 12 bytes");
+  uint8_t attr[12];
   memset(attr, 0, sizeof(attr));
   memcpy(attr, data, len);
-  long rc = sys_bpf((int)cmd, attr, (unsigned int)len);
-  napi_value ret = num(env, returns_fd ? fd_result(rc) : result(rc));
-  /* GET_NEXT_ID writes next_id at offset 4: hand it back. */
-  if (rc >= 0 && !returns_fd) memcpy(data, attr, len);
-  return ret;
+  long rc = sys_bpf((int)cmd, attr, sizeof(attr));
+  if (rc >= 0) memcpy(data, attr, len);
+  return num(env, result(rc));
 }
 
-/* objPin(fd, path) -> 0 | -errno */
-static napi_value obj_pin(napi_env env, napi_callback_info info) {
+/*
+ * objGetById(cmd, id, openFlags) -> handle | -errno: MAP/PROG/BTF/LINK_GET_FD_BY_ID. The handle's
+ * kind follows the command.
+ */
+static napi_value obj_get_by_id(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  uint32_t cmd, id, flags;
+  if (!arg_u32(env, argv[0], &cmd)) THROW(env, "objGetById: cmd must be a u32");
+  if (!arg_u32(env, argv[1], &id)) THROW_CODE(env, "ERR_BPFMAP_ID", "objGetById: id must be a u32");
+  if (!arg_u32(env, argv[2], &flags)) THROW_CODE(env, "ERR_BPFMAP_FLAGS", "objGetById: flags must be a u32");
+  obj_kind kind;
+  switch (cmd) {
+    case CMD_MAP_GET_FD_BY_ID: kind = KIND_MAP; break;
+    case CMD_PROG_GET_FD_BY_ID: kind = KIND_PROG; break;
+    case CMD_BTF_GET_FD_BY_ID: kind = KIND_BTF; break;
+    case CMD_LINK_GET_FD_BY_ID: kind = KIND_LINK; break;
+    default: THROW(env, "objGetById: command not allowed");
+  }
+  uint8_t attr[12];
+  memset(attr, 0, sizeof(attr));
+  put_u32(attr, 0, id);
+  put_u32(attr, 8, flags);
+  return obj_from_result(env, kind, sys_bpf((int)cmd, attr, sizeof(attr)));
+}
+
+/* The kind of the object behind a private fd, from its anon inode's name; 0 if none of ours. */
+static obj_kind fd_kind(int fd);
+
+/* objPin(handle, path) -> 0 | -errno */
+static napi_value obj_pin_js(napi_env env, napi_callback_info info) {
   ARGS(2);
-  int64_t fd;
+  obj_handle *h = arg_object(env, argv[0], KIND_ANY_FD, "pin");
+  if (!h) return NULL;
   char path[4096];
-  size_t plen;
-  if (!arg_fd(env, argv[0], &fd)) THROW(env, "objPin: fd must be a non-negative integer");
-  if (napi_get_value_string_utf8(env, argv[1], path, sizeof(path), &plen) != napi_ok) THROW(env, "objPin: path must be a string");
-  if (plen >= sizeof(path) - 1) return num(env, -ENAMETOOLONG);
+  if (!arg_path(env, argv[1], path, sizeof(path), "pin")) return NULL;
   uint8_t attr[20] = {0};
   put_ptr(attr, 0, path);
-  put_u32(attr, 8, (uint32_t)fd);
+  put_u32(attr, 8, (uint32_t)h->fd);
   return num(env, result(sys_bpf(CMD_OBJ_PIN, attr, sizeof(attr))));
 }
 
-/* objGet(path, fileFlags) -> fd | -errno */
-static napi_value obj_get(napi_env env, napi_callback_info info) {
+/*
+ * objGet(path, fileFlags) -> handle | -errno. The handle's kind is the object's (map, program,
+ * link, BTF: see objKind); -EINVAL for a pinned object of no kind the addon knows.
+ */
+static napi_value obj_get_js(napi_env env, napi_callback_info info) {
   ARGS(2);
   char path[4096];
-  size_t plen;
   uint32_t flags;
-  if (napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &plen) != napi_ok) THROW(env, "objGet: path must be a string");
-  if (plen >= sizeof(path) - 1) return num(env, -ENAMETOOLONG);
-  if (!arg_u32(env, argv[1], &flags)) THROW(env, "objGet: flags must be a u32");
+  if (!arg_path(env, argv[0], path, sizeof(path), "open pinned")) return NULL;
+  if (!arg_u32(env, argv[1], &flags)) THROW_CODE(env, "ERR_BPFMAP_FLAGS", "objGet: flags must be a u32");
   uint8_t attr[20] = {0};
   put_ptr(attr, 0, path);
   put_u32(attr, 12, flags);
-  return num(env, fd_result(sys_bpf(CMD_OBJ_GET, attr, sizeof(attr))));
+  int fd = fd_result(sys_bpf(CMD_OBJ_GET, attr, sizeof(attr)));
+  if (fd < 0) return num(env, fd);
+  obj_kind kind = fd_kind(fd);
+  if (kind == 0) { close(fd); return num(env, -EINVAL); }
+  return obj_from_result(env, kind, fd);
 }
 
 /*
- * objInfo(fd, info) -> info_len | -errno. The buffer is zeroed here first: the info structs of
- * programs and BTF hold user pointers, and a zeroed struct asks the kernel to write through none.
+ * objInfo(handle, info) -> info_len | -errno. OBJ_GET_INFO_BY_FD into a zeroed struct in addon
+ * memory (program and BTF info structs hold user pointers: zeroed, they ask the kernel to write
+ * through none), then the bytes the kernel filled are copied into `info` (at most 4096).
  */
+#define INFO_MAX 4096
 static napi_value obj_info(napi_env env, napi_callback_info info) {
   ARGS(2);
-  int64_t fd;
+  obj_handle *h = arg_object(env, argv[0], KIND_ANY_FD, "info");
+  if (!h) return NULL;
   uint8_t *buf;
   size_t len;
-  if (!arg_fd(env, argv[0], &fd)) THROW(env, "objInfo: fd must be a non-negative integer");
-  if (!arg_bytes(env, argv[1], &buf, &len) || len > UINT32_MAX) THROW(env, "objInfo: info must be bytes");
-  memset(buf, 0, len);
+  if (!arg_bytes(env, argv[1], &buf, &len)) THROW(env, "objInfo: info must be bytes");
+  uint32_t asked = len > INFO_MAX ? INFO_MAX : (uint32_t)len;
+  _Alignas(8) uint8_t struct_info[INFO_MAX];
+  memset(struct_info, 0, asked);
   uint8_t attr[16] = {0};
-  put_u32(attr, 0, (uint32_t)fd);
-  put_u32(attr, 4, (uint32_t)len);
-  put_ptr(attr, 8, buf);
-  long rc = sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr));
-  if (rc < 0) return num(env, -errno);
-  return num(env, get_u32(attr, 4));
+  put_u32(attr, 0, (uint32_t)h->fd);
+  put_u32(attr, 4, asked);
+  put_ptr(attr, 8, struct_info);
+  if (sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr)) < 0) return num(env, -errno);
+  uint32_t filled = get_u32(attr, 4);
+  if (filled > asked) filled = asked;
+  memcpy(buf, struct_info, asked); /* zeros past what the kernel filled */
+  return num(env, filled);
 }
 
 /*
- * progMapIds(fd, ids) -> nr_map_ids | -errno: the ids of the maps a program uses, written into
- * ids (a Uint32Array; the kernel writes at most ids.length of them) and their total count, which
- * may be larger. The info struct is built here, so its one user pointer is always ids.
+ * progMapIds(prog, ids) -> nr_map_ids | -errno: the ids of the maps a program uses, written into
+ * ids (at most ids.byteLength / 4 of them) and their total count, which may be larger. The info
+ * struct and the id array are addon memory; the ids are copied out.
  */
 static napi_value prog_map_ids(napi_env env, napi_callback_info info) {
   ARGS(2);
-  int64_t fd;
+  obj_handle *h = arg_object(env, argv[0], KIND_PROG, "progMapIds");
+  if (!h) return NULL;
   uint8_t *ids;
   size_t len;
-  if (!arg_fd(env, argv[0], &fd)) THROW(env, "progMapIds: fd must be a non-negative integer");
   if (!arg_bytes(env, argv[1], &ids, &len)) THROW(env, "progMapIds: ids must be a Uint32Array");
-  uint8_t prog_info[232] = {0};
   size_t capacity = len / 4;
   if (capacity > 65536) capacity = 65536;
+  uint32_t *owned = capacity ? calloc(capacity, 4) : NULL;
+  if (capacity && !owned) return num(env, -ENOMEM);
+  uint8_t prog_info[232] = {0};
   put_u32(prog_info, 52, (uint32_t)capacity); /* nr_map_ids */
-  put_ptr(prog_info, 56, capacity ? ids : NULL); /* map_ids */
+  put_ptr(prog_info, 56, owned);              /* map_ids */
   uint8_t attr[16] = {0};
-  put_u32(attr, 0, (uint32_t)fd);
+  put_u32(attr, 0, (uint32_t)h->fd);
   put_u32(attr, 4, sizeof(prog_info));
   put_ptr(attr, 8, prog_info);
-  if (sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr)) < 0) return num(env, -errno);
+  long rc = sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr));
+  int err = errno;
+  if (rc >= 0 && capacity) memcpy(ids, owned, capacity * 4);
+  free(owned);
+  if (rc < 0) return num(env, -err);
   return num(env, get_u32(prog_info, 52));
 }
 
 /*
- * btfInfo(fd, data|null, name|null) -> [btf_size, id, kernel_btf, name_len] | -errno.
+ * btfInfo(btf, data|null, name|null) -> [btf_size, id, kernel_btf, name_len] | -errno.
  * Fills data with the raw BTF blob when given (it must be at least btf_size bytes to get all of
- * it; the kernel reports ENOSPC otherwise) and name with the object's name.
+ * it; the kernel reports ENOSPC otherwise) and name with the object's name. The info struct is
+ * addon memory; its pointers are the two buffers, with their checked byte lengths.
  */
 static napi_value btf_info(napi_env env, napi_callback_info info) {
   ARGS(3);
-  int64_t fd;
+  obj_handle *h = arg_object(env, argv[0], KIND_BTF, "btfInfo");
+  if (!h) return NULL;
   uint8_t *data, *name;
   size_t dlen, nlen;
-  if (!arg_fd(env, argv[0], &fd)) THROW(env, "btfInfo: fd must be a non-negative integer");
   if (!arg_opt_bytes(env, argv[1], &data, &dlen) || dlen > UINT32_MAX) THROW(env, "btfInfo: data must be bytes or null");
   if (!arg_opt_bytes(env, argv[2], &name, &nlen) || nlen > UINT32_MAX) THROW(env, "btfInfo: name must be bytes or null");
   uint8_t binfo[32] = {0};
-  put_ptr(binfo, 0, data);
+  put_ptr(binfo, 0, dlen ? data : NULL);
   put_u32(binfo, 8, (uint32_t)dlen);
-  put_ptr(binfo, 16, name);
+  put_ptr(binfo, 16, nlen ? name : NULL);
   put_u32(binfo, 24, (uint32_t)nlen);
   uint8_t attr[16] = {0};
-  put_u32(attr, 0, (uint32_t)fd);
+  put_u32(attr, 0, (uint32_t)h->fd);
   put_u32(attr, 4, sizeof(binfo));
   put_ptr(attr, 8, binfo);
   if (sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr)) < 0) return num(env, -errno);
@@ -150,7 +183,7 @@ static napi_value btf_info(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-/* btfLoad(data, log|null, logLevel) -> fd | -errno. The kernel writes its verifier log into log. */
+/* btfLoad(data, log|null, logLevel) -> BTF handle | -errno. The kernel writes its log into log. */
 static napi_value btf_load(napi_env env, napi_callback_info info) {
   ARGS(3);
   uint8_t *data, *log;
@@ -159,41 +192,15 @@ static napi_value btf_load(napi_env env, napi_callback_info info) {
   if (!arg_bytes(env, argv[0], &data, &dlen) || dlen > UINT32_MAX) THROW(env, "btfLoad: data must be bytes");
   if (!arg_opt_bytes(env, argv[1], &log, &llen) || llen > UINT32_MAX) THROW(env, "btfLoad: log must be bytes or null");
   if (!arg_u32(env, argv[2], &level)) THROW(env, "btfLoad: logLevel must be a u32");
-  if (log == NULL) level = 0;
+  if (log == NULL || llen == 0) { log = NULL; llen = 0; level = 0; }
   uint8_t attr[40] = {0};
   put_ptr(attr, 0, data);
   put_ptr(attr, 8, log);
   put_u32(attr, 16, (uint32_t)dlen);
   put_u32(attr, 20, (uint32_t)llen);
   put_u32(attr, 24, level);
-  return num(env, fd_result(sys_bpf(CMD_BTF_LOAD, attr, 28)));
+  return obj_from_result(env, KIND_BTF, sys_bpf(CMD_BTF_LOAD, attr, 28));
 }
-
-/* ---------- fds ---------- */
-
-/* closeFd(fd) -> 0 | -errno */
-static napi_value close_fd(napi_env env, napi_callback_info info) {
-  ARGS(1);
-  int64_t fd;
-  if (!arg_fd(env, argv[0], &fd)) THROW(env, "closeFd: fd must be a non-negative integer");
-  return num(env, close((int)fd) < 0 ? -errno : 0);
-}
-
-/* dupFd(fd) -> new close-on-exec fd above 2 | -errno */
-static napi_value dup_fd(napi_env env, napi_callback_info info) {
-  ARGS(1);
-  int64_t fd;
-  if (!arg_fd(env, argv[0], &fd)) THROW(env, "dupFd: fd must be a non-negative integer");
-  int nfd = fcntl((int)fd, F_DUPFD_CLOEXEC, 3);
-  return num(env, nfd < 0 ? -errno : nfd);
-}
-
-/* possibleCpus() -> count | -errno */
-static napi_value possible_cpus(napi_env env, napi_callback_info info) {
-  (void)info;
-  return num(env, possible_cpus_checked());
-}
-
 
 /* ---------- object handles ---------- */
 
@@ -210,7 +217,6 @@ static const char *kind_inode(obj_kind kind) {
   }
 }
 
-/* The kind of the object behind a private fd, from its anon inode's name; 0 if none of ours. */
 static obj_kind fd_kind(int fd) {
   char link[64], target[64];
   snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
@@ -287,17 +293,63 @@ static napi_value obj_public_fd(napi_env env, napi_callback_info info) {
 }
 
 
+/*
+ * objExportFd(handle) -> fd | -errno: a new fd on the object that the caller owns and must close
+ * (the handle forgets it), for public functions that return fd numbers.
+ */
+static napi_value obj_export_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  obj_handle *h = arg_object(env, argv[0], KIND_ANY_FD, "objExportFd");
+  if (!h) return NULL;
+  int fd = fcntl(h->fd, F_DUPFD_CLOEXEC, 3);
+  return num(env, fd < 0 ? -errno : fd);
+}
+
+/* objKind(handle) -> kind number (NativeKind in src/sys/native.ts) */
+static napi_value obj_kind_js(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  obj_handle *h = arg_object_any(env, argv[0], KIND_ANY_FD, "objKind");
+  if (!h) return NULL;
+  return num(env, h->kind);
+}
+
+/* objDup(handle) -> a new handle on the same object, with its own private fd | -errno */
+static napi_value obj_dup(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  obj_handle *h = arg_object(env, argv[0], KIND_ANY_FD, "objDup");
+  if (!h) return NULL;
+  return obj_from_result(env, h->kind, fcntl(h->fd, F_DUPFD_CLOEXEC, 3));
+}
+
+/* objFdInfo(handle) -> the text of /proc/self/fdinfo of the private fd | -errno */
+static napi_value obj_fd_info(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  obj_handle *h = arg_object(env, argv[0], KIND_ANY_FD, "objFdInfo");
+  if (!h) return NULL;
+  char path[64], text[4096];
+  snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", h->fd);
+  FILE *f = fopen(path, "r");
+  if (!f) return num(env, -errno);
+  size_t n = fread(text, 1, sizeof(text) - 1, f);
+  fclose(f);
+  napi_value out;
+  napi_create_string_utf8(env, text, n, &out);
+  return out;
+}
+
 void register_objects(napi_env env, napi_value exports, addon_state *state) {
   EXPORT("bpfPlain", bpf_plain);
-  EXPORT("objPin", obj_pin);
-  EXPORT("objGet", obj_get);
+  EXPORT("objGetById", obj_get_by_id);
+  EXPORT("objPin", obj_pin_js);
+  EXPORT("objGet", obj_get_js);
   EXPORT("objInfo", obj_info);
   EXPORT("progMapIds", prog_map_ids);
   EXPORT("btfInfo", btf_info);
   EXPORT("btfLoad", btf_load);
-  EXPORT("closeFd", close_fd);
-  EXPORT("dupFd", dup_fd);
-  EXPORT("possibleCpus", possible_cpus);
+  EXPORT("objKind", obj_kind_js);
+  EXPORT("objDup", obj_dup);
+  EXPORT("objExportFd", obj_export_fd);
+  EXPORT("objFdInfo", obj_fd_info);
   EXPORT("objFromFd", obj_from_fd);
   EXPORT("objKindOfFd", obj_kind_of_fd);
   EXPORT("objClose", obj_close_js);

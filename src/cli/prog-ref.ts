@@ -8,8 +8,7 @@ import { explainOpenPinFailure } from '../sys/pin-path.js';
 import { Command } from '../sys/commands.js';
 import { BpfError, Errno } from '../sys/errors.js';
 import { idAttr, progInfoLayout, StructBuffer } from '../sys/layout.js';
-import { bpfObjectKind } from '../sys/fd-kind.js';
-import { native } from '../sys/native.js';
+import { native, nativeObject, NativeKind, type NativeObject } from '../sys/native.js';
 import { type Args, OperationError, UsageError, parseU32 } from './grammar.js';
 
 /** A program as the command line names it. */
@@ -40,22 +39,27 @@ export function parseProgRef(args: Args): ProgRef {
   throw new UsageError(`expected 'id', 'pinned', 'tag' or 'name' for a program, got '${word}'`);
 }
 
-/** An open program fd. */
+/** An open program: an addon handle (pass the object itself to `setFd`), closed on dispose. */
 export class ProgramFd implements Disposable {
-  constructor(readonly fd: number) {}
+  constructor(readonly handle: NativeObject<'prog'>) {}
 
-  /** Closes the fd. */
+  /** The handle, for `setFd`. */
+  get [nativeObject](): NativeObject<'prog'> {
+    return this.handle;
+  }
+
+  /** Closes the handle. */
   [Symbol.dispose](): void {
-    native.closeFd(this.fd);
+    native.objClose(this.handle);
   }
 }
 
-/** PROG_GET_FD_BY_ID: the fd, or undefined when no program has the id. */
-function programFdById(id: number): number | undefined {
-  const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, new StructBuffer(idAttr).setU32('id', id).bytes);
-  if (fd === -ENOENT) return undefined;
-  if (fd < 0) throw BpfError.fromErrno('PROG_GET_FD_BY_ID', -fd, undefined, `program id ${id}`);
-  return fd;
+/** PROG_GET_FD_BY_ID: a handle, or undefined when no program has the id. */
+function programFdById(id: number): NativeObject<'prog'> | undefined {
+  const handle = native.objGetById<'prog'>(Command.PROG_GET_FD_BY_ID, id, 0);
+  if (handle === -ENOENT) return undefined;
+  if (typeof handle === 'number') throw BpfError.fromErrno('PROG_GET_FD_BY_ID', -handle, undefined, `program id ${id}`);
+  return handle;
 }
 
 /** Every loaded program's id (PROG_GET_NEXT_ID until ENOENT). */
@@ -73,7 +77,7 @@ function programIds(): number[] {
 }
 
 /** The tag (hex), name and BTF id (0 for none) of an open program. */
-function programInfo(fd: number): { tag: string; name: string; btfId: number } {
+function programInfo(fd: NativeObject<'prog'>): { tag: string; name: string; btfId: number } {
   const info = new StructBuffer(progInfoLayout);
   const rc = native.objInfo(fd, info.bytes);
   if (rc < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -rc, undefined, 'program info');
@@ -81,7 +85,7 @@ function programInfo(fd: number): { tag: string; name: string; btfId: number } {
 }
 
 /** The ids of the maps an open program uses. */
-function programMapIds(fd: number): Uint32Array {
+function programMapIds(fd: NativeObject<'prog'>): Uint32Array {
   let ids = new Uint32Array(64);
   for (;;) {
     const count = native.progMapIds(fd, ids);
@@ -106,7 +110,7 @@ export function programBtfIdsUsingMap(mapId: number): number[] {
       const { btfId } = programInfo(fd);
       if (btfId !== 0) btfIds.add(btfId);
     } finally {
-      native.closeFd(fd);
+      native.objClose(fd);
     }
   }
   return [...btfIds];
@@ -123,32 +127,33 @@ export function openProgram(ref: ProgRef): ProgramFd {
     case 'pinned': {
       const fd = native.objGet(ref.path, 0);
       if (fd === -ENOENT) throw new OperationError(`no program pinned at ${ref.path}`);
-      if (fd < 0) {
+      if (fd === -Errno.EINVAL) throw new OperationError(`${ref.path} is not a pinned program`);
+      if (typeof fd === 'number') {
         const reason = explainOpenPinFailure(ref.path);
         throw reason === undefined ? BpfError.fromErrno('OBJ_GET', -fd, undefined, ref.path) : BpfError.withReason('OBJ_GET', -fd, reason);
       }
-      if (bpfObjectKind(fd) !== 'prog') {
-        native.closeFd(fd);
+      if (native.objKind(fd) !== NativeKind.prog) {
+        native.objClose(fd);
         throw new OperationError(`${ref.path} is not a pinned program`);
       }
-      return new ProgramFd(fd);
+      return new ProgramFd(fd as NativeObject<'prog'>);
     }
     case 'tag':
     case 'name': {
       const wanted = ref.kind === 'tag' ? ref.tag : ref.name;
-      const matches: Array<{ id: number; fd: number }> = [];
+      const matches: Array<{ id: number; fd: NativeObject<'prog'> }> = [];
       for (const id of programIds()) {
         const fd = programFdById(id);
         if (fd === undefined) continue; // unloaded since it was listed
         const info = programInfo(fd);
         if ((ref.kind === 'tag' ? info.tag : info.name) === wanted) matches.push({ id, fd });
-        else native.closeFd(fd);
+        else native.objClose(fd);
       }
       const [first, ...others] = matches;
-      for (const other of others) native.closeFd(other.fd);
+      for (const other of others) native.objClose(other.fd);
       if (first === undefined) throw new OperationError(`no program with ${ref.kind} ${wanted}`);
       if (others.length > 0) {
-        native.closeFd(first.fd);
+        native.objClose(first.fd);
         throw new OperationError(`several programs have ${ref.kind} ${wanted} (ids ${[first, ...others].map(({ id }) => id).join(', ')}): use 'id N' or 'pinned PATH'`);
       }
       return new ProgramFd(first.fd);

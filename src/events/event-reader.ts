@@ -6,6 +6,7 @@
 import type { EventRecord } from './record.js';
 import { FdWaiter, type WaitResult } from './fd-waiter.js';
 import { argumentError } from '../sys/errors.js';
+import type { NativeObject } from '../sys/native.js';
 
 /**
  * Receives one record; `cpu` is set for perf buffers, undefined for ring buffers; `time` is the
@@ -46,7 +47,7 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
    *   watch each of them with a persistent handle instead of watching `pollFd`, and `pollFd`
    *   is then an epoll fd over them, which blocking waits wait on directly.
    */
-  protected constructor(pollFd: number, latchedFds?: readonly number[]) {
+  protected constructor(pollFd: NativeObject, latchedFds?: readonly NativeObject[]) {
     this.#waiter = new FdWaiter(pollFd, latchedFds, latchedFds !== undefined);
   }
 

@@ -2,7 +2,7 @@
  * Waiting for an event fd to become readable (or writable): asynchronously through a libuv poll
  * handle, so the event loop keeps running, or synchronously through a private epoll fd.
  */
-import { native, type NativeWatcher } from '../sys/native.js';
+import { native, type NativeObject, type NativeWatcher } from '../sys/native.js';
 import { BpfError, errnoName } from '../sys/errors.js';
 
 /** How a wait ended. */
@@ -37,8 +37,8 @@ function waitError(rc: number, what: string): BpfError {
  * One wait may be pending at a time; `close()` settles it with `'closed'`.
  */
 export class FdWaiter {
-  readonly #fd: number;
-  readonly #latchedFds: readonly number[] | undefined;
+  readonly #fd: NativeObject;
+  readonly #latchedFds: readonly NativeObject[] | undefined;
   readonly #pollFdIsEpoll: boolean;
   #watchers: NativeWatcher[] | undefined;
   /** Pending until libuv has surely registered new latched handles with its epoll. */
@@ -46,7 +46,7 @@ export class FdWaiter {
   /** The pending wait's look at the buffers. */
   #recheck: (() => boolean) | undefined;
   #pending: ((result: WaitResult) => void) | undefined;
-  #epollFd = -1;
+  #epoll: NativeObject<'epoll'> | undefined;
   readonly #epollOut = new Uint32Array(1);
   #closed = false;
 
@@ -55,7 +55,7 @@ export class FdWaiter {
    * @param latchedFds perf event fds: async waits watch these, persistently, instead of `pollFd`.
    * @param pollFdIsEpoll `pollFd` is an epoll fd over fds that report wakeups once: wait on it.
    */
-  constructor(pollFd: number, latchedFds?: readonly number[], pollFdIsEpoll = false) {
+  constructor(pollFd: NativeObject, latchedFds?: readonly NativeObject[], pollFdIsEpoll = false) {
     this.#fd = pollFd;
     this.#latchedFds = latchedFds;
     this.#pollFdIsEpoll = pollFdIsEpoll;
@@ -153,20 +153,21 @@ export class FdWaiter {
    */
   waitSync(timeoutMs: number, writable = false): boolean {
     if (this.#closed) return false;
-    if (this.#epollFd < 0 && this.#pollFdIsEpoll) {
+    if (this.#epoll === undefined && this.#pollFdIsEpoll) {
       if (writable) throw new Error('bpfmap: an epoll fd is waited on for readability only');
-    } else if (this.#epollFd < 0) {
-      const epollFd = native.epollCreate();
-      if (epollFd < 0) throw waitError(epollFd, 'epoll_create');
-      const rc = native.epollCtl(epollFd, EPOLL_CTL_ADD, this.#fd, writable ? EPOLLOUT : EPOLLIN, 0);
+    } else if (this.#epoll === undefined) {
+      const epoll = native.epollCreate();
+      if (typeof epoll === 'number') throw waitError(epoll, 'epoll_create');
+      const rc = native.epollCtl(epoll, EPOLL_CTL_ADD, this.#fd, writable ? EPOLLOUT : EPOLLIN, 0);
       if (rc < 0) {
-        native.closeFd(epollFd);
+        native.objClose(epoll);
         throw waitError(rc, 'epoll_ctl');
       }
-      this.#epollFd = epollFd;
+      this.#epoll = epoll;
     }
+    const epoll = this.#pollFdIsEpoll ? (this.#fd as NativeObject<'epoll'>) : (this.#epoll as NativeObject<'epoll'>);
     for (;;) {
-      const n = native.epollWait(this.#pollFdIsEpoll ? this.#fd : this.#epollFd, this.#epollOut, Math.trunc(timeoutMs));
+      const n = native.epollWait(epoll, this.#epollOut, Math.trunc(timeoutMs));
       if (n >= 0) return n > 0;
       if (-n !== 4 /* EINTR */) throw waitError(n, 'epoll_wait');
     }
@@ -180,8 +181,8 @@ export class FdWaiter {
     this.#watchers = undefined;
     if (this.#registering !== undefined) clearImmediate(this.#registering);
     this.#registering = undefined;
-    if (this.#epollFd >= 0) native.closeFd(this.#epollFd);
-    this.#epollFd = -1;
+    if (this.#epoll !== undefined) native.objClose(this.#epoll);
+    this.#epoll = undefined;
     this.#settle('closed');
   }
 }

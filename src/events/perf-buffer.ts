@@ -12,7 +12,7 @@
  */
 import { BpfError, argumentError } from '../sys/errors.js';
 import { MapType } from '../sys/constants.js';
-import { native, type NativeMapping } from '../sys/native.js';
+import { native, nativeObject, type NativeMapping, type NativeObject } from '../sys/native.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { EventReader, type EventHandler } from './event-reader.js';
 import { PERF_HEADER_SIZE, PerfMmapPage, PerfRecordType, pageSize } from './layout.js';
@@ -57,7 +57,8 @@ interface CpuBuffer {
   readonly cpu: number;
   /** The map index its fd is stored under. */
   readonly index: number;
-  readonly fd: number;
+  /** The perf event (the addon owns its fd). */
+  readonly event: NativeObject<'perfEvent'>;
   readonly mapping: NativeMapping;
   readonly meta: BigInt64Array;
   readonly bytes: Uint8Array;
@@ -85,7 +86,7 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
 
   readonly #map: ReturnType<typeof openEventMap>;
   readonly #buffers: CpuBuffer[];
-  readonly #epollFd: number;
+  readonly #epoll: NativeObject<'epoll'>;
   readonly #makeRecord: (bytes: Uint8Array, offset: number, length: number) => T;
   readonly #onLost: ((cpu: number, lost: number, id: bigint) => void) | undefined;
   /** Bytes before a sample's raw size: the header, and the time when samples carry one. */
@@ -94,14 +95,14 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
   /** Where the next read starts, so one busy CPU cannot starve the others. */
   #nextBuffer = 0;
 
-  private constructor(map: ReturnType<typeof openEventMap>, epollFd: number, buffers: CpuBuffer[], options: PerfBufferOptions<T>) {
+  private constructor(map: ReturnType<typeof openEventMap>, epoll: NativeObject<'epoll'>, buffers: CpuBuffer[], options: PerfBufferOptions<T>) {
     // Async waits watch every CPU's fd with its own persistent handle (a perf event's poll()
     // reports readiness once, so a nested epoll or a re-registered handle can spend a wakeup);
     // the epoll fd over all CPUs serves the blocking `poll()`.
-    super(epollFd, buffers.map((buffer) => buffer.fd));
+    super(epoll, buffers.map((buffer) => buffer.event));
     this.#map = map;
     this.name = map.name;
-    this.#epollFd = epollFd;
+    this.#epoll = epoll;
     this.#buffers = buffers;
     this.cpus = buffers.map((buffer) => buffer.cpu);
     this.indexes = buffers.map((buffer) => buffer.index);
@@ -138,38 +139,38 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
       throw error;
     }
     const buffers: CpuBuffer[] = [];
-    let epollFd = -1;
+    let epoll: NativeObject<'epoll'> | undefined;
     try {
-      epollFd = native.epollCreate();
-      if (epollFd < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -epollFd, { name: map.name }, 'epoll_create failed');
+      const created = native.epollCreate();
+      if (typeof created === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -created, { name: map.name }, 'epoll_create failed');
+      epoll = created;
       const page = pageSize();
       for (const { cpu, index } of placements) {
-        const fd = native.perfEventOpen(cpu, wakeupEvents, timestamps);
+        const event = native.perfEventOpen(cpu, wakeupEvents, timestamps);
         // An offline CPU: nothing can run there. Skipped by default, an error when asked for.
-        if (fd === -ENODEV && options.buffers === undefined) continue;
-        if (fd < 0) throw perfError(-fd, `perf_event_open(PERF_COUNT_SW_BPF_OUTPUT) on CPU ${cpu} failed`);
-        const mapping = native.mmap(fd, page * (1 + pages), true, 0);
+        if (event === -ENODEV && options.buffers === undefined) continue;
+        if (typeof event === 'number') throw perfError(-event, `perf_event_open(PERF_COUNT_SW_BPF_OUTPUT) on CPU ${cpu} failed`);
+        const mapping = native.mmap(event, page * (1 + pages), true, 0);
         if (typeof mapping === 'number') {
-          native.closeFd(fd);
+          native.objClose(event);
           throw perfError(-mapping, `mmap of ${1 + pages} pages for CPU ${cpu} failed (perf_event_mlock_kb?)`);
         }
         const meta = new BigInt64Array(mapping.buffer, 0, page / 8);
         const view = new DataView(mapping.buffer);
         const dataOffset = Number(view.getBigUint64(PerfMmapPage.dataOffset, true)) || page;
         const dataSize = Number(view.getBigUint64(PerfMmapPage.dataSize, true)) || page * pages;
-        buffers.push({ cpu, index, fd, mapping, meta, bytes: new Uint8Array(mapping.buffer), view, dataOffset, dataSize });
-        let rc = native.perfEventEnable(fd);
+        buffers.push({ cpu, index, event, mapping, meta, bytes: new Uint8Array(mapping.buffer), view, dataOffset, dataSize });
+        let rc = native.perfEventEnable(event);
         if (rc < 0) throw perfError(-rc, `enabling the perf event on CPU ${cpu} failed`);
-        rc = native.epollCtl(epollFd, EPOLL_CTL_ADD, fd, EPOLLIN, buffers.length - 1);
+        rc = native.epollCtl(epoll, EPOLL_CTL_ADD, event, EPOLLIN, buffers.length - 1);
         if (rc < 0) throw perfError(-rc, 'epoll_ctl failed');
-        const key = new Uint8Array(new Uint32Array([index]).buffer);
-        const value = new Uint8Array(new Uint32Array([fd]).buffer);
-        map.set(key, value);
+        // The addon writes the event's private fd: no fd number passes through JavaScript.
+        map.setFd(new Uint8Array(new Uint32Array([index]).buffer), { [nativeObject]: event });
       }
-      return new PerfBuffer<T>(map, epollFd, buffers, options);
+      return new PerfBuffer<T>(map, epoll, buffers, options);
     } catch (error) {
       releaseBuffers(map, buffers);
-      if (epollFd >= 0) native.closeFd(epollFd);
+      if (epoll !== undefined) native.objClose(epoll);
       map.close();
       throw error;
     }
@@ -244,7 +245,7 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
 
   protected release(): void {
     releaseBuffers(this.#map, this.#buffers);
-    native.closeFd(this.#epollFd);
+    native.objClose(this.#epoll);
     this.#map.close();
   }
 }
@@ -268,7 +269,7 @@ function releaseBuffers(map: ReturnType<typeof openEventMap>, buffers: readonly 
       // Already gone, or the map is read-only: closing the fd detaches the event anyway.
     }
     native.munmap(buffer.mapping);
-    native.closeFd(buffer.fd);
+    native.objClose(buffer.event);
   }
 }
 

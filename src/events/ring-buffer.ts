@@ -47,7 +47,7 @@
  */
 import { BpfError, Errno } from '../sys/errors.js';
 import { MapType } from '../sys/constants.js';
-import { native, type NativeMapping } from '../sys/native.js';
+import { native, nativeObject, type NativeMapping } from '../sys/native.js';
 import { EventReader, type Delivery, type EventHandler } from './event-reader.js';
 import { RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE, TWO_POW_32, pageSize } from './layout.js';
 import { RecordView, recordMaker, type DecodeOptions } from './record.js';
@@ -119,14 +119,14 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
   #heldSpan = 0;
 
   private constructor(map: ReturnType<typeof openEventMap>, options: RingBufferOptions<T>) {
-    super(map.fd);
+    super(map[nativeObject]);
     this.#map = map;
     this.#unclaim = claimMap('consumer', 'RingBuffer', map, this);
     this.name = map.name;
     this.capacity = map.maxEntries;
     this.#makeRecord = recordMaker(options.decode);
     const page = pageSize();
-    const consumer = native.mmap(map.fd, page, true, 0);
+    const consumer = native.mmap(map[nativeObject], page, true, 0);
     if (typeof consumer === 'number') {
       this.#unclaim();
       // The kernel refuses writable mappings of a frozen map with EPERM, which reads like a
@@ -136,7 +136,7 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
       }
       throw mmapError(map.name, -consumer, 'consumer page (read-write)');
     }
-    const producer = native.mmap(map.fd, page + 2 * this.capacity, false, page);
+    const producer = native.mmap(map[nativeObject], page + 2 * this.capacity, false, page);
     if (typeof producer === 'number') {
       native.munmap(consumer);
       this.#unclaim();

@@ -10,7 +10,7 @@
 import { BpfError, argumentError } from '../sys/errors.js';
 import { uint8ArrayLength } from '../codec/codec.js';
 import { MapType } from '../sys/constants.js';
-import { native, type NativeMapping } from '../sys/native.js';
+import { native, nativeObject, type NativeMapping } from '../sys/native.js';
 import { FdWaiter, type WaitResult } from './fd-waiter.js';
 import { RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE, pageSize, ringbufRecordSpan } from './layout.js';
 import { openEventMap, type EventMapSource } from './source.js';
@@ -105,12 +105,12 @@ export class UserRingBuffer implements Disposable {
     this.capacity = map.maxEntries;
     this.maxRecordSize = this.capacity - RINGBUF_HEADER_SIZE;
     const page = pageSize();
-    const consumer = native.mmap(map.fd, page, false, 0);
+    const consumer = native.mmap(map[nativeObject], page, false, 0);
     if (typeof consumer === 'number') {
       this.#unclaim();
       throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -consumer, { name: map.name }, 'mmap of the consumer page (read-only) failed');
     }
-    const producer = native.mmap(map.fd, page + 2 * this.capacity, true, page);
+    const producer = native.mmap(map[nativeObject], page + 2 * this.capacity, true, page);
     if (typeof producer === 'number') {
       native.munmap(consumer);
       this.#unclaim();
@@ -123,7 +123,7 @@ export class UserRingBuffer implements Disposable {
     this.#words = new Int32Array(producer.buffer);
     this.#dataStart = page;
     this.#producerPosition = Number(BigInt.asUintN(64, Atomics.load(this.#producerPos64, 0)));
-    this.#waiter = new FdWaiter(map.fd);
+    this.#waiter = new FdWaiter(map[nativeObject]);
     this.#discardAbandoned();
   }
 

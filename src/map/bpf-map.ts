@@ -7,9 +7,9 @@
  * they allocate nothing but the decoded result and cross into native code once per operation.
  */
 import { type Codec, bytesCodec, isBytesCodec, copyBytes, describe, uint8ArrayLength } from '../codec/codec.js';
-import { native, type NativeMapHandle, type NativeMapId } from '../sys/native.js';
+import { native, nativeObject, nativeObjectOf, NativeKind, type HasNativeObject, type NativeMapHandle, type NativeMapId, type NativeObject } from '../sys/native.js';
 import { Command } from '../sys/commands.js';
-import { BpfError, BpfBatchError, Errno, check, sizeError, argumentError, type ErrorSubject } from '../sys/errors.js';
+import { BpfError, BpfBatchError, Errno, check, checkHandle, sizeError, argumentError, errnoName, type ErrorSubject } from '../sys/errors.js';
 import type { CommandName } from '../sys/commands.js';
 import {
   FileFlags,
@@ -171,8 +171,6 @@ function openFlags(options: { readOnly?: boolean; writeOnly?: boolean } | undefi
  * for (const [key, value] of map) console.log(key, value);
  */
 export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> {
-  /** The map's file descriptor (close-on-exec, never below 3). Invalid after `close()`. */
-  readonly fd: number;
   /** Map type number (`MapType`). */
   readonly type: number;
   /** Map name as the kernel has it. */
@@ -200,7 +198,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** The codec of one value as given at open (one CPU's value for per-CPU maps). */
   readonly elementCodec: Codec<unknown>;
 
-  /** Owns the fd: kept referenced so the fd lives as long as this map (the GC safety net). */
+  /** The map: owns the private fd every operation uses (closed when collected: the GC safety net). */
+  readonly #object: NativeObject<'map'>;
+  /** The binding the element functions use (references #object). */
   readonly #owner: NativeMapHandle;
   /** What the native element functions take. */
   readonly #handle: NativeMapId;
@@ -230,21 +230,22 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** A second handle with its own staging area for nested calls; made on first need, closed with this map. */
   #reentrant: BpfMap<K, V> | undefined;
 
-  /** Use the static constructors (`create`, `openPinned`, `fromId`, `fromFd`). Takes ownership of fd. */
-  protected constructor(fd: number, codecs: MapCodecs<K, unknown> = {}, options: { readOnly?: boolean; path?: string } = {}) {
+  /** Use the static constructors (`create`, `openPinned`, `fromId`, `fromFd`). Takes ownership of the handle. */
+  protected constructor(object: NativeObject<'map'>, codecs: MapCodecs<K, unknown> = {}, options: { readOnly?: boolean; path?: string } = {}) {
     let info: MapInfo;
+    let handle: NativeMapHandle;
     try {
-      requireMapFd(fd);
-      info = readMapInfo(fd);
+      info = readMapInfo(object);
+      // Per-CPU maps: a false possible-CPU count is this typed error, before any buffer is sized.
+      if (isPerCpuType(info.type)) possibleCpus();
+      handle = checkHandle('OBJ_GET_INFO_BY_FD', native.mapBind(object));
     } catch (error) {
-      native.closeFd(fd);
+      native.objClose(object);
       throw error;
     }
-    const handle = native.mapBind(fd);
-    if (typeof handle === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -handle);
+    this.#object = object;
     this.#owner = handle;
     this.#handle = handle.id;
-    this.fd = fd;
     this.type = info.type;
     this.name = info.name;
     this.id = info.id;
@@ -287,6 +288,24 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     this.#closed = true;
   }
 
+  /**
+   * The map's public file descriptor (close-on-exec, never below 3): a duplicate made on first
+   * use and owned by this map, for passing to other tools. bpfmap never acts on it: closing it
+   * (or anything else reusing its number) cannot make this map act on another object; `close()`
+   * closes it only if it still refers to this map. Throws `ERR_BPFMAP_CLOSED` after `close()`.
+   */
+  get fd(): number {
+    this.#ensureOpen();
+    const fd = native.objPublicFd(this.#object);
+    if (fd < 0) throw this.#fail('OBJ_GET_INFO_BY_FD', fd);
+    return fd;
+  }
+
+  /** @internal The native handle, for functions that take this map as an argument. */
+  get [nativeObject](): NativeObject<'map'> {
+    return this.#object;
+  }
+
   // ---------------------------------------------------------------- constructors
 
   /**
@@ -299,13 +318,21 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * const perCpu: Uint8Array[] | undefined = counts.get(Uint8Array.of(0, 0, 0, 0));
    */
   static create<const S extends MapSpec, K = Uint8Array, T = Uint8Array>(spec: S, codecs?: MapCodecs<K, T>): BpfMap<K, MapValue<S['type'], T>> {
-    const { attr, name } = encodeMapSpec(spec);
-    const fd = native.bpfPlain(Command.MAP_CREATE, attr);
-    if (fd < 0) {
-      const hint = -fd === Errno.EINVAL ? describeCreateHint(spec) : undefined;
-      throw BpfError.fromErrno('MAP_CREATE', -fd, { name }, hint);
+    const { attr, name, innerMap, btf } = encodeMapSpec(spec);
+    const owned: NativeObject[] = [];
+    try {
+      const inner = innerMap === undefined ? null : objectArgument(innerMap, 'map', 'innerMap', owned);
+      const btfObject = btf === undefined ? null : objectArgument(btf, 'btf', 'btf.fd', owned);
+      const object = native.mapCreate(attr, inner, btfObject);
+      if (typeof object === 'number') {
+        const hint = -object === Errno.EINVAL ? describeCreateHint(spec) : undefined;
+        throw BpfError.fromErrno('MAP_CREATE', -object, { name }, hint);
+      }
+      return new BpfMap<K, MapValue<S['type'], T>>(object, codecs);
+    } finally {
+      // Duplicates of fds the caller passed: the map holds its own references now.
+      for (const object of owned) native.objClose(object);
     }
-    return new BpfMap<K, MapValue<S['type'], T>>(fd, codecs);
   }
 
   /**
@@ -315,15 +342,24 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    */
   static openPinned<K = Uint8Array, T = Uint8Array, V = T>(path: string, options?: OpenOptions<K, T>): BpfMap<K, V> {
     checkPinPath(path);
-    const fd = native.objGet(path, openFlags(options));
-    if (fd < 0) {
+    const object = native.objGet(path, openFlags(options));
+    if (typeof object === 'number') {
+      const fd = object;
+      if (-fd === Errno.EINVAL) {
+        throw argumentError(TypeError, 'ERR_BPFMAP_NOT_A_MAP', `${path} is not a BPF map: it is a pinned object of another kind`);
+      }
       if (-fd === Errno.ENOENT) {
         throw new BpfError(`no map pinned at ${path}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'OBJ_GET', subject: { path } });
       }
       const reason = explainOpenPinFailure(path);
       throw reason === undefined ? BpfError.fromErrno('OBJ_GET', -fd, { path }) : BpfError.withReason('OBJ_GET', -fd, reason, { path });
     }
-    return BpfMap.#fromOwnedFd<K, V>(fd, options, path);
+    if (native.objKind(object) !== NativeKind.map) {
+      const kind = kindName(native.objKind(object));
+      native.objClose(object);
+      throw argumentError(TypeError, 'ERR_BPFMAP_NOT_A_MAP', `${path} is not a BPF map: it is a BPF ${kind}`);
+    }
+    return BpfMap.#fromOwned<K, V>(object as NativeObject<'map'>, options, path);
   }
 
   /**
@@ -365,22 +401,26 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   static fromId<K = Uint8Array, T = Uint8Array, V = T>(id: number, options?: OpenOptions<K, T>): BpfMap<K, V> {
     if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_ID', `map id must be a positive 32-bit integer, got ${id}`);
     const attr = new StructBuffer(idAttr).setU32('id', id).setU32('open_flags', openFlags(options));
-    const fd = native.bpfPlain(Command.MAP_GET_FD_BY_ID, attr.bytes);
-    if (fd < 0) {
+    const object = native.objGetById<'map'>(Command.MAP_GET_FD_BY_ID, id, openFlags(options));
+    if (typeof object === 'number') {
+      const fd = object;
       if (-fd === Errno.ENOENT) {
         throw new BpfError(`no map with id ${id}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'MAP_GET_FD_BY_ID', subject: { id } });
       }
       throw BpfError.fromErrno('MAP_GET_FD_BY_ID', -fd, { id });
     }
-    return BpfMap.#fromOwnedFd<K, V>(fd, options);
+    return BpfMap.#fromOwned<K, V>(object, options);
+  }
+
+  /** @internal A map on a handle the caller gives up (it is closed with the map). */
+  static adopt<K = Uint8Array, V = Uint8Array>(object: NativeObject<'map'>): BpfMap<K, V> {
+    return new BpfMap<K, V>(object);
   }
 
   /** Opens the map behind an fd the caller owns; the fd is duplicated, the caller keeps its own. */
   static fromFd<K = Uint8Array, T = Uint8Array, V = T>(fd: number, codecs?: MapCodecs<K, T>): BpfMap<K, V> {
     if (!Number.isInteger(fd) || fd < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `fd must be a non-negative integer, got ${fd}`);
-    const dup = native.dupFd(fd);
-    if (dup < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -dup, undefined, `cannot duplicate fd ${fd}`);
-    return new BpfMap<K, V>(dup, codecs);
+    return new BpfMap<K, V>(mapFromUserFd(fd), codecs);
   }
 
   /**
@@ -445,12 +485,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     return ids;
   }
 
-  static #fromOwnedFd<K, V>(fd: number, options: OpenOptions<K, unknown> | undefined, path?: string): BpfMap<K, V> {
+  static #fromOwned<K, V>(object: NativeObject<'map'>, options: OpenOptions<K, unknown> | undefined, path?: string): BpfMap<K, V> {
     const codecs: MapCodecs<K, unknown> = {
       ...(options?.key ? { key: options.key } : {}),
       ...(options?.value ? { value: options.value } : {}),
     };
-    return new BpfMap<K, V>(fd, codecs, { readOnly: options?.readOnly ?? false, ...(path ? { path } : {}) });
+    return new BpfMap<K, V>(object, codecs, { readOnly: options?.readOnly ?? false, ...(path ? { path } : {}) });
   }
 
   /** Ids of every map on the system, in increasing order (needs CAP_SYS_ADMIN). */
@@ -469,12 +509,11 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** Info of one map by id, without keeping it open. */
   static infoById(id: number): MapInfo {
-    const attr = new StructBuffer(idAttr).setU32('id', id);
-    const fd = check('MAP_GET_FD_BY_ID', native.bpfPlain(Command.MAP_GET_FD_BY_ID, attr.bytes), { id });
+    const object = checkHandle('MAP_GET_FD_BY_ID', native.objGetById<'map'>(Command.MAP_GET_FD_BY_ID, id, 0), { id });
     try {
-      return readMapInfo(fd);
+      return readMapInfo(object);
     } finally {
-      native.closeFd(fd);
+      native.objClose(object);
     }
   }
 
@@ -507,7 +546,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
       key: (key ?? this.keyCodec) as Codec<K2>,
       value: value ?? this.elementCodec,
     };
-    const map = BpfMap.fromFd<K2, unknown, V2>(this.fd, codecs);
+    const object = checkHandle('OBJ_GET_INFO_BY_FD', native.objDup(this.#object), this.#subject);
+    const map = new BpfMap<K2, V2>(object, codecs);
     (map as { readOnly: boolean }).readOnly = this.readOnly;
     return map;
   }
@@ -540,7 +580,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** Fresh info from the kernel, including `frozen` and `memlock`. */
   get info(): MapInfo {
     this.#ensureOpen();
-    return readMapInfo(this.fd);
+    return readMapInfo(this.#object);
   }
 
   /** bpftool's name of the map type. */
@@ -551,7 +591,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   /** True once the map is frozen. */
   get frozen(): boolean {
     this.#ensureOpen();
-    return readFdInfo(this.fd).frozen;
+    return readFdInfo(this.#object).frozen;
   }
 
   /** True after `close()`. */
@@ -967,7 +1007,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * (prog_array), a perf event (perf_event_array), a cgroup (cgroup_array) or a socket
    * (sockmap, sockhash). The kernel keeps its own reference; lookups give ids, not fds.
    */
-  setFd(key: K, target: { readonly fd: number } | number, flags?: SetFlags): this {
+  setFd(key: K, target: { readonly fd: number } | HasNativeObject | number, flags?: SetFlags): this {
     if (this.#codecBusy) {
       this.#reentry().setFd(key, target, flags);
       return this;
@@ -981,24 +1021,34 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     }
   }
 
-  #setFd(key: K, target: { readonly fd: number } | number, flags?: SetFlags): this {
+  #setFd(key: K, target: { readonly fd: number } | HasNativeObject | number, flags?: SetFlags): this {
     if (!holdsFdsType(this.type) && !TAKES_FD_TYPES.includes(this.type)) {
       throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `setFd needs a map whose values are fds (array_of_maps, hash_of_maps, prog_array, perf_event_array, cgroup_array, sockmap, sockhash); '${this.name}' is ${this.typeName}`);
     }
-    const fd = typeof target === 'number' ? target : target?.fd;
-    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) {
+    // A bpfmap object (map, program, perf event) passes its handle: the addon writes its private
+    // fd, so a closed object is ERR_BPFMAP_CLOSED, never whatever reused its number. Anything
+    // else is an fd the caller owns (a socket, a cgroup), used as is at this call.
+    const object = nativeObjectOf(target);
+    const fd = object !== undefined ? undefined : typeof target === 'number' ? target : (target as { readonly fd?: unknown } | null)?.fd;
+    if (object === undefined && (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff)) {
       throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `expected a BpfMap or an fd, got ${describe(target)}`);
     }
     const flagBits = resolveSetFlags(flags);
+    this.#ensureOpen();
     this.#stageKey(key);
-    this.#stagedValueView.setUint32(0, fd, true);
-    const rc = native.mapUpdateStaged(this.#handle, flagBits);
+    let rc: number;
+    if (object !== undefined) {
+      rc = native.mapUpdateStagedObject(this.#handle, object, flagBits);
+    } else {
+      this.#stagedValueView.setUint32(0, fd as number, true);
+      rc = native.mapUpdateStaged(this.#handle, flagBits);
+    }
     if (rc !== 0) throw this.#fail('MAP_UPDATE_ELEM', rc);
     return this;
   }
 
   /** Stores an inner map under `key` of an array_of_maps / hash_of_maps. */
-  setInnerMap(key: K, inner: { readonly fd: number } | number, flags?: SetFlags): this {
+  setInnerMap(key: K, inner: { readonly fd: number } | HasNativeObject | number, flags?: SetFlags): this {
     this.#requireType('setInnerMap', MapType.array_of_maps, MapType.hash_of_maps);
     return this.setFd(key, inner, flags);
   }
@@ -1394,7 +1444,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   pin(path: string): this {
     this.#ensureOpen();
     checkPinPath(path);
-    const rc = native.objPin(this.fd, path);
+    const rc = native.objPin(this.#object, path);
     if (rc !== 0) {
       const reason = -rc === Errno.EEXIST ? undefined : explainPinFailure(path);
       throw reason === undefined ? BpfError.fromErrno('OBJ_PIN', -rc, { ...this.#subject, path }) : BpfError.withReason('OBJ_PIN', -rc, reason, { ...this.#subject, path });
@@ -1426,7 +1476,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
       throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `mmap needs a read-write handle: the kernel cannot map map '${this.name}' through a read-only fd; open it read-write (a frozen map is then mapped read-only)`);
     }
     const writable = !this.frozen;
-    const mapping = MappedArray.map(this.fd, this.valueSize, this.maxEntries, writable, this.#subject);
+    const mapping = MappedArray.map(this.#object, this.valueSize, this.maxEntries, writable, this.#subject);
     this.#mappings.push(mapping);
     return mapping;
   }
@@ -1439,7 +1489,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     this.#reentrant = undefined;
     for (const mapping of this.#mappings) mapping.unmap();
     this.#mappings = [];
-    native.mapClose(this.#handle);
+    native.objClose(this.#object);
   }
 
   /** `using map = ...` closes the map at the end of the scope. */
@@ -1457,16 +1507,50 @@ function checkPinPath(path: unknown): asserts path is string {
   if (path.includes('\0')) throw argumentError(TypeError, 'ERR_BPFMAP_PATH', `pin path must not contain a NUL character, got ${JSON.stringify(path)}`);
 }
 
+/** bpftool's word for a handle kind. */
+function kindName(kind: number): string {
+  return (Object.keys(NativeKind) as (keyof typeof NativeKind)[]).find((name) => NativeKind[name] === kind) ?? `object of kind ${kind}`;
+}
+
 /**
- * Makes sure an fd is a BPF map: OBJ_GET_INFO_BY_FD succeeds on programs, links and BTF too, and
- * their info would be misread as a map's. Without /proc the kernel still refuses map commands on
- * other objects.
+ * A map handle on a duplicate of an fd the caller owns (the caller keeps its own), checked to be
+ * a BPF map: OBJ_GET_INFO_BY_FD succeeds on programs, links and BTF too, and their info would be
+ * misread as a map's.
  */
-function requireMapFd(fd: number): void {
-  const kind = bpfObjectKind(fd);
-  if (kind === undefined || kind === 'map') return;
-  const described = kind.startsWith('anon_inode:') || kind.startsWith('/') || kind.includes(':') ? `'${kind}'` : `a BPF ${kind}`;
-  throw argumentError(TypeError, 'ERR_BPFMAP_NOT_A_MAP', `fd ${fd} is not a BPF map: it is ${described}`);
+export function mapFromUserFd(fd: number, option = 'fd'): NativeObject<'map'> {
+  if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `${option} must be a non-negative integer, got ${describe(fd)}`);
+  const object = native.objFromFd<'map'>(fd, NativeKind.map);
+  if (typeof object !== 'number') return object;
+  if (-object === Errno.EINVAL) {
+    const kind = bpfObjectKind(fd) ?? 'unknown';
+    const described = kind.startsWith('anon_inode:') || kind.startsWith('/') || kind.includes(':') ? `'${kind}'` : `a BPF ${kind}`;
+    throw argumentError(TypeError, 'ERR_BPFMAP_NOT_A_MAP', `${option} ${fd} is not a BPF map: it is ${described}`);
+  }
+  throw argumentError(TypeError, 'ERR_BPFMAP_FD', `${option} ${fd} cannot be used: ${errnoName(-object)}`);
+}
+
+/**
+ * The handle for an object argument: a bpfmap object's own handle (ERR_BPFMAP_CLOSED when it is
+ * closed), or a checked duplicate of an fd number the caller owns (added to `owned`, for the
+ * caller to close once the kernel holds its own reference).
+ */
+function objectArgument<Kind extends 'map' | 'btf'>(value: unknown, kind: Kind, option: string, owned: NativeObject[]): NativeObject<Kind> {
+  const object = nativeObjectOf(value);
+  if (object !== undefined) {
+    if (native.objKind(object) !== NativeKind[kind]) throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `${option} must be a BPF ${kind}, got a BPF ${kindName(native.objKind(object))}`);
+    if (!native.objIsOpen(object)) throw argumentError(TypeError, 'ERR_BPFMAP_CLOSED', `${option} is closed`);
+    return object as NativeObject<Kind>;
+  }
+  const fd = typeof value === 'number' ? value : (value as { readonly fd?: unknown } | null)?.fd;
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
+    throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `${option} must be a ${kind === 'map' ? 'BpfMap' : 'BPF BTF object'} or an fd number, got ${describe(value)}`);
+  }
+  const dup = native.objFromFd<Kind>(fd, NativeKind[kind]);
+  if (typeof dup === 'number') {
+    throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `${option} ${fd} is not an open BPF ${kind === 'map' ? 'map' : 'BTF object'} (${errnoName(-dup)})`);
+  }
+  owned.push(dup);
+  return dup;
 }
 
 /** Adds the most common cause to an EINVAL from MAP_CREATE. */

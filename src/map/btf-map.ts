@@ -3,14 +3,14 @@
  * maps without a user-written layout, and map creation with BTF (so that bpftool and bpfmap show
  * `formatted` values for maps made from JavaScript).
  */
-import { native } from '../sys/native.js';
+import { native, nativeObject } from '../sys/native.js';
 import { BpfError, Errno, argumentError } from '../sys/errors.js';
 import type { Codec } from '../codec/codec.js';
 import { Btf } from '../codec/btf/btf.js';
 import { btfCodec } from '../codec/btf/codec.js';
 import { btfFromId } from '../codec/btf/sources.js';
 import { BtfBuilder } from '../codec/btf/writer.js';
-import { loadBtfIntoKernel } from '../codec/btf/load.js';
+import { loadBtfHandle } from '../codec/btf/load.js';
 import { formatMapEntry, type FormattedEntry } from '../codec/btf/format.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { MapType, mapTypeName, resolveMapType } from '../sys/constants.js';
@@ -248,10 +248,11 @@ function describeType(btf: Btf, id: number): string {
  * without BTF is such a refusal; an EINVAL that stays is the spec's own fault and is thrown.
  */
 function createTyped<K, V>(spec: MapSpec, blob: Uint8Array, keyTypeId: number, valueTypeId: number, codecs: MapCodecs<K, V>): BpfMap<K, unknown> {
-  const btfFd = loadBtfIntoKernel(blob);
+  const btfObject = loadBtfHandle(blob);
   try {
     try {
-      return BpfMap.create({ ...spec, btf: { fd: btfFd, keyTypeId, valueTypeId } }, codecs) as BpfMap<K, unknown>;
+      const btf = { [nativeObject]: btfObject };
+      return BpfMap.create({ ...spec, btf: { fd: btf, keyTypeId, valueTypeId } }, codecs) as BpfMap<K, unknown>;
     } catch (error) {
       const refused = error instanceof BpfError && (error.errno === Errno.ENOTSUPP || error.errno === Errno.EOPNOTSUPP || error.errno === Errno.EINVAL);
       if (!refused) throw error;
@@ -269,7 +270,7 @@ function createTyped<K, V>(spec: MapSpec, blob: Uint8Array, keyTypeId: number, v
     }
   } finally {
     // The map holds its own reference to the BTF object.
-    native.closeFd(btfFd);
+    native.objClose(btfObject);
   }
 }
 

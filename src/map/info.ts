@@ -1,6 +1,5 @@
 /** What the kernel says about a map: `struct bpf_map_info` plus fdinfo's `frozen` and `memlock`. */
-import { readFileSync } from 'node:fs';
-import { native } from '../sys/native.js';
+import { native, type NativeObject } from '../sys/native.js';
 import { check } from '../sys/errors.js';
 import { mapInfoLayout, StructBuffer } from '../sys/layout.js';
 import { mapTypeName } from '../sys/constants.js';
@@ -41,14 +40,10 @@ export interface MapInfo {
   readonly memlock: number | undefined;
 }
 
-/** Reads `frozen` and `memlock` from /proc/self/fdinfo/FD. */
-export function readFdInfo(fd: number): { frozen: boolean; memlock: number | undefined } {
-  let text = '';
-  try {
-    text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-  } catch {
-    return { frozen: false, memlock: undefined };
-  }
+/** Reads `frozen` and `memlock` from the fdinfo of the handle's private fd. */
+export function readFdInfo(handle: NativeObject<'map'>): { frozen: boolean; memlock: number | undefined } {
+  const text = native.objFdInfo(handle);
+  if (typeof text === 'number') return { frozen: false, memlock: undefined };
   const frozen = /^frozen:\s*(\d+)/m.exec(text);
   const memlock = /^memlock:\s*(\d+)/m.exec(text);
   return {
@@ -57,10 +52,10 @@ export function readFdInfo(fd: number): { frozen: boolean; memlock: number | und
   };
 }
 
-/** Reads a map's info by fd. Throws `BpfError` (OBJ_GET_INFO_BY_FD) when fd is not a map. */
-export function readMapInfo(fd: number): MapInfo {
+/** Reads a map's info. Throws `BpfError` (OBJ_GET_INFO_BY_FD) when the kernel refuses. */
+export function readMapInfo(handle: NativeObject<'map'>): MapInfo {
   const info = new StructBuffer(mapInfoLayout);
-  check('OBJ_GET_INFO_BY_FD', native.objInfo(fd, info.bytes));
+  check('OBJ_GET_INFO_BY_FD', native.objInfo(handle, info.bytes));
   const type = info.u32('type');
   return {
     type,
@@ -77,6 +72,6 @@ export function readMapInfo(fd: number): MapInfo {
     btfVmlinuxValueTypeId: info.u32('btf_vmlinux_value_type_id'),
     mapExtra: info.u64('map_extra'),
     ifindex: info.u32('ifindex'),
-    ...readFdInfo(fd),
+    ...readFdInfo(handle),
   };
 }

@@ -1,5 +1,5 @@
 /** `MappedArray`: the values of an MMAPABLE array map, memory-mapped. */
-import { native, type NativeMapping } from '../sys/native.js';
+import { native, type NativeMapping, type NativeObject } from '../sys/native.js';
 import { BpfError, argumentError, type ErrorSubject } from '../sys/errors.js';
 import { roundUp8 } from '../sys/layout.js';
 
@@ -42,10 +42,10 @@ export class MappedArray {
   }
 
   /** Maps an array map's values. Internal: use `BpfMap.mmap()`. */
-  static map(fd: number, valueSize: number, length: number, writable: boolean, subject: ErrorSubject): MappedArray {
+  static map(map: NativeObject<'map'>, valueSize: number, length: number, writable: boolean, subject: ErrorSubject): MappedArray {
     const bytes = roundUp8(valueSize) * length;
     const pageRounded = Math.ceil(bytes / PAGE_SIZE) * PAGE_SIZE;
-    const mapping = native.mmap(fd, pageRounded, writable, 0);
+    const mapping = native.mmap(map, pageRounded, writable, 0);
     if (typeof mapping === 'number') {
       throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -mapping, subject, `mmap of ${pageRounded} bytes (${writable ? 'read-write' : 'read-only'}) failed`);
     }
@@ -61,16 +61,24 @@ export class MappedArray {
   /** The mapped values as bytes (writable mappings only: writes go straight to the map). */
   get bytes(): Uint8Array {
     this.#requireWritable('bytes');
+    if (this.#bytes.length === 0) throw this.#unmappedError();
     return this.#bytes;
   }
 
   /** A DataView over the mapped values (writable mappings only). */
   get view(): DataView {
     this.#requireWritable('view');
+    if (this.#bytes.length === 0) throw this.#unmappedError();
     return this.#view;
   }
 
+  /** An unmapped (or transferred) mapping's views are empty: say so with a code. */
+  #unmappedError(): BpfError {
+    return new BpfError('the mapping is unmapped (MappedArray.unmap() or the map\'s close() ran)', { code: 'ERR_BPFMAP_CLOSED', errno: 0 });
+  }
+
   #offset(index: number, fieldOffset: number, width: number): number {
+    if (this.#bytes.length === 0) throw this.#unmappedError();
     // `x >>> 0 === x` is the cheap test for "a u32 integer": reads through the mapping should
     // cost a memory access, not a pile of checks.
     if (index >>> 0 !== index || index >= this.length) {
@@ -101,6 +109,7 @@ export class MappedArray {
   /** Writes a copy of `value` (exactly `valueSize` bytes) into slot `index` (writable mappings only). */
   write(index: number, value: Uint8Array): void {
     this.#requireWritable('write');
+    if (this.#bytes.length === 0) throw this.#unmappedError();
     if (!(value instanceof Uint8Array) || value.length !== this.valueSize) {
       throw new RangeError(`value expected ${this.valueSize} bytes, got ${value instanceof Uint8Array ? value.length : typeof value}`);
     }

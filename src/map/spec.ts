@@ -1,6 +1,7 @@
 /** `MapSpec`: what `BpfMap.create` takes, checked and turned into MAP_CREATE attributes. */
 import { MapFlags, MapType, resolveMapType, type MapTypeName } from '../sys/constants.js';
 import { argumentError } from '../sys/errors.js';
+import type { HasNativeObject } from '../sys/native.js';
 import { describe } from '../codec/codec.js';
 import { mapCreateAttr, StructBuffer } from '../sys/layout.js';
 
@@ -9,8 +10,11 @@ export type MapFlagName = keyof typeof MapFlags;
 
 /** BTF type information attached to a new map. */
 export interface MapBtfSpec {
-  /** fd of a loaded BTF object (see the BTF module's loader). */
-  readonly fd: number;
+  /**
+   * A loaded BTF object: an fd you own (see `loadBtfIntoKernel`; it is duplicated and checked at
+   * the call, and stays yours), or a bpfmap object holding one.
+   */
+  readonly fd: number | HasNativeObject<'btf'>;
   /** Type id of the key type in that BTF (0 for keyless maps). */
   readonly keyTypeId: number;
   /** Type id of the value type in that BTF. */
@@ -76,7 +80,11 @@ export function resolveFlags(flags: MapSpec['flags']): number {
 }
 
 /** Checks a spec and encodes the MAP_CREATE attributes. Throws before anything reaches the kernel. */
-export function encodeMapSpec(spec: MapSpec): { attr: Uint8Array; type: number; name: string } {
+/**
+ * The pointer-free MAP_CREATE attribute of a spec, plus the objects whose fds it needs
+ * (`innerMap`, `btf`: given to the addon as handles, which writes their private fds).
+ */
+export function encodeMapSpec(spec: MapSpec): { attr: Uint8Array; type: number; name: string; innerMap?: unknown; btf?: unknown } {
   if (spec === null || typeof spec !== 'object') throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', 'map spec must be an object');
   const type = resolveMapType(spec.type);
   const name = spec.name ?? '';
@@ -85,6 +93,8 @@ export function encodeMapSpec(spec: MapSpec): { attr: Uint8Array; type: number; 
   }
   let flags = resolveFlags(spec.flags);
   if (spec.mmapable) flags |= MapFlags.MMAPABLE;
+  let innerMap: unknown;
+  let btfObject: unknown;
   if (spec.numaNode !== undefined) flags |= MapFlags.NUMA_NODE;
   const attr = new StructBuffer(mapCreateAttr);
   attr
@@ -100,8 +110,7 @@ export function encodeMapSpec(spec: MapSpec): { attr: Uint8Array; type: number; 
     if (typeof inner !== 'number' && (inner === null || typeof inner !== 'object')) {
       throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `innerMap must be a map (an object with an fd) or an fd number, got ${describe(inner)}`);
     }
-    const innerFd = typeof inner === 'number' ? inner : (inner as HasFd).fd;
-    attr.setU32('inner_map_fd', u32(innerFd, 'innerMap'));
+    innerMap = inner;
   }
   if (spec.mapExtra !== undefined) {
     const given: unknown = spec.mapExtra;
@@ -118,12 +127,18 @@ export function encodeMapSpec(spec: MapSpec): { attr: Uint8Array; type: number; 
       throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `btf must be { fd, keyTypeId, valueTypeId }, got ${describe(btf)}`);
     }
     attr
-      .setU32('btf_fd', u32(spec.btf.fd, 'btf.fd'))
       .setU32('btf_key_type_id', u32(spec.btf.keyTypeId, 'btf.keyTypeId'))
       .setU32('btf_value_type_id', u32(spec.btf.valueTypeId, 'btf.valueTypeId'));
+    btfObject = (btf as { readonly fd?: unknown }).fd;
   }
   // Send only up to the last field in use: older kernels reject unknown non-zero tails (E2BIG),
   // and zero tails cost nothing, but a short attr is what libbpf sends too.
   const used = spec.mapExtra !== undefined ? 72 : 64;
-  return { attr: attr.bytes.subarray(0, used), type, name };
+  return {
+    attr: attr.bytes.subarray(0, used),
+    type,
+    name,
+    ...(innerMap !== undefined ? { innerMap } : {}),
+    ...(btfObject !== undefined || spec.btf !== undefined ? { btf: btfObject } : {}),
+  };
 }

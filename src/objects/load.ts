@@ -4,8 +4,9 @@
  * maps-in-maps and prog_arrays filled, and each program linked and loaded, with the verifier's
  * log in the error when it refuses one.
  */
+import { closeSync } from 'node:fs';
 import path from 'node:path';
-import { native, NativeKind, type NativeObject } from '../sys/native.js';
+import { native, NativeKind, nativeObject, type NativeObject } from '../sys/native.js';
 import { BpfError, Errno, errnoName, argumentError } from '../sys/errors.js';
 import { MapType, mapTypeName } from '../sys/constants.js';
 import { progLoadAttr, StructBuffer } from '../sys/layout.js';
@@ -257,7 +258,8 @@ export function loadObject(spec: ObjectSpec, options: LoadOptions): BpfObject {
   const cleanup = (failed: boolean): void => {
     for (const handle of handles.values()) native.objClose(handle);
     if (btfHandle) native.objClose(btfHandle);
-    if (btfFd !== undefined) native.closeFd(btfFd);
+    // An fd loadBtfIntoKernel handed over: ours to close (the addon only ever used duplicates).
+    if (btfFd !== undefined) closeSync(btfFd);
     if (failed) {
       for (const program of programs.values()) program.close();
       for (const entry of ready.values()) if (!entry.borrowed) entry.map.close();
@@ -277,7 +279,7 @@ export function loadObject(spec: ObjectSpec, options: LoadOptions): BpfObject {
     for (const [key, mapSpec] of spec.maps) {
       const entry = prepareMap(spec, key, mapSpec, btfFd, pinRoot);
       ready.set(key, entry);
-      const handle = native.objFromFd<'map'>(entry.map.fd, NativeKind.map);
+      const handle = native.objDup(entry.map[nativeObject]);
       if (typeof handle === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -handle, { name: mapSpec.name });
       handles.set(key, handle);
     }

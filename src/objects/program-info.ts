@@ -1,6 +1,5 @@
 /** What the kernel says about a loaded program: `struct bpf_prog_info`, read by fd. */
-import { readFileSync } from 'node:fs';
-import { native } from '../sys/native.js';
+import { native, type NativeObject } from '../sys/native.js';
 import { BpfError } from '../sys/errors.js';
 import { progInfoLayout, StructBuffer } from '../sys/layout.js';
 import { programTypeName } from '../sys/program-types.js';
@@ -47,10 +46,10 @@ export interface ProgramInfo {
 }
 
 /** The ids of the maps a program uses (asked again with a bigger buffer when there are more). */
-export function programMapIds(fd: number): number[] {
+export function programMapIds(prog: NativeObject<'prog'>): number[] {
   let ids = new Uint32Array(64);
   for (;;) {
-    const count = native.progMapIds(fd, ids);
+    const count = native.progMapIds(prog, ids);
     if (count < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -count, undefined, 'program map ids');
     if (count <= ids.length) return [...ids.subarray(0, count)];
     ids = new Uint32Array(count);
@@ -58,20 +57,17 @@ export function programMapIds(fd: number): number[] {
 }
 
 /**
- * Reads a program's info by fd.
- * @throws BpfError (OBJ_GET_INFO_BY_FD) when the fd is not a BPF object.
+ * Reads a program's info (the struct is built in addon memory; see native/objects.c).
+ * @throws BpfError (OBJ_GET_INFO_BY_FD) when the kernel refuses.
  */
-export function readProgramInfo(fd: number): ProgramInfo {
+export function readProgramInfo(prog: NativeObject<'prog'>): ProgramInfo {
   const info = new StructBuffer(progInfoLayout);
-  const rc = native.objInfo(fd, info.bytes);
+  const rc = native.objInfo(prog, info.bytes);
   if (rc < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -rc, undefined, 'program info');
   let memlock: number | undefined;
-  try {
-    const match = /^memlock:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    memlock = match?.[1] === undefined ? undefined : Number(match[1]);
-  } catch {
-    memlock = undefined;
-  }
+  const fdinfo = native.objFdInfo(prog);
+  const match = typeof fdinfo === 'string' ? /^memlock:\s*(\d+)/m.exec(fdinfo) : null;
+  memlock = match?.[1] === undefined ? undefined : Number(match[1]);
   const type = info.u32('type');
   return {
     type,
@@ -83,7 +79,7 @@ export function readProgramInfo(fd: number): ProgramInfo {
     jitedSize: info.u32('jited_prog_len'),
     loadTime: info.u64('load_time'),
     createdByUid: info.u32('created_by_uid'),
-    mapIds: info.u32('nr_map_ids') ? programMapIds(fd) : [],
+    mapIds: info.u32('nr_map_ids') ? programMapIds(prog) : [],
     btfId: info.u32('btf_id'),
     gplCompatible: (info.u32('gpl_compatible') & 1) !== 0,
     funcInfoCount: info.u32('nr_func_info'),

@@ -2,7 +2,7 @@
  * `BpfProgram`: a handle on one loaded BPF program — from an object's load, a pin, or an id — with
  * its info, pinning, and test runs.
  */
-import { native, NativeKind, type NativeObject } from '../sys/native.js';
+import { native, nativeObject, NativeKind, type NativeObject } from '../sys/native.js';
 import { Command } from '../sys/commands.js';
 import { BpfError, Errno, argumentError, check } from '../sys/errors.js';
 import { idAttr, StructBuffer } from '../sys/layout.js';
@@ -74,7 +74,7 @@ export class BpfProgram implements Disposable {
   /** Use the static constructors (`fromPinned`, `fromId`, `fromFd`) or `ObjectSpec.load`. Takes ownership of the handle. */
   protected constructor(handle: NativeObject<'prog'>, origin: ProgramOrigin = {}) {
     try {
-      this.#info = readProgramInfo(native.objPublicFd(handle));
+      this.#info = readProgramInfo(handle);
     } catch (error) {
       native.objClose(handle);
       throw error;
@@ -94,11 +94,15 @@ export class BpfProgram implements Disposable {
     return this.#handle;
   }
 
-  /** Wraps an fd this code owns: a program handle of it, the fd closed either way. */
-  static #fromOwnedFd(fd: number, what: string): BpfProgram {
+  /** @internal The handle, for functions that take this program as an argument (`setFd` on a prog_array). */
+  get [nativeObject](): NativeObject<'prog'> {
+    return this.#handle;
+  }
+
+  /** A program handle on a duplicate of an fd the caller owns (the caller keeps its own). */
+  static #fromUserFd(fd: number, what: string): BpfProgram {
     const handle = native.objFromFd<'prog'>(fd, NativeKind.prog);
     const kind = typeof handle === 'number' ? bpfObjectKind(fd) : 'prog';
-    native.closeFd(fd);
     if (typeof handle === 'number') {
       if (-handle === Errno.EINVAL) {
         throw new BpfError(`${what} is a BPF ${kind ?? 'object'} of another kind, not a program`, { code: 'ERR_BPFMAP_NOT_A_PROGRAM', errno: 0 });
@@ -115,12 +119,19 @@ export class BpfProgram implements Disposable {
    */
   static fromPinned(path: string): BpfProgram {
     if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
-    const fd = native.objGet(path, 0);
-    if (fd < 0) {
-      if (-fd === Errno.ENOENT) throw new BpfError(`no program pinned at ${path}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'OBJ_GET' });
-      throw programError('OBJ_GET', -fd, `at ${path}`);
+    const handle = native.objGet(path, 0);
+    if (typeof handle === 'number') {
+      if (-handle === Errno.ENOENT) throw new BpfError(`no program pinned at ${path}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'OBJ_GET' });
+      if (-handle === Errno.EINVAL) throw new BpfError(`${path} is not a BPF program`, { code: 'ERR_BPFMAP_NOT_A_PROGRAM', errno: 0 });
+      throw programError('OBJ_GET', -handle, `at ${path}`);
     }
-    return BpfProgram.#fromOwnedFd(fd, path);
+    const kind = native.objKind(handle);
+    if (kind !== NativeKind.prog) {
+      native.objClose(handle);
+      const name = (Object.keys(NativeKind) as (keyof typeof NativeKind)[]).find((k) => NativeKind[k] === kind) ?? 'object';
+      throw new BpfError(`${path} is a BPF ${name}, not a program`, { code: 'ERR_BPFMAP_NOT_A_PROGRAM', errno: 0 });
+    }
+    return new BpfProgram(handle as NativeObject<'prog'>, { path });
   }
 
   /**
@@ -140,9 +151,7 @@ export class BpfProgram implements Disposable {
   /** Opens the program behind an fd the caller owns; the fd is duplicated, the caller keeps its own. */
   static fromFd(fd: number): BpfProgram {
     if (!Number.isInteger(fd) || fd < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `fd must be a non-negative integer, got ${fd}`);
-    const dup = native.dupFd(fd);
-    if (dup < 0) throw programError('OBJ_GET_INFO_BY_FD', -dup, `cannot duplicate fd ${fd}`);
-    return BpfProgram.#fromOwnedFd(dup, `fd ${fd}`);
+    return BpfProgram.#fromUserFd(fd, `fd ${fd}`);
   }
 
   /** Ids of every loaded program, in increasing order (needs CAP_SYS_ADMIN). */
@@ -163,13 +172,13 @@ export class BpfProgram implements Disposable {
   static list(): ProgramInfo[] {
     const infos: ProgramInfo[] = [];
     for (const id of BpfProgram.ids()) {
-      const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, new StructBuffer(idAttr).setU32('id', id).bytes);
-      if (fd === -Errno.ENOENT) continue;
-      if (fd < 0) throw programError('PROG_GET_FD_BY_ID', -fd, `id ${id}`);
+      const handle = native.progFromId(id);
+      if (handle === -Errno.ENOENT) continue;
+      if (typeof handle === 'number') throw programError('PROG_GET_FD_BY_ID', -handle, `id ${id}`);
       try {
-        infos.push(readProgramInfo(fd));
+        infos.push(readProgramInfo(handle));
       } finally {
-        native.closeFd(fd);
+        native.objClose(handle);
       }
     }
     return infos;
@@ -239,7 +248,7 @@ export class BpfProgram implements Disposable {
   /** Fresh info from the kernel (run counts and map ids change over time). */
   info(): ProgramInfo {
     this.#ensureOpen();
-    return readProgramInfo(native.objPublicFd(this.#handle));
+    return readProgramInfo(this.#handle);
   }
 
   /**
@@ -249,7 +258,7 @@ export class BpfProgram implements Disposable {
   pin(path: string): this {
     this.#ensureOpen();
     if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
-    const rc = native.objPin(native.objPublicFd(this.#handle), path);
+    const rc = native.objPin(this.#handle, path);
     if (rc < 0) throw programError('OBJ_PIN', -rc, `of program '${this.name}' at ${path}`);
     return this;
   }

@@ -172,6 +172,12 @@ export function check(command: CommandName, rc: number, subject?: ErrorSubject):
   return rc;
 }
 
+/** A native handle, or throws the `BpfError` of the `-errno` returned instead. */
+export function checkHandle<T extends object>(command: CommandName, rc: T | number, subject?: ErrorSubject): T {
+  if (typeof rc === 'number') throw BpfError.fromErrno(command, -rc, subject);
+  return rc;
+}
+
 /** An argument error with a stable code. */
 export function argumentError<E extends TypeErrorConstructor | RangeErrorConstructor>(
   kind: E,

@@ -8,8 +8,8 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 /**
- * What the addon keeps per open map (the fd plus the kernel's key and value sizes). The object
- * owns the fd, which is closed when it is collected; element functions take its numeric `id`.
+ * A map's binding for element operations (the kernel's key and value sizes, a staging area); it
+ * references the map handle it was bound from. Element functions take its numeric `id`.
  */
 export interface NativeMapHandle {
   readonly id: NativeMapId;
@@ -46,7 +46,12 @@ export interface NativeMapping {
 type Bytes = ArrayBufferView;
 
 export interface NativeAddon {
-  mapBind(fd: number): NativeMapHandle | number;
+  /** Binds a map handle for element operations (the binding references the handle). */
+  mapBind(map: NativeObject<'map'>): NativeMapHandle | number;
+  /** MAP_CREATE from the pointer-free prefix; inner_map_fd and btf_fd come only from handles. */
+  mapCreate(attr: Uint8Array, innerMap: NativeObject<'map'> | null, btf: NativeObject<'btf'> | null): NativeObject<'map'> | number;
+  /** UPDATE_ELEM of the staged key with the private fd of `target` as the value. */
+  mapUpdateStagedObject(handle: NativeMapId, target: NativeObject, flags: number): number;
   mapClose(handle: NativeMapId): number;
   mapLookup(handle: NativeMapId, key: Bytes | null, value: Bytes, flags: number): number;
   mapLookupAndDelete(handle: NativeMapId, key: Bytes | null, value: Bytes, flags: number): number;
@@ -73,16 +78,20 @@ export interface NativeAddon {
     elemFlags: number,
     countOut: Uint32Array,
   ): number;
+  /** The GET_NEXT_ID commands (attr: id, next_id written back). */
   bpfPlain(command: number, attr: Uint8Array): number;
-  objPin(fd: number, path: string): number;
-  objGet(path: string, fileFlags: number): number;
-  objInfo(fd: number, info: Uint8Array): number;
+  /** MAP/PROG/BTF/LINK_GET_FD_BY_ID: a handle of the command's kind | -errno. */
+  objGetById<K extends NativeKindName>(command: number, id: number, openFlags: number): NativeObject<K> | number;
+  objPin(handle: NativeObject, path: string): number;
+  /** OBJ_GET: a handle of the pinned object's kind (see objKind) | -errno (-EINVAL: not a BPF object the addon knows). */
+  objGet(path: string, fileFlags: number): NativeObject | number;
+  /** OBJ_GET_INFO_BY_FD into addon memory, copied into `info` (at most 4096 bytes): info_len | -errno. */
+  objInfo(handle: NativeObject, info: Uint8Array): number;
   /** The ids of the maps a program uses, into `ids`; returns how many there are (maybe more than fit). */
-  progMapIds(fd: number, ids: Uint32Array): number;
-  btfInfo(fd: number, data: Uint8Array | null, name: Uint8Array | null): [btfSize: number, id: number, kernelBtf: number, nameLen: number] | number;
-  btfLoad(data: Uint8Array, log: Uint8Array | null, logLevel: number): number;
-  closeFd(fd: number): number;
-  dupFd(fd: number): number;
+  progMapIds(prog: NativeObject<'prog'>, ids: Uint32Array): number;
+  btfInfo(btf: NativeObject<'btf'>, data: Uint8Array | null, name: Uint8Array | null): [btfSize: number, id: number, kernelBtf: number, nameLen: number] | number;
+  btfLoad(data: Uint8Array, log: Uint8Array | null, logLevel: number): NativeObject<'btf'> | number;
+  /** The kernel's possible-CPU count, checked against sysfs: count | -errno (-EDOM: they disagree). */
   possibleCpus(): number;
   /** Duplicates an fd the caller owns into a handle, checking it is an object of `kind`: handle | -errno (-EINVAL: another kind). */
   objFromFd<K extends NativeKindName>(fd: number, kind: (typeof NativeKind)[K]): NativeObject<K> | number;
@@ -172,28 +181,37 @@ export interface NativeAddon {
   linkGetPinned(path: string): NativeObject<'link'> | number;
   /** LINK_GET_FD_BY_ID: handle | -errno (-EMEDIUMTYPE never: ids are per kind). */
   linkFromId(id: number): NativeObject<'link'> | number;
-  mmap(fd: number, length: number, writable: boolean, offset: number): NativeMapping | number;
+  /** The handle's kind number (`NativeKind`). */
+  objKind(handle: NativeObject): number;
+  /** A new handle on the same object, with its own private fd. */
+  objDup<K extends NativeKindName>(handle: NativeObject<K>): NativeObject<K> | number;
+  /** A new fd on the object that the caller owns and closes (for public functions returning fds): fd | -errno. */
+  objExportFd(handle: NativeObject): number;
+  /** /proc/self/fdinfo of the private fd: text | -errno. */
+  objFdInfo(handle: NativeObject): string | number;
+  mmap(handle: NativeObject, length: number, writable: boolean, offset: number): NativeMapping | number;
   munmap(mapping: NativeMapping): number;
-  epollCreate(): number;
-  epollCtl(epfd: number, op: number, fd: number, events: number, data: number): number;
-  epollWait(epfd: number, out: Uint32Array, timeoutMs: number): number;
+  epollCreate(): NativeObject<'epoll'> | number;
+  epollCtl(epoll: NativeObject<'epoll'>, op: number, target: NativeObject, events: number, data: number): number;
+  epollWait(epoll: NativeObject<'epoll'>, out: Uint32Array, timeoutMs: number): number;
   /** Bytes of a memory page. */
   pageSize(): number;
   /** A PERF_COUNT_SW_BPF_OUTPUT perf event on one CPU (PERF_SAMPLE_RAW): fd | -errno. */
-  perfEventOpen(cpu: number, wakeupEvents: number, sampleTime: boolean): number;
+  perfEventOpen(cpu: number, wakeupEvents: number, sampleTime: boolean): NativeObject<'perfEvent'> | number;
   /** PERF_EVENT_IOC_ENABLE: 0 | -errno. */
-  perfEventEnable(fd: number): number;
+  perfEventEnable(perfEvent: NativeObject<'perfEvent'>): number;
   /**
    * A libuv poll handle on `fd`; `callback(status, events)` runs once per `watchStart`.
    * `latched`: readable is polled for the handle's whole life and remembered while disarmed
-   * (for perf event fds, whose poll() reports readiness only once).
+   * (for perf event fds, whose poll() reports readiness only once). The watcher keeps the
+   * handle's fd open until `watchClose`.
    */
-  watchFd(fd: number, callback: (status: number, events: number) => void, latched: boolean): NativeWatcher | number;
+  watchFd(handle: NativeObject, callback: (status: number, events: number) => void, latched: boolean): NativeWatcher | number;
   /** Arms the watcher for one readable (or writable) event: 0, 1 (latched: ready already) or -errno. */
   watchStart(watcher: NativeWatcher, writable: boolean): number;
   /** Disarms the watcher. */
   watchStop(watcher: NativeWatcher): number;
-  /** Closes the watcher (idempotent); close its fd only after this. */
+  /** Closes the watcher (idempotent) and releases the handle's fd. */
   watchClose(watcher: NativeWatcher): number;
 }
 
@@ -230,6 +248,29 @@ function load(): NativeAddon {
       'run `npm rebuild bpfmap` (installed with --ignore-scripts?), or `npm ci` in a clone of bpfmap itself',
     { cause: lastError },
   );
+}
+
+/**
+ * Objects that own a native handle expose it under this symbol, so that functions taking another
+ * object (`setFd`, `innerMap`, ...) pass the handle, never an fd number.
+ */
+export const nativeObject: unique symbol = Symbol('bpfmap.nativeObject');
+
+/** An object that owns a native handle (a BpfMap, a BpfProgram, ...). */
+export interface HasNativeObject<K extends NativeKindName = NativeKindName> {
+  readonly [nativeObject]: NativeObject<K>;
+}
+
+/** The handle of a bpfmap object, or undefined for anything else. */
+export function nativeObjectOf(value: unknown): NativeObject | undefined {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return undefined;
+  return nativeObject in value ? (value as HasNativeObject)[nativeObject] : undefined;
+}
+
+/** Turns a `-errno` or a handle into the handle, or throws what `fail(errno)` returns. */
+export function handleOrThrow<T extends object>(result: T | number, fail: (errno: number) => Error): T {
+  if (typeof result === 'number') throw fail(-result);
+  return result;
 }
 
 /** The loaded addon. */

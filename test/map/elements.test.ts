@@ -81,9 +81,11 @@ test('wrong-sized or wrong-typed keys and values throw and change nothing', need
 });
 
 test('the native layer re-checks buffer sizes itself', needs(), async () => {
-  const { native } = await import('../../src/sys/native.js');
+  const { native, NativeKind } = await import('../../src/sys/native.js');
   using map = BpfMap.create({ type: 'hash', keySize: 16, valueSize: 64, maxEntries: 4 });
-  const handle = native.mapBind(native.dupFd(map.fd));
+  const object = native.objFromFd<'map'>(map.fd, NativeKind.map);
+  assert.notEqual(typeof object, 'number');
+  const handle = native.mapBind(object as Exclude<typeof object, number>);
   assert.notEqual(typeof handle, 'number');
   const h = (handle as Exclude<typeof handle, number>).id;
   // Ids name live handles only: made-up ids, and a live id's slot with another generation, are refused.
@@ -97,16 +99,19 @@ test('the native layer re-checks buffer sizes itself', needs(), async () => {
   assert.throws(() => native.mapLookup(h, null, new Uint8Array(64), 0), /key buffer too small/);
   assert.throws(() => native.mapBatch(h, 24, null, new Uint8Array(2), new Uint8Array(160), new Uint8Array(640), 10, 0, new Uint32Array(1)), /cursor too small/);
   assert.throws(() => native.mapBatch(h, 24, null, new Uint8Array(16), new Uint8Array(16), new Uint8Array(640), 10, 0, new Uint32Array(1)), /keys buffer too small/);
-  assert.throws(() => native.bpfPlain(0, new Uint8Array(120)), /pointer-free prefix/);
+  assert.throws(() => native.mapCreate(new Uint8Array(120), null, null), /pointer-free prefix/);
+  assert.throws(() => native.bpfPlain(0, new Uint8Array(12)), /command not allowed/);
   assert.throws(() => native.bpfPlain(1, new Uint8Array(32)), /command not allowed/);
   native.mapClose(h);
   assert.equal(native.mapLookup(h, new Uint8Array(16), new Uint8Array(64), 0), -9, 'a closed handle is EBADF');
 });
 
 test('the staged element functions: sized by the kernel, reached only through live ids', needs(), async () => {
-  const { native } = await import('../../src/sys/native.js');
+  const { native, NativeKind } = await import('../../src/sys/native.js');
   using map = BpfMap.create({ type: 'percpu_hash', keySize: 12, valueSize: 20, maxEntries: 4 });
-  const handle = native.mapBind(native.dupFd(map.fd));
+  const object = native.objFromFd<'map'>(map.fd, NativeKind.map);
+  assert.notEqual(typeof object, 'number');
+  const handle = native.mapBind(object as Exclude<typeof object, number>);
   assert.notEqual(typeof handle, 'number');
   const { id, staging, valueOffset } = handle as Exclude<typeof handle, number>;
   // The staging area holds one key and one whole per-CPU value (8-byte stride per CPU), after the

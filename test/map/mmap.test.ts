@@ -63,6 +63,13 @@ test('close unmaps: views are detached and reads throw instead of touching memor
   map.close();
   assert.equal(values.unmapped, true);
   assert.equal(bytes.length, 0, 'old views are empty');
-  assert.throws(() => values.readU64(0), TypeError);
+  // Every access is a coded error, not V8's detached-buffer TypeError.
+  const closed = (e: Error & { code?: string }) => e.code === 'ERR_BPFMAP_CLOSED' && /unmapped/.test(e.message);
+  assert.throws(() => values.readU64(0), closed);
+  assert.throws(() => values.readU32(1), closed);
+  assert.throws(() => values.read(2), closed);
+  assert.throws(() => values.write(0, new Uint8Array(8)), closed);
+  assert.throws(() => values.bytes, closed);
+  assert.throws(() => values.view, closed);
   values.unmap();
 });

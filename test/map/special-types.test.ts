@@ -83,9 +83,11 @@ test('prog_array: set a program fd, get its id', needs('clang', 'bpftool'), asyn
   const dir = pinDir(t, 'progarray');
   const { progs } = loadBpfObject(buildBpfObject('core_prog'), dir);
   const { native } = await import('../../src/sys/native.js');
-  const progFd = native.objGet(path.join(progs, 'pass_all'), 0);
+  const prog = native.objGet(path.join(progs, 'pass_all'), 0);
+  assert.notEqual(typeof prog, 'number');
+  t.after(() => native.objClose(prog as Exclude<typeof prog, number>));
+  const progFd = native.objPublicFd(prog as Exclude<typeof prog, number>);
   assert.ok(progFd > 2);
-  t.after(() => native.closeFd(progFd));
   const progInfo = bpftoolJson<{ id: number }>('prog', 'show', 'pinned', path.join(progs, 'pass_all'));
   assert.throws(() => BpfMap.openPinned(path.join(progs, 'pass_all')), (e: Error & { code?: string }) => e instanceof TypeError && e.code === 'ERR_BPFMAP_NOT_A_MAP' && /is not a BPF map: it is a BPF prog/.test(e.message));
   assert.throws(() => BpfMap.fromFd(progFd), /is not a BPF map/);

@@ -55,7 +55,7 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
     const flag = parseUpdateFlag(args);
     args.end();
     using program = openProgram(progRef);
-    map.setFd(key, program.fd, flag);
+    map.setFd(key, program, flag);
     out.done();
     return;
   }

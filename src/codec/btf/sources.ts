@@ -4,10 +4,9 @@
  * a map's `btf_id` names).
  */
 import { readFileSync } from 'node:fs';
-import { native } from '../../sys/native.js';
-import { BpfError, Errno, check } from '../../sys/errors.js';
+import { native, NativeKind, type NativeObject } from '../../sys/native.js';
+import { argumentError, BpfError, Errno } from '../../sys/errors.js';
 import { Command } from '../../sys/commands.js';
-import { idAttr, StructBuffer } from '../../sys/layout.js';
 import { Btf } from './btf.js';
 import { BtfError } from './errors.js';
 import { elfSection } from './elf.js';
@@ -66,12 +65,26 @@ export interface LoadedBtf {
  * @throws BpfError (OBJ_GET_INFO_BY_FD) when the fd is not a BTF object.
  */
 export function btfFromFd(fd: number): LoadedBtf {
-  const sizes = native.btfInfo(fd, null, null);
+  if (!Number.isInteger(fd) || fd < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `fd must be a non-negative integer, got ${fd}`);
+  const handle = native.objFromFd<'btf'>(fd, NativeKind.btf);
+  if (typeof handle === 'number') {
+    throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -handle, undefined, -handle === Errno.EINVAL ? `fd ${fd} is not a BTF object` : `cannot use fd ${fd}`);
+  }
+  try {
+    return btfFromHandle(handle);
+  } finally {
+    native.objClose(handle);
+  }
+}
+
+/** @internal Reads the BTF object behind a handle. */
+export function btfFromHandle(handle: NativeObject<'btf'>): LoadedBtf {
+  const sizes = native.btfInfo(handle, null, null);
   if (typeof sizes === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -sizes);
   const [size, , , nameLength] = sizes;
   const data = new Uint8Array(size);
   const nameBytes = new Uint8Array(nameLength + 1);
-  const info = native.btfInfo(fd, data, nameBytes);
+  const info = native.btfInfo(handle, data, nameBytes);
   if (typeof info === 'number') throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -info);
   const [, id, kernelFlag] = info;
   const nameEnd = nameBytes.indexOf(0);
@@ -88,16 +101,16 @@ export function btfFromFd(fd: number): LoadedBtf {
  */
 export function btfFromId(id: number): LoadedBtf {
   if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw new RangeError(`BTF id must be a positive 32-bit integer, got ${id}`);
-  const attr = new StructBuffer(idAttr).setU32('id', id);
-  const fd = native.bpfPlain(Command.BTF_GET_FD_BY_ID, attr.bytes);
-  if (fd < 0) {
+  const handle = native.objGetById<'btf'>(Command.BTF_GET_FD_BY_ID, id, 0);
+  if (typeof handle === 'number') {
     // Not check(): its subject would read 'map id N', and this id is a BTF object's.
-    const reason = -fd === Errno.ENOENT ? `no BTF object with id ${id}` : undefined;
-    throw reason === undefined ? BpfError.fromErrno('BTF_GET_FD_BY_ID', -fd, undefined, `BTF id ${id}`) : BpfError.withReason('BTF_GET_FD_BY_ID', -fd, reason);
+    const reason = -handle === Errno.ENOENT ? `no BTF object with id ${id}` : undefined;
+    throw reason === undefined ? BpfError.fromErrno('BTF_GET_FD_BY_ID', -handle, undefined, `BTF id ${id}`) : BpfError.withReason('BTF_GET_FD_BY_ID', -handle, reason);
   }
+  const btf = handle;
   try {
-    return btfFromFd(fd);
+    return btfFromHandle(btf);
   } finally {
-    native.closeFd(fd);
+    native.objClose(btf);
   }
 }
