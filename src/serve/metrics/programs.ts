@@ -42,8 +42,8 @@ export function programsUsingMaps(mapIds: ReadonlySet<number>): ProgramStats[] {
   if (mapIds.size === 0) return stats;
   let ids = new Uint32Array(64);
   for (let id = nextProgramId(0); id !== undefined; id = nextProgramId(id)) {
-    const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, new StructBuffer(idAttr).setU32('id', id).bytes);
-    if (fd < 0) continue;
+    const fd = native.objGetById<'prog'>(Command.PROG_GET_FD_BY_ID, id, 0);
+    if (typeof fd === 'number') continue;
     try {
       let count = native.progMapIds(fd, ids);
       if (count > ids.length) {
@@ -64,7 +64,7 @@ export function programsUsingMaps(mapIds: ReadonlySet<number>): ProgramStats[] {
         runTimeSeconds: Number(info.u64('run_time_ns')) / 1e9,
       });
     } finally {
-      native.closeFd(fd);
+      native.objClose(fd);
     }
   }
   return stats;
@@ -78,8 +78,8 @@ export function programBtfIdsUsing(mapId: number): number[] {
   const btfIds = new Set<number>();
   let ids = new Uint32Array(64);
   for (let id = nextProgramId(0); id !== undefined; id = nextProgramId(id)) {
-    const fd = native.bpfPlain(Command.PROG_GET_FD_BY_ID, new StructBuffer(idAttr).setU32('id', id).bytes);
-    if (fd < 0) continue;
+    const fd = native.objGetById<'prog'>(Command.PROG_GET_FD_BY_ID, id, 0);
+    if (typeof fd === 'number') continue;
     try {
       let count = native.progMapIds(fd, ids);
       if (count > ids.length) {
@@ -92,7 +92,7 @@ export function programBtfIdsUsing(mapId: number): number[] {
       const btfId = info.u32('btf_id');
       if (btfId !== 0) btfIds.add(btfId);
     } finally {
-      native.closeFd(fd);
+      native.objClose(fd);
     }
   }
   return [...btfIds];
