@@ -11,8 +11,12 @@
  *   as `\u0000`s and the round trip stays exact); other arrays → JS arrays
  * - structs → objects with members at their BTF offsets (never recomputed); members of anonymous
  *   structs/unions are lifted into the enclosing object, as C lets you name them
- * - unions → every member decoded over the same bytes; encode writes the members present in the
- *   value, smallest first, so the largest present member decides the shared bytes
+ * - unions → every member decoded over the same bytes. Encode takes exactly one member (the
+ *   generated type is a union of single-member objects); a value that was decoded may keep every
+ *   member, and then the one member that was changed is written (read-modify-write), over the
+ *   bytes that were read. Several members, or several changed ones that disagree, are an
+ *   `ERR_BPFMAP_BTF_UNION` error naming them.
+ * - a member the type does not have is an `ERR_BPFMAP_UNKNOWN_FIELD` error naming it
  * - float/double → `number`; `long double` → its raw bytes (`Uint8Array`)
  * - typedef/const/volatile/restrict/type_tag → transparent; a `var` → its type
  * - DATASEC (`.data`, `.bss`, `.rodata` maps) → `{ [section]: { [variable]: value } }`
@@ -92,9 +96,18 @@ export function checkArrayLength(type: BtfArray): void {
   }
 }
 
-function fail(kind: 'type' | 'range', message: string): never {
-  throw kind === 'type' ? new TypeError(message) : new RangeError(message);
+function fail(kind: 'type' | 'range' | 'field' | 'union', message: string): never {
+  const error = kind === 'range' ? new RangeError(message) : new TypeError(message);
+  throw Object.assign(error, { code: VALUE_ERROR_CODES[kind] });
 }
+
+/** Codes of the value errors BTF codecs throw (malformed BTF itself is a `BtfError`). */
+const VALUE_ERROR_CODES = {
+  type: 'ERR_BPFMAP_BTF_TYPE',
+  range: 'ERR_BPFMAP_BTF_RANGE',
+  field: 'ERR_BPFMAP_UNKNOWN_FIELD',
+  union: 'ERR_BPFMAP_BTF_UNION',
+} as const;
 
 /** Prefixes an encode error with the field it happened in (`.items[1].tag: ...`). */
 function within(step: string, error: unknown): never {
@@ -446,7 +459,8 @@ class CoderBuilder {
       }
     };
     claim(fields);
-    return { union: type.kind === 'union', fields, encodeOrder: type.kind === 'union' ? [...fields].sort((a, b) => a.size - b.size) : fields };
+    const names = memberNames(fields);
+    return { union: type.kind === 'union', size: type.size, fields, names, unionKey: [...names].join(',') };
   }
 
   private composite(type: BtfComposite, depth: number): Coder {
@@ -464,6 +478,7 @@ class CoderBuilder {
           fail('type', `expected an object for ${type.kind} ${type.name || '(anonymous)'}, got ${describe(value)}`);
         }
         for (let i = 0; i < size; i++) view.setUint8(offset + i, 0);
+        checkNames(parts, value as Record<string, unknown>, type);
         encodeParts(parts, value as Record<string, unknown>, view, offset, type);
       },
     };
@@ -527,12 +542,40 @@ interface Field {
 
 interface CompositeParts {
   readonly union: boolean;
+  readonly size: number;
   readonly fields: readonly Field[];
-  /** Unions write smallest members first so that the largest present one decides the bytes. */
-  readonly encodeOrder: readonly Field[];
+  /** Every name a value of this type may hold, lifted members included. */
+  readonly names: ReadonlySet<string>;
+  /** For unions: `unionKey` of these parts. */
+  readonly unionKey: string;
 }
 
+function memberNames(fields: readonly Field[], into = new Set<string>()): Set<string> {
+  for (const field of fields) {
+    if (field.lifted) memberNames(field.lifted.fields, into);
+    else into.add(field.name);
+  }
+  return into;
+}
+
+/**
+ * The bytes each decoded union was read from, by the object holding its members (the union's own
+ * object, or the enclosing one for an anonymous union) and the union: encode compares the members
+ * against them to find the one a read-modify-write changed.
+ */
+const unionSnapshots = new WeakMap<object, Map<string, Uint8Array>>();
+
+// A union is named within the object holding its members by its member names (`unionKey`),
+// which no other union of that object can share (a name appears once per object), so that a
+// value decoded by one codec can be written by another made from another copy of the same BTF.
+
+
 function decodeParts(parts: CompositeParts, view: DataView, offset: number, out: Record<string, unknown>): void {
+  if (parts.union) {
+    let byUnion = unionSnapshots.get(out);
+    if (!byUnion) unionSnapshots.set(out, (byUnion = new Map()));
+    byUnion.set(parts.unionKey, new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + parts.size)));
+  }
   for (const field of parts.fields) {
     if (field.lifted) decodeParts(field.lifted, view, offset + field.byteOffset, out);
     else out[field.name] = (field.coder as Coder).decode(view, offset + field.byteOffset);
@@ -544,21 +587,76 @@ function presentIn(parts: CompositeParts, value: Record<string, unknown>): boole
   return parts.fields.some((f) => (f.lifted ? presentIn(f.lifted, value) : value[f.name] !== undefined));
 }
 
+/** Refuses members the type does not have (a misspelled field would otherwise be dropped silently). */
+function checkNames(parts: CompositeParts, value: Record<string, unknown>, type: BtfComposite): void {
+  for (const key in value) {
+    if (!parts.names.has(key) && Object.hasOwn(value, key) && value[key] !== undefined) {
+      fail('field', `.${key}: ${type.kind} ${type.name || '(anonymous)'} has no member '${key}' (members: ${[...parts.names].join(', ')})`);
+    }
+  }
+}
+
+/** Writes one union member (a field, or a lifted anonymous member's fields). */
+function encodeMember(field: Field, value: Record<string, unknown>, view: DataView, offset: number, type: BtfComposite): void {
+  if (field.lifted) {
+    encodeParts(field.lifted, value, view, offset + field.byteOffset, type);
+    return;
+  }
+  try {
+    (field.coder as Coder).encode(value[field.name], view, offset + field.byteOffset);
+  } catch (error) {
+    within(`.${field.name}`, error);
+  }
+}
+
+function encodeUnion(parts: CompositeParts, value: Record<string, unknown>, view: DataView, offset: number, type: BtfComposite): void {
+  const label = `union ${type.name || '(anonymous)'}`;
+  const memberName = (field: Field): string => field.name || `(anonymous: ${[...memberNames(field.lifted?.fields ?? [])].join(', ')})`;
+  const given = parts.fields.filter((field) => (field.lifted ? presentIn(field.lifted, value) : value[field.name] !== undefined));
+  if (given.length === 0) {
+    if (parts.fields.length === 0) return;
+    fail('union', `${label} needs one of its members (${parts.fields.map(memberName).join(', ')})`);
+  }
+  const snapshot = unionSnapshots.get(value)?.get(parts.unionKey);
+  const read = snapshot?.length === parts.size ? snapshot : undefined;
+  if (read === undefined) {
+    if (given.length > 1) {
+      fail('union', `${label} takes exactly one member, got ${given.map(memberName).join(', ')}: they share the same bytes`);
+    }
+    encodeMember(given[0]!, value, view, offset, type);
+    return;
+  }
+  // A decoded value: every member is there. Encode each over the bytes that were read and keep
+  // the ones that change them; unchanged members say nothing.
+  const changed: Array<{ field: Field; bytes: Uint8Array }> = [];
+  for (const field of given) {
+    const bytes = read.slice();
+    encodeMember(field, value, new DataView(bytes.buffer), 0, type);
+    if (!bytes.every((byte, i) => byte === read[i])) changed.push({ field, bytes });
+  }
+  const first = changed[0];
+  const result = first === undefined ? read : first.bytes;
+  const conflicting = changed.filter(({ bytes }) => !bytes.every((byte, i) => byte === result[i]));
+  if (conflicting.length > 0) {
+    fail('union', `${label}: members ${changed.map(({ field }) => memberName(field)).join(', ')} were all changed and disagree; set one of them (delete the others from the object)`);
+  }
+  for (let i = 0; i < result.length; i++) view.setUint8(offset + i, result[i]!);
+}
+
 function encodeParts(parts: CompositeParts, value: Record<string, unknown>, view: DataView, offset: number, type: BtfComposite): void {
-  let written = 0;
-  for (const field of parts.encodeOrder) {
+  if (parts.union) {
+    encodeUnion(parts, value, view, offset, type);
+    return;
+  }
+  for (const field of parts.fields) {
     if (field.lifted) {
-      if (parts.union && !presentIn(field.lifted, value)) continue;
       encodeParts(field.lifted, value, view, offset + field.byteOffset, type);
-      written++;
       continue;
     }
     const member = value[field.name];
     if (member === undefined) {
-      if (parts.union) continue;
       if (field.kernelOwned) {
         for (let i = 0; i < field.size; i++) view.setUint8(offset + field.byteOffset + i, 0);
-        written++;
         continue;
       }
       fail('type', `.${field.name}: missing (${type.kind} ${type.name || '(anonymous)'} needs every member)`);
@@ -568,10 +666,6 @@ function encodeParts(parts: CompositeParts, value: Record<string, unknown>, view
     } catch (error) {
       within(`.${field.name}`, error);
     }
-    written++;
-  }
-  if (parts.union && written === 0 && parts.fields.length > 0) {
-    fail('type', `union ${type.name || '(anonymous)'} needs one of its members (${parts.fields.map((f) => f.name || '(anonymous)').join(', ')})`);
   }
 }
 

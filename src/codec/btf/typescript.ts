@@ -91,8 +91,13 @@ class TsGenerator {
         if (isCharArray(this.btf, type)) return 'string';
         return `${this.wrap(this.expression(type.type, depth + 1))}[]`;
       case 'struct': case 'union': {
-        const body = (): string => `{\n${this.members(type, '  ', depth)}}`;
-        return type.name ? this.named(type, body, 'interface') : body();
+        // A union is written as exactly one of its members (see codec.ts), so its type is a
+        // union of single-member objects; a struct that lifts an anonymous union is its plain
+        // members joined with that union.
+        const shape = this.shape(type, depth);
+        const body = (): string => this.shapeText(shape);
+        const plain = type.kind === 'struct' && shape.choices.length === 0;
+        return type.name ? this.named(type, body, plain ? 'interface' : 'type') : body();
       }
       case 'typedef': {
         const target = this.btf.type(type.type);
@@ -112,14 +117,44 @@ class TsGenerator {
     return /^[A-Za-z0-9_$]+$/.test(expression) || expression.endsWith('[]') ? expression : `(${expression})`;
   }
 
+  /** The TypeScript of a shape: an object of its members, joined with each union it lifts. */
+  private shapeText(shape: Shape): string {
+    const parts = shape.lines !== '' || shape.choices.length === 0 ? [`{\n${shape.lines}}`] : [];
+    for (const choice of shape.choices) parts.push(choice.length === 1 ? choice[0]! : `(${choice.join(' | ')})`);
+    return parts.join(' & ');
+  }
+
+  /**
+   * A struct's member lines and the choices of the unions it lifts; a union's alternatives (each
+   * member as its own object) as one choice.
+   */
+  private shape(type: BtfComposite, depth: number): Shape {
+    if (depth > MAX_DEPTH) throw new BtfError('ERR_BTF_CYCLE', 'types nest too deeply', { typeId: type.id });
+    if (type.kind === 'union') {
+      const alternatives: string[] = [];
+      for (const member of type.members) {
+        const one = this.members({ ...type, kind: 'struct', members: [member] }, '  ', depth);
+        if (one.lines === '' && one.choices.length === 0) continue;
+        // An anonymous union inside a union: its alternatives are this union's too.
+        if (one.lines === '' && one.choices.length === 1) alternatives.push(...one.choices[0]!);
+        else alternatives.push(this.shapeText(one));
+      }
+      return { lines: '', choices: alternatives.length > 0 ? [alternatives] : [] };
+    }
+    return this.members(type, '  ', depth);
+  }
+
   /** Members as property lines; anonymous struct/union members are lifted like the codec does. */
-  private members(type: BtfComposite, indent: string, depth: number): string {
+  private members(type: BtfComposite, indent: string, depth: number): Shape {
     let lines = '';
+    const choices: (readonly string[])[] = [];
     for (const member of type.members) {
       const placement = placeMember(this.btf, member);
       const target = this.btf.resolve(member.type);
       if (member.name === '' && !placement.bitfield && (target.kind === 'struct' || target.kind === 'union')) {
-        lines += this.members(target, indent, depth + 1);
+        const lifted = this.shape(target, depth + 1);
+        lines += lifted.lines;
+        choices.push(...lifted.choices);
         continue;
       }
       // Unnamed padding (`int :3;`): the codec skips it too.
@@ -136,6 +171,12 @@ class TsGenerator {
       }
       lines += `${indent}${/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(member.name) ? member.name : JSON.stringify(member.name)}: ${expression};\n`;
     }
-    return lines;
+    return { lines, choices };
   }
+}
+
+/** A struct's member lines and, per lifted union, the alternatives it may take. */
+interface Shape {
+  readonly lines: string;
+  readonly choices: readonly (readonly string[])[];
 }
