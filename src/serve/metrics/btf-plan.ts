@@ -23,6 +23,8 @@ export type NumberReader = (view: DataView, offset: number) => number;
 export interface LabelPlan {
   readonly name: string;
   readonly read: LabelReader;
+  /** False when the reader yields only digits, signs and letters: nothing to escape. */
+  readonly escape?: boolean;
 }
 
 /** One value member exported as a gauge. */
@@ -217,7 +219,7 @@ export function planMap(info: MapInfo, btf: Btf | undefined): MapPlan {
 
   const valueTypeId = info.btfVmlinuxValueTypeId ? 0 : info.btfValueTypeId;
   if (btf === undefined || valueTypeId === 0) {
-    if (info.keySize > 0) keyLabels.push({ name: 'key', read: hexReader(info.keySize, 0) });
+    if (info.keySize > 0) keyLabels.push({ name: 'key', read: hexReader(info.keySize, 0), escape: false });
     if (info.valueSize === 8) samples.push({ path: '', read: integerReader(8, false, 0) });
     else skipped.push(`value of ${info.valueSize} bytes without BTF: only 8-byte values export as numbers`);
     return { keyLabels, valueLabels, samples, slots, keyBucket, skipped };
@@ -237,7 +239,8 @@ export function planMap(info: MapInfo, btf: Btf | undefined): MapPlan {
     const names = uniqueNames(expanded.map((leaf) => labelName(leaf.path.length === 0 ? 'key' : leaf.path.join('_'))), ['le', 'cpu']);
     expanded.forEach((leaf, i) => {
       const read = labelReaderOf(btf, leaf);
-      if (read) keyLabels.push({ name: names[i] as string, read });
+      const plain = leaf.bitfield !== undefined || (leaf.type.kind === 'int' && !(leaf.type.size === 1 && leaf.type.char)) || leaf.type.kind === 'ptr';
+      if (read) keyLabels.push({ name: names[i] as string, read, escape: !plain });
       else skipped.push(`key member '${leaf.path.join('.') || 'key'}' (${leaf.type.kind}) is not a label`);
     });
   } else if (info.keySize > 0) {

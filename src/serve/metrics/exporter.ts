@@ -66,8 +66,8 @@ class Collection {
   error: Error | undefined;
   #waiters: Array<() => void> = [];
 
-  push(chunk: string): void {
-    this.chunks.push(Buffer.from(chunk, 'utf8'));
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
     this.#wake();
   }
 
@@ -173,7 +173,7 @@ export class MapExporter {
     return plan;
   }
 
-  async #collect(format: ExpositionFormat, sink: (chunk: string) => void): Promise<void> {
+  async #collect(format: ExpositionFormat, sink: (chunk: Buffer) => void): Promise<void> {
     const started = process.hrtime.bigint();
     const writer = new ExpositionWriter(format, sink);
     const summaries: MapSummary[] = [];

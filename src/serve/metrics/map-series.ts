@@ -60,7 +60,11 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
   try {
     const cpus = map.perCpu ? possibleCpus() : 1;
     const cpuStride = map.perCpu ? roundUp8(map.valueSize) : 0;
-    const labelNames = [...plan.keyLabels.map((l) => l.name), ...plan.valueLabels.map((l) => l.name)];
+    const labels = [...plan.keyLabels, ...plan.valueLabels];
+    const labelNames = labels.map((l) => l.name);
+    // `name="` (with the comma before all but the first), and whether values need escaping.
+    const labelOpenings = labels.map((l, i) => `${i === 0 ? '' : ','}${l.name}="`);
+    const labelEscapes = labels.map((l) => l.escape !== false);
     const splitCpus = map.perCpu && options.perCpuLabel;
     const labelValues: string[] = new Array<string>(labelNames.length).fill('');
     const sums = new Float64Array(plan.samples.length);
@@ -102,7 +106,10 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
         for (const label of plan.keyLabels) labelValues[l++] = label.read(batch.keys, keyView, keyOffset);
         for (const label of plan.valueLabels) labelValues[l++] = label.read(batch.values, valueView, valueOffset);
         let inner = '';
-        for (let i = 0; i < labelNames.length; i++) inner += `${i === 0 ? '' : ','}${labelNames[i] as string}="${escapeLabelValue(labelValues[i] as string)}"`;
+        for (let i = 0; i < labelOpenings.length; i++) {
+          const raw = labelValues[i] as string;
+          inner += `${labelOpenings[i] as string}${labelEscapes[i] ? escapeLabelValue(raw) : raw}"`;
+        }
 
         if (plan.keyBucket) {
           let count = 0;
