@@ -27,7 +27,7 @@ enum {
 
 /* attach types with per-kind link_create fields (enum bpf_attach_type) */
 enum {
-  ATTACH_TRACE_ITER = 28, ATTACH_PERF_EVENT = 41, ATTACH_TRACE_KPROBE_MULTI = 42,
+  ATTACH_TRACE_RAW_TP = 23, ATTACH_LSM_MAC = 27, ATTACH_TRACE_ITER = 28, ATTACH_PERF_EVENT = 41, ATTACH_TRACE_KPROBE_MULTI = 42,
 };
 
 /* The bytes of link_create this file passes: through the largest union member it writes. */
@@ -90,19 +90,18 @@ static napi_value link_create(napi_env env, napi_callback_info info) {
   put_u32(attr, 4, ifindex);
   put_u32(attr, 8, attach_type);
   put_u32(attr, 12, flags);
+  int tracing = attach_type >= ATTACH_TRACE_RAW_TP && attach_type <= ATTACH_LSM_MAC;
+  if (map && attach_type != ATTACH_TRACE_ITER) THROW(env, "linkCreate: only iterators take a map");
+  if ((btf_id != 0 || cookie != 0) && !tracing) THROW(env, "linkCreate: targetBtfId and cookie are for tracing and lsm links");
   if (attach_type == ATTACH_TRACE_ITER) {
     if (map) {
       put_u32(iter_info, 0, (uint32_t)map->fd);
       put_ptr(attr, 16, iter_info);
       put_u32(attr, 24, sizeof(iter_info));
     }
-  } else if (map) {
-    THROW(env, "linkCreate: only iterators take a map");
-  } else if (btf_id != 0) {
-    put_u32(attr, 16, btf_id);
+  } else if (tracing) {
+    put_u32(attr, 16, btf_id); /* 0: the target given at load */
     put_u64(attr, 24, cookie);
-  } else if (cookie != 0) {
-    put_u64(attr, 24, cookie); /* tracing.cookie (target_btf_id stays 0: the one given at load) */
   }
   return obj_from_result(env, KIND_LINK, sys_bpf(CMD_LINK_CREATE, attr, sizeof(attr)));
 }
@@ -246,20 +245,34 @@ static napi_value kprobe_multi_link_create(napi_env env, napi_callback_info info
   uint8_t *cookies = NULL;
   size_t cookies_len = 0;
   if (!arg_opt_bytes(env, argv[3], &cookies, &cookies_len) || (cookies && cookies_len != (size_t)count * 8)) THROW(env, "kprobeMultiLinkCreate: cookies must hold one u64 per symbol, or be null");
-  const char **syms = calloc(count, sizeof(*syms));
-  char *names = calloc(count, SYMBOL_MAX);
-  uint64_t *cookie_copy = cookies ? malloc((size_t)count * 8) : NULL;
-  if (!syms || !names || (cookies && !cookie_copy)) { free(syms); free(names); free(cookie_copy); return num(env, -ENOMEM); }
+  /* First pass: the bytes every name needs, so the names go in one block of exactly that size. */
+  size_t total = 0;
   for (uint32_t i = 0; i < count; i++) {
     napi_value element;
-    char *slot = names + (size_t)i * SYMBOL_MAX;
-    const char *out;
-    if (napi_get_element(env, argv[1], i, &element) != napi_ok || is_nullish(env, element) ||
-        !arg_opt_string(env, element, slot, SYMBOL_MAX, &out)) {
-      free(syms); free(names); free(cookie_copy);
-      THROW(env, "kprobeMultiLinkCreate: every symbol must be a string of under 512 bytes without NUL");
+    size_t len;
+    if (napi_get_element(env, argv[1], i, &element) != napi_ok ||
+        napi_get_value_string_utf8(env, element, NULL, 0, &len) != napi_ok || len == 0 || len >= SYMBOL_MAX) {
+      THROW(env, "kprobeMultiLinkCreate: every symbol must be a string of 1 to 511 bytes");
     }
-    syms[i] = slot;
+    total += len + 1;
+  }
+  const char **syms = calloc(count, sizeof(*syms));
+  char *names = malloc(total);
+  uint64_t *cookie_copy = cookies ? malloc((size_t)count * 8) : NULL;
+  if (!syms || !names || (cookies && !cookie_copy)) { free(syms); free(names); free(cookie_copy); return num(env, -ENOMEM); }
+  size_t at = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    size_t len;
+    /* Re-read with the room the first pass measured; a getter that changed its answer is refused. */
+    if (napi_get_element(env, argv[1], i, &element) != napi_ok ||
+        napi_get_value_string_utf8(env, element, names + at, total - at, &len) != napi_ok ||
+        at + len + 1 > total || strlen(names + at) != len) {
+      free(syms); free(names); free(cookie_copy);
+      THROW(env, "kprobeMultiLinkCreate: every symbol must be a string of 1 to 511 bytes without NUL");
+    }
+    syms[i] = names + at;
+    at += len + 1;
   }
   if (cookies) memcpy(cookie_copy, cookies, (size_t)count * 8);
   uint8_t attr[LINK_CREATE_SIZE] = {0};

@@ -85,7 +85,7 @@ export class Link implements Disposable {
     if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
     const handle = native.linkGetPinned(path);
     if (typeof handle === 'number') {
-      if (-handle === EMEDIUMTYPE) throw new BpfError(`${path} is pinned BPF object that is not a link`, { code: 'ERR_BPFMAP_NOT_A_LINK', errno: 0, command: 'OBJ_GET' });
+      if (-handle === EMEDIUMTYPE) throw new BpfError(`${path} holds a BPF object that is not a link`, { code: 'ERR_BPFMAP_NOT_A_LINK', errno: 0, command: 'OBJ_GET' });
       if (-handle === Errno.ENOENT) throw new BpfError(`no link pinned at ${path}`, { code: 'ENOENT', errno: Errno.ENOENT, command: 'OBJ_GET' });
       throw linkError(`cannot open the link pinned at ${path}`, -handle, 'OBJ_GET');
     }

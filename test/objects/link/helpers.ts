@@ -82,7 +82,8 @@ export async function startChild(t: TestContext, options: { netns?: string } = {
     new Promise((resolve, reject) => {
       const line = buffered.shift();
       if (line !== undefined) return resolve(line);
-      const timer = setTimeout(() => reject(new Error(`attach_child did not answer (stderr: ${stderr})`)), 10_000);
+      // Generous: the machine may be shared and slow; a hung child still fails the test.
+      const timer = setTimeout(() => reject(new Error(`attach_child did not answer (stderr: ${stderr})`)), 60_000);
       pending.push((l) => {
         clearTimeout(timer);
         resolve(l);

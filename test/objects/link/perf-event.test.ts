@@ -10,15 +10,15 @@ import { counter, linksOfProgram, loadFixture, setU32, startChild } from './help
 
 const PERF_COUNT_SW_TASK_CLOCK = 1;
 
-test('a perf_event program samples a busy child every 100 µs of its CPU time', needs('clang', 'bpftool', 'cc'), async (t) => {
+test('a perf_event program samples a busy child every 50 µs of its CPU time', needs('clang', 'bpftool', 'cc'), async (t) => {
   const fixture = loadFixture(t, 'attach_misc');
   const program = fixture.program('on_sample');
   const counts = fixture.map('misc_counts');
   const child = await startChild(t);
   setU32(fixture.map('misc_pid'), child.pid);
   {
-    using link = attachPerfEvent(program, { type: 'software', config: PERF_COUNT_SW_TASK_CLOCK, samplePeriod: 100_000, cpu: -1, pid: child.pid });
-    await child.run('getpid 2000000');
+    using link = attachPerfEvent(program, { type: 'software', config: PERF_COUNT_SW_TASK_CLOCK, samplePeriod: 50_000, cpu: -1, pid: child.pid });
+    await child.run('getpid 300000');
     const info = link.info();
     assert.equal(info.typeName, 'perf_event');
     assert.equal(info.perfEventType, 'event');
@@ -26,7 +26,7 @@ test('a perf_event program samples a busy child every 100 µs of its CPU time', 
   const samples = counter(counts, 3);
   assert.ok(samples > 0n, `the child was sampled (${samples} samples)`);
   assert.deepEqual(linksOfProgram(program.id), []);
-  await child.run('getpid 500000');
+  await child.run('getpid 100000');
   assert.equal(counter(counts, 3), samples, 'no samples after close');
 });
 

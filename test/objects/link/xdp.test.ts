@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { attachXdp, BpfAttachError } from '../../../src/index.js';
+import { attachXdp, BpfAttachError, BpfError } from '../../../src/index.js';
 import { needs } from '../../helpers.js';
 import { counter, linksOfProgram, loadFixture, setU32, settledCounter, startChild, vethPair } from './helpers.js';
 
@@ -67,4 +67,20 @@ test('XDP errors: unknown interface names and indexes, bad modes', needs('clang'
   assert.throws(() => attachXdp(program, { interface: 'a/b' }), { code: 'ERR_BPFMAP_INTERFACE' });
   assert.throws(() => attachXdp(program, { interface: 'lo', mode: 'turbo' as never }), { code: 'ERR_BPFMAP_XDP_MODE' });
   assert.deepEqual(linksOfProgram(program.id), []);
+});
+
+test('update() swaps the program of an XDP link atomically, and replace refuses a stale program', needs('clang', 'bpftool', 'ip'), (t) => {
+  const first = loadFixture(t, 'attach_xdp');
+  const second = loadFixture(t, 'attach_xdp');
+  const one = first.program('count_udp');
+  const two = second.program('count_udp');
+  const pair = vethPair(t);
+  using link = attachXdp(one, { interface: pair.outer, mode: 'generic' });
+  link.update(two);
+  assert.equal(link.info().programId, two.id);
+  assert.throws(() => link.update(one, { replace: one }), (e: unknown) => e instanceof BpfError && e.code === 'EPERM' && /not the one to replace/.test(e.message));
+  link.update(one, { replace: two });
+  assert.equal(link.info().programId, one.id);
+  assert.throws(() => link.update(first.program('tcx_count_udp')), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL');
+  assert.equal(link.info().programId, one.id, 'a refused update changes nothing');
 });
