@@ -14,6 +14,9 @@ import type { NativeObject } from '../sys/native.js';
  */
 export type EventHandler<T> = (data: T, cpu: number | undefined, time?: bigint) => void;
 
+/** At most this long (ms) between event-loop turns while records keep coming without a wait. */
+const LOOP_TURN_MS = 10;
+
 /** Options of the async iterators. */
 export interface IterateOptions {
   /** Ends the iteration (without an error) when aborted. */
@@ -110,14 +113,27 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
     const take: EventHandler<T> = (data, cpu, time) => {
       next = cpu === undefined ? { data } : time === undefined ? { cpu, data } : { cpu, time, data };
     };
+    const signal = options.signal;
+    let lastTurn = performance.now();
     while (delivered < limit && !this.#closed) {
+      // Looked at before each record, not only while waiting: under a steady stream the loop
+      // may never wait, and an abort must still end it at once.
+      if (signal?.aborted) return;
       next = undefined;
       if (this.consume(take, 1) > 0 && next !== undefined) {
         delivered++;
         yield next;
+        // Records that keep coming never let this loop wait, and yielding resumes through
+        // microtasks only: give the event loop a turn now and then, so that signals (Ctrl-C
+        // aborting `signal`), timers and I/O run while a busy stream is read.
+        if (performance.now() - lastTurn >= LOOP_TURN_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastTurn = performance.now();
+        }
         continue;
       }
-      const result = await this.wait({ signal: options.signal, timeoutMs: options.idleTimeoutMs });
+      const result = await this.wait({ signal, timeoutMs: options.idleTimeoutMs });
+      lastTurn = performance.now();
       if (result !== 'ready') return;
     }
   }
@@ -127,20 +143,29 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
     const limit = options.count ?? Infinity;
     let delivered = 0;
     let holding = false;
+    const signal = options.signal;
+    let lastTurn = performance.now();
     try {
       while (delivered < limit && !this.#closed) {
         if (holding) {
           holding = false;
           this.commitHeld();
         }
+        // The abort and the loop's turns, as in records(): a busy stream must still stop at once.
+        if (signal?.aborted) return;
         const record = this.holdNext();
         if (record !== undefined) {
           holding = true;
           delivered++;
           yield record;
+          if (performance.now() - lastTurn >= LOOP_TURN_MS) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            lastTurn = performance.now();
+          }
           continue;
         }
-        const result = await this.wait({ signal: options.signal, timeoutMs: options.idleTimeoutMs });
+        const result = await this.wait({ signal, timeoutMs: options.idleTimeoutMs });
+        lastTurn = performance.now();
         if (result !== 'ready') return;
       }
     } finally {

@@ -48,6 +48,13 @@ export class FdWaiter {
   #pending: ((result: WaitResult) => void) | undefined;
   #epoll: NativeObject<'epoll'> | undefined;
   readonly #epollOut = new Uint32Array(1);
+  /**
+   * The handles' callback. The native side holds it weakly while no wait is armed (so a
+   * forgotten watcher can be collected): this field keeps it alive as long as the waiter, or a
+   * garbage collection between two waits would silently swallow the next readiness event and
+   * leave the loop with nothing to wait for (Node then exits with status 13).
+   */
+  readonly #onReady = (): void => this.#settle('ready');
   #closed = false;
 
   /**
@@ -69,7 +76,7 @@ export class FdWaiter {
     const watchers: NativeWatcher[] = [];
     for (const fd of fds) {
       // An error status also counts as ready: the reader re-checks its buffer and waits again.
-      const watcher = native.watchFd(fd, () => this.#settle('ready'), latched);
+      const watcher = native.watchFd(fd, this.#onReady, latched);
       if (typeof watcher === 'number') {
         for (const created of watchers) native.watchClose(created);
         throw waitError(watcher, 'watching the event fd');

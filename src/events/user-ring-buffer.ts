@@ -239,6 +239,9 @@ export class UserRingBuffer implements Disposable {
       this.#ensureOpen();
       if (this.fits(bytes.length)) return this.write(bytes);
       const remaining = deadline - Date.now();
+      // Past the deadline: the fd stays writable while any byte is free, so a wait would report
+      // 'ready' before its zero timeout, again and again; fail now instead (write throws ENOSPC).
+      if (remaining <= 0) return this.write(bytes);
       const result = await this.waitForSpace({
         ...(options.signal ? { signal: options.signal } : {}),
         ...(Number.isFinite(remaining) ? { timeoutMs: Math.max(0, remaining) } : {}),

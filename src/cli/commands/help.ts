@@ -27,7 +27,8 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   delete: 'Deletes one entry; exit status 1 when the key is missing.',
   pin: 'Pins the map at PATH, which must be on a bpf file system (mount -t bpf bpf /sys/fs/bpf).',
   event_pipe: 'Prints the records of a perf event array as bpftool map event_pipe does, until interrupted.\n' +
-    'Consuming a tool\'s buffers takes the records away from the tool.',
+    'Consuming a tool\'s buffers takes the records away from the tool: bpfmap puts its own perf\n' +
+    'buffers in the map in place of the tool\'s (as bpftool does), and removes them when it stops.',
   create: 'Creates a map and pins it at PATH. TYPE is a kernel map type name (hash, array, ringbuf, ...);\n' +
     'FLAGS a number or names joined by |.',
   peek: 'Prints the head of a queue or the top of a stack without removing it.',
@@ -39,7 +40,9 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   btf: 'Prints the C declarations of the map\'s key and value types, from its BTF (compiles as C).',
   events: 'Prints the records of a ring buffer or perf event array as they arrive, one JSON line each\n' +
     'with -j. --type NAME decodes them through a BTF struct (found in the programs using the map,\n' +
-    'or in --btf FILE). Consuming a tool\'s buffer takes the records away from the tool.',
+    'or in --btf FILE). Consuming a tool\'s buffer takes the records away from the tool: a ring\n' +
+    'buffer\'s records go to one reader, and on a perf event array bpfmap puts its own buffers in\n' +
+    'place of the tool\'s (as bpftool event_pipe does) and removes them when it stops.',
   watch: 'Redraws a live table of the map every --interval seconds: each numeric field with its rate\n' +
     '(FIELD/s). No rates for fields that are not counters: enums, pointers, and fields whose name\n' +
     'says time or identity (ts, time, *_ns, *_us, *_ms, stamp, *id, pid, tid, cpu). --per-cpu adds\n' +
