@@ -78,3 +78,4 @@ export { BpfmapServer, DEFAULT_PORT, DEFAULT_HOST, type ServeOptions } from './s
 export { Router, type Route, type RouteContext, type Method } from './serve/http/router.js';
 export { HttpError } from './serve/http/errors.js';
 export { parseWebConfig, loadWebConfig, type WebConfig } from './serve/http/web-config.js';
+export { readHistograms, histogramOf, histogramBucket, checkHistogramLayout, type Histogram, type HistogramBucket, type HistogramLayout, type HistogramLayoutName, type LhistLayout, type HistogramSource, type MapHistograms, type ReadHistogramsOptions } from './map/histogram.js';

@@ -52,7 +52,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'btf', usage: 'btf    MAP', load: async () => (await import('./commands/btf.js')).btfCommand },
   { name: 'events', usage: 'events MAP [--count N] [--timeout SECONDS] [--type NAME [--btf FILE]]', load: async () => (await import('./commands/events.js')).eventsCommand },
   { name: 'watch', usage: 'watch  MAP [--interval SECONDS] [--per-cpu]', load: async () => (await import('./commands/watch.js')).watchCommand },
-  { name: 'hist', usage: 'hist   MAP [--linear] [--section FIELD]', load: async () => (await import('./commands/hist.js')).histCommand },
+  { name: 'hist', usage: 'hist   MAP [--layout libbpf|bcc|bpftrace|linear|lhist [--min N --max N --step N]] [--section FIELD[,FIELD]] [--unit NAME]', load: async () => (await import('./commands/hist.js')).histCommand },
   {
     name: 'serve',
     usage: 'serve  [--listen HOST:PORT] [--config FILE] [--web-config FILE] [--allow-write] [--per-cpu] [--series-limit N] [MAP ... | --all]',

@@ -230,7 +230,7 @@ export interface CommandLine {
 }
 
 /** Long options that take a value (all others are switches). */
-const VALUED_OPTIONS = new Set(['interval', 'section', 'count', 'batch', 'timeout', 'type', 'btf', 'format', 'listen', 'config', 'web-config', 'series-limit']);
+const VALUED_OPTIONS = new Set(['interval', 'section', 'count', 'batch', 'timeout', 'type', 'btf', 'format', 'listen', 'config', 'web-config', 'series-limit', 'layout', 'min', 'max', 'step', 'unit']);
 
 /** Long options a command accepts; whatever a command does not take is a usage error. */
 export class CommandOptions {

@@ -44,11 +44,20 @@ test('hist of an array map and a per-CPU map, text and JSON', needs(), (t) => {
   const text = runCli('hist', 'pinned', path.join(dir, 'slots'));
   assert.equal(text.status, 0, text.stderr);
   assert.deepEqual(text.stdout.trimEnd().split('\n'), log2HistText([0n, 1n, 0n, 4n]));
-  const json = cliJson<{ type: string; histograms: Array<{ buckets: unknown[] }> }>('hist', 'pinned', path.join(dir, 'slots'));
-  assert.equal(json.type, 'log2');
-  assert.deepEqual(json.histograms[0]?.buckets, [{ low: 0, high: 1, count: 1 }, { low: 2, high: 3, count: 0 }, { low: 4, high: 7, count: 4 }]);
+  const json = cliJson<{ layout: string; source: string; histograms: Array<{ key: unknown; buckets: unknown[]; total: number }> }>('hist', 'pinned', path.join(dir, 'slots'));
+  assert.equal(json.layout, 'bcc-log2');
+  assert.equal(json.source, 'key-slot');
+  assert.deepEqual(json.histograms[0], {
+    key: null,
+    buckets: [
+      { slot: 1, low: 0, high: 1, count: 1, label: '0 -> 1' },
+      { slot: 2, low: 2, high: 3, count: 0, label: '2 -> 3' },
+      { slot: 3, low: 4, high: 7, count: 4, label: '4 -> 7' },
+    ],
+    total: 5,
+  });
   const cpus = perCpu.valueBufferSize / 8;
-  const summed = cliJson<{ histograms: Array<{ buckets: Array<{ value: number; count: number }> }> }>('hist', 'pinned', path.join(dir, 'pc'), '--linear');
-  assert.deepEqual(summed.histograms[0]?.buckets.at(-1), { value: 2, count: 3 * cpus });
+  const summed = cliJson<{ histograms: Array<{ buckets: unknown[] }> }>('hist', 'pinned', path.join(dir, 'pc'), '--linear');
+  assert.deepEqual(summed.histograms[0]?.buckets.at(-1), { slot: 2, low: 2, high: 2, count: 3 * cpus, label: '2' });
   assert.equal(runCli('hist', 'pinned', path.join(dir, 'slots'), '--section', 'cpu').status, 2);
 });

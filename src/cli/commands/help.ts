@@ -48,7 +48,10 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
     'says time or identity (ts, time, *_ns, *_us, *_ms, stamp, *id, pid, tid, cpu). --per-cpu adds\n' +
     'a column per CPU. Shows when no program uses the map any more (orphaned).\n' +
     '--format FIELD=KIND[,...] shows fields as ipv4, ipv6, port, mac or hex (see docs/cli.md).',
-  hist: 'Draws the histogram(s) a map holds (log2 slots, or --linear), one per section.',
+  hist: 'Draws the histograms a map holds as their tool prints them: libbpf-tools\' struct hist values\n' +
+    '(one per key), bcc\'s slot keys, bpftrace\'s hist()/lhist() maps (found from the map, or\n' +
+    '--layout; lhist needs --min --max --step). --section FIELD names or picks the key fields that\n' +
+    'split histograms; --unit NAME labels the values (usecs). -j gives buckets as data.',
   demo: 'Creates, writes, reads, iterates, pins and removes a map on this machine (needs root).',
 };
 

@@ -1,111 +1,100 @@
 /**
- * `hist MAP [--linear] [--section FIELD]`: the histogram a map keyed by bucket slot holds, in
- * bcc's layout. Keys are slots (a 4- or 8-byte integer, or with BTF a struct with `--section`
- * naming the field that splits histograms and one other integer field as the slot); values are
- * counts (4 or 8 bytes, per-CPU counts summed).
+ * `hist MAP [--layout L] [--section FIELD] [--unit NAME]`: the histograms a map holds, drawn as
+ * the tool that made it draws them (libbpf-tools, bcc, bpftrace), or as data with `-j`. Where
+ * the counts sit and what a slot holds come from the library (`readHistograms`): libbpf-tools'
+ * `struct hist { slots[] }` values, bcc's slot keys, bpftrace's (keys, slot) keys.
  */
-import type { BpfMap } from '../../map/bpf-map.js';
-import { isKeylessType } from '../../sys/constants.js';
-import { entryShapeOf, type Command, type CommandContext } from '../command.js';
-import { mapTypesOf, type MapTypes } from '../formatter.js';
-import { OperationError, UsageError, parseMapRef } from '../grammar.js';
-import { linearBuckets, linearHistText, log2Buckets, log2HistText } from '../histogram.js';
+import type { HistogramLayout, MapHistograms } from '../../map/histogram.js';
+import type { Command, CommandContext } from '../command.js';
+import { UsageError, parseMapRef } from '../grammar.js';
+import { bpftraceHeader, histogramLines, sectionHeader } from '../histogram.js';
 import { openMap } from '../map-ref.js';
-import { scalarText } from '../table.js';
 
-/** Slots past this are not histogram slots (bcc's log2 histograms have 64). */
-const MAX_SLOTS = 1 << 16;
+/** `--layout` words (and their short forms) to layouts. */
+const LAYOUTS: Readonly<Record<string, HistogramLayout | 'lhist'>> = {
+  'libbpf-log2': 'libbpf-log2', libbpf: 'libbpf-log2',
+  'bcc-log2': 'bcc-log2', bcc: 'bcc-log2', log2: 'bcc-log2',
+  'bpftrace-hist': 'bpftrace-hist', bpftrace: 'bpftrace-hist', hist: 'bpftrace-hist',
+  'bpftrace-lhist': 'lhist', lhist: 'lhist',
+  linear: 'linear',
+};
 
-function readUnsigned(bytes: Uint8Array, offset: number, size: number, what: string): bigint {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (size === 8) return view.getBigUint64(offset, true);
-  if (size === 4) return BigInt(view.getUint32(offset, true));
-  if (size === 2) return BigInt(view.getUint16(offset, true));
-  if (size === 1) return BigInt(view.getUint8(offset));
-  throw new OperationError(`${what} of ${size} bytes is not a slot or count: hist needs 1, 2, 4 or 8-byte integers (or BTF)`);
+function parseInteger(text: string | undefined, option: string): number {
+  if (text === undefined) throw new UsageError(`--layout lhist needs ${option} N (bpftrace's lhist(value, min, max, step))`);
+  if (!/^-?\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new UsageError(`${option}: expected an integer, got '${text}'`);
+  return Number(text);
 }
 
-function toBigInt(value: unknown, what: string): bigint {
-  if (typeof value === 'bigint') return value;
-  if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
-  throw new OperationError(`${what} is not an integer: ${String(value)}`);
-}
-
-/** Decodes one key into its section (undefined without --section) and slot. */
-function keyReader(map: BpfMap, types: MapTypes | undefined, section: string | undefined): (keys: Uint8Array, offset: number) => { section: unknown; slot: bigint } {
-  const keyCodec = types?.keyCodec;
-  if (section === undefined) {
-    if (keyCodec !== undefined) {
-      return (keys, offset) => {
-        const key = keyCodec.decode(keys, offset);
-        if (typeof key === 'object' && key !== null) throw new UsageError('the key is a struct: name the field that splits histograms with --section FIELD');
-        return { section: undefined, slot: toBigInt(key, 'key') };
-      };
-    }
-    return (keys, offset) => ({ section: undefined, slot: readUnsigned(keys, offset, map.keySize, 'a key') });
+function parseLayout(options: CommandContext['options']): HistogramLayout | undefined {
+  const linear = options.flag('linear');
+  const word = options.value('layout');
+  const min = options.value('min');
+  const max = options.value('max');
+  const step = options.value('step');
+  if (linear && word !== undefined && word !== 'linear') throw new UsageError(`--linear and --layout ${word} contradict each other`);
+  const name = linear ? 'linear' : word;
+  if (name === undefined) {
+    if (min !== undefined || max !== undefined || step !== undefined) throw new UsageError('--min, --max and --step go with --layout lhist');
+    return undefined;
   }
-  if (keyCodec === undefined) throw new UsageError('--section needs a map whose key type is known from BTF');
-  return (keys, offset) => {
-    const key = keyCodec.decode(keys, offset) as Record<string, unknown>;
-    if (typeof key !== 'object' || key === null || !(section in key)) throw new UsageError(`--section ${section}: the key has no field '${section}'`);
-    const others = Object.keys(key).filter((name) => name !== section);
-    if (others.length !== 1) throw new UsageError(`--section ${section}: the key must have one other field, the slot; it has ${others.join(', ')}`);
-    return { section: key[section], slot: toBigInt(key[others[0] as string], `key field ${others[0]}`) };
-  };
+  const layout = LAYOUTS[name];
+  if (layout === undefined) throw new UsageError(`--layout: unknown layout '${name}' (expected libbpf, bcc, bpftrace, lhist or linear)`);
+  if (layout !== 'lhist') {
+    if (min !== undefined || max !== undefined || step !== undefined) throw new UsageError('--min, --max and --step go with --layout lhist');
+    return layout;
+  }
+  const lhist = { kind: 'bpftrace-lhist', min: parseInteger(min, '--min'), max: parseInteger(max, '--max'), step: parseInteger(step, '--step') } as const;
+  if (lhist.step <= 0 || lhist.max <= lhist.min) throw new UsageError(`--layout lhist needs --min < --max and --step > 0 (got ${lhist.min}, ${lhist.max}, ${lhist.step})`);
+  return lhist;
 }
 
 async function run({ args, options, out }: CommandContext): Promise<void> {
   const ref = parseMapRef(args);
   args.end();
-  const linear = options.flag('linear');
+  const layout = parseLayout(options);
   const section = options.value('section');
+  const unit = options.value('unit');
   options.end();
+  const { readHistograms } = await import('../../map/histogram.js');
   using map = openMap(ref, { readOnly: true });
-  if (isKeylessType(map.type)) throw new OperationError(`${map.typeName} maps have no slots`);
-  const types = await mapTypesOf(map);
-  const readKey = keyReader(map, types, section);
-  const shape = entryShapeOf(map);
-  const valueCodec = types?.valueCodec;
-  const readCount = (values: Uint8Array, offset: number): bigint =>
-    valueCodec !== undefined ? toBigInt(valueCodec.decode(values, offset), 'value') : readUnsigned(values, offset, map.valueSize, 'a value');
-  // Sections in first-seen order, each a dense array of counts by slot.
-  const sections = new Map<string, { section: unknown; counts: bigint[] }>();
-  for (const batch of map.batches()) {
-    for (let i = 0; i < batch.count; i++) {
-      const { section: sectionValue, slot } = readKey(batch.keys, i * batch.keySize);
-      if (slot < 0n || slot >= BigInt(MAX_SLOTS)) throw new OperationError(`slot ${slot} is out of range for a histogram (0-${MAX_SLOTS - 1})`);
-      let count = 0n;
-      for (let cpu = 0; cpu < shape.cpus; cpu++) count += readCount(batch.values, i * batch.valueStride + cpu * shape.cpuStride);
-      const name = sectionValue === undefined ? '' : scalarText(sectionValue as string);
-      let histogram = sections.get(name);
-      if (histogram === undefined) {
-        histogram = { section: sectionValue, counts: [] };
-        sections.set(name, histogram);
-      }
-      const index = Number(slot);
-      while (histogram.counts.length <= index) histogram.counts.push(0n);
-      histogram.counts[index] = (histogram.counts[index] ?? 0n) + count;
+  let read: MapHistograms;
+  try {
+    read = readHistograms(map, { ...(layout !== undefined ? { layout } : {}), ...(section !== undefined ? { section } : {}) });
+  } catch (error) {
+    // The map is not what the options say: a mistake in the command line, named as such.
+    if (error instanceof RangeError && (error as RangeError & { code?: string }).code === 'ERR_BPFMAP_HISTOGRAM') {
+      throw new UsageError(error.message.replace(/^section\b/, '--section').replace(/name the field\(s\) that split histograms as the section/, 'name the field(s) that split histograms with --section FIELD'));
     }
+    throw error;
   }
-  const ordered = [...sections.values()].sort((a, b) => compareSections(a.section, b.section));
   if (out.json) {
-    const histograms = ordered.map(({ section: sectionValue, counts }) => ({
-      ...(section !== undefined ? { [section]: sectionValue } : {}),
-      buckets: (linear ? linearBuckets(counts) : log2Buckets(counts)).map(({ low, high, count }) => (linear ? { value: low, count } : { low, high, count })),
-    }));
-    out.document({ type: linear ? 'linear' : 'log2', histograms });
+    out.document({
+      layout: read.layout,
+      source: read.source,
+      histograms: read.histograms.map(({ key, fields, buckets, total }) => ({
+        key: key ?? null,
+        ...(Object.keys(fields).length > 0 ? { fields } : {}),
+        buckets,
+        total,
+      })),
+    });
     return;
   }
-  for (const { section: sectionValue, counts } of ordered) {
-    if (section !== undefined) out.line(`\n${section} = ${scalarText(sectionValue as string)}`);
-    for (const line of linear ? linearHistText(counts) : log2HistText(counts)) out.line(line);
+  if (read.source === 'key-suffix') {
+    // bpftrace prints keyed histograms in increasing order of their totals.
+    const ordered = [...read.histograms].sort((a, b) => (a.total < b.total ? -1 : a.total > b.total ? 1 : 0));
+    for (const histogram of ordered) {
+      out.line(bpftraceHeader(map.name, histogram));
+      for (const line of histogramLines(histogram, read.layout, unit)) out.line(line);
+      out.line();
+    }
+    return;
+  }
+  for (const histogram of read.histograms) {
+    if (histogram.key !== undefined) out.line(`\n${sectionHeader(histogram)}`);
+    for (const line of histogramLines(histogram, read.layout, unit)) out.line(line);
   }
 }
 
-function compareSections(a: unknown, b: unknown): number {
-  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) return a < b ? -1 : a > b ? 1 : 0;
-  return String(a).localeCompare(String(b));
-}
-
-/** `hist MAP [--linear] [--section FIELD]`. */
+/** `hist MAP [--layout L [--min N --max N --step N]] [--linear] [--section FIELD] [--unit NAME]`. */
 export const histCommand: Command = { run };
