@@ -20,10 +20,10 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** The slowest of three stops of a bare Node process that ends on SIGINT, under the current load. */
-async function bareNodeStopMs(): Promise<number> {
+/** The slowest of `runs` stops of a bare Node process that ends on SIGINT, under the current load. */
+async function bareNodeStopMs(runs = 3): Promise<number> {
   let slowest = 0;
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < runs; i++) {
     const child = spawn(process.execPath, ['-e', "const t = setInterval(() => {}, 1000); process.on('SIGINT', () => clearInterval(t)); process.stdout.write('up\\n');"], { stdio: ['ignore', 'pipe', 'ignore'] });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
@@ -53,8 +53,11 @@ async function runUntilStopped(t: TestContext, args: string[], signal: NodeJS.Si
   const stopMs = performance.now() - start;
   assert.equal(result.signal, null, result.stderr);
   assert.equal(result.status, 0, result.stderr);
-  assert.ok(stopMs <= baseline + STOP_BUDGET_MS, `stopped ${stopMs.toFixed(0)} ms after ${signal}; a bare Node process took ${baseline.toFixed(0)} ms`);
-  t.diagnostic(`${args.join(' ')}: stopped in ${stopMs.toFixed(0)} ms (bare Node: ${baseline.toFixed(0)} ms)`);
+  // The machine's noise moves both figures: the baseline is the slowest bare stop before and after.
+  const after = await bareNodeStopMs(2);
+  const slowestBare = Math.max(baseline, after);
+  assert.ok(stopMs <= slowestBare + STOP_BUDGET_MS, `stopped ${stopMs.toFixed(0)} ms after ${signal}; a bare Node process took up to ${slowestBare.toFixed(0)} ms`);
+  t.diagnostic(`${args.join(' ')}: stopped in ${stopMs.toFixed(0)} ms (bare Node: up to ${slowestBare.toFixed(0)} ms)`);
   return checkOutput(args, result.stdout);
 }
 
