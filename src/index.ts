@@ -49,6 +49,7 @@ export { CoreRelocator, type CoreRelocatorOptions, type CoreRelocationContext, t
 export { CoreRelocationError, type CoreRelocationErrorCode, type CoreRelocationPlace } from './objects/core/errors.js';
 export { formatSpec, type CoreSpec, type CoreAccessor } from './objects/core/spec.js';
 export { type CoreTargetBtf } from './objects/core/candidates.js';
+export { generateSkeleton, skeletonTypePrefix, type SkeletonOptions } from './objects/skeleton.js';
 export { KsymResolver, applyKsym, type KsymResolution, type KsymRequest, type KsymResolverOptions, type KsymPlace } from './objects/ksym.js';
 export { BpfProgram, type ProgramOrigin } from './objects/program.js';
 export { type ProgramInfo } from './objects/program-info.js';

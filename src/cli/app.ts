@@ -59,6 +59,7 @@ export const commands: readonly CommandEntry[] = [
     load: async () => (await import('./commands/serve.js')).serveCommand,
   },
   { name: 'demo', usage: 'demo', load: async () => (await import('./commands/demo.js')).demoCommand },
+  { name: 'gen', usage: 'gen    OBJECT [name NAME] [import MODULE] [path]', load: async () => (await import('./commands/gen.js')).genCommand },
 ];
 
 /** The command a word selects (any prefix, first match in table order). */
