@@ -27,7 +27,7 @@ enum {
 
 /* attach types with per-kind link_create fields (enum bpf_attach_type) */
 enum {
-  ATTACH_TRACE_RAW_TP = 23, ATTACH_LSM_MAC = 27, ATTACH_TRACE_ITER = 28, ATTACH_PERF_EVENT = 41, ATTACH_TRACE_KPROBE_MULTI = 42,
+  ATTACH_TRACE_RAW_TP = 23, ATTACH_LSM_MAC = 27, ATTACH_TRACE_ITER = 28, ATTACH_TRACE_UPROBE_MULTI = 48, ATTACH_PERF_EVENT = 41, ATTACH_TRACE_KPROBE_MULTI = 42,
 };
 
 /* The bytes of link_create this file passes: through the largest union member it writes. */
@@ -291,6 +291,66 @@ static napi_value kprobe_multi_link_create(napi_env env, napi_callback_info info
   return obj_from_result(env, KIND_LINK, rc);
 }
 
+/* A BigUint64Array (or null) of exactly count u64s, copied into addon memory; 0 on a wrong size. */
+static int copy_u64s(napi_env env, napi_value v, uint32_t count, uint64_t **out) {
+  uint8_t *bytes;
+  size_t len;
+  *out = NULL;
+  if (!arg_opt_bytes(env, v, &bytes, &len)) return 0;
+  if (!bytes) return 1;
+  if (len != (size_t)count * 8) return 0;
+  *out = malloc(len);
+  if (!*out) return -1;
+  memcpy(*out, bytes, len);
+  return 1;
+}
+
+/*
+ * uprobeMultiLinkCreate(prog, path, offsets, refCtrOffsets|null, cookies|null, pid, retprobe)
+ *   -> link handle | -errno. One link probing many file offsets of one binary
+ * (BPF_TRACE_UPROBE_MULTI, Linux 6.6+). Every array is copied here; the path too.
+ */
+static napi_value uprobe_multi_link_create(napi_env env, napi_callback_info info) {
+  ARGS(7);
+  obj_handle *prog = arg_object(env, argv[0], KIND_PROG, "uprobeMultiLinkCreate: program");
+  if (!prog) return NULL;
+  char path[PATH_MAX];
+  if (!arg_path(env, argv[1], path, sizeof(path), "uprobeMultiLinkCreate: path")) return NULL;
+  uint8_t *offset_bytes;
+  size_t offset_len;
+  if (!arg_bytes(env, argv[2], &offset_bytes, &offset_len) || offset_len == 0 || offset_len % 8 || offset_len / 8 > MAX_MULTI_COUNT) THROW(env, "uprobeMultiLinkCreate: offsets must hold 1 to 2^20 u64s");
+  uint32_t count = (uint32_t)(offset_len / 8);
+  int32_t pid;
+  bool retprobe;
+  if (!arg_i32(env, argv[5], &pid) || pid < 0) THROW(env, "uprobeMultiLinkCreate: pid must be 0 (every process) or a process id");
+  if (napi_get_value_bool(env, argv[6], &retprobe) != napi_ok) THROW(env, "uprobeMultiLinkCreate: retprobe must be a boolean");
+  uint64_t *offsets = malloc(offset_len), *ref_ctr = NULL, *cookies = NULL;
+  if (!offsets) return num(env, -ENOMEM);
+  memcpy(offsets, offset_bytes, offset_len);
+  int ok_ref = copy_u64s(env, argv[3], count, &ref_ctr);
+  int ok_cookies = ok_ref == 1 ? copy_u64s(env, argv[4], count, &cookies) : 0;
+  if (ok_ref != 1 || ok_cookies != 1) {
+    free(offsets); free(ref_ctr); free(cookies);
+    if (ok_ref < 0 || ok_cookies < 0) return num(env, -ENOMEM);
+    THROW(env, "uprobeMultiLinkCreate: refCtrOffsets and cookies must hold one u64 per offset, or be null");
+  }
+  uint8_t attr[LINK_CREATE_SIZE] = {0};
+  put_u32(attr, 0, (uint32_t)prog->fd);
+  put_u32(attr, 8, ATTACH_TRACE_UPROBE_MULTI);
+  put_ptr(attr, 16, path);
+  put_ptr(attr, 24, offsets);
+  put_ptr(attr, 32, ref_ctr);
+  put_ptr(attr, 40, cookies);
+  put_u32(attr, 48, count);
+  put_u32(attr, 52, retprobe ? 1 : 0); /* BPF_F_UPROBE_MULTI_RETURN */
+  put_u32(attr, 56, (uint32_t)pid);
+  long rc = sys_bpf(CMD_LINK_CREATE, attr, sizeof(attr));
+  int saved = errno;
+  free(offsets); free(ref_ctr); free(cookies);
+  errno = saved;
+  return obj_from_result(env, KIND_LINK, rc);
+}
+
 /* linkDetach(link) -> 0 | -errno. The link stays open (and pinned, if it was) but attaches nothing. */
 static napi_value link_detach(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -510,6 +570,7 @@ void register_links(napi_env env, napi_value exports, addon_state *state) {
   EXPORT("rawTracepointOpen", raw_tracepoint_open);
   EXPORT("perfLinkCreate", perf_link_create);
   EXPORT("kprobeMultiLinkCreate", kprobe_multi_link_create);
+  EXPORT("uprobeMultiLinkCreate", uprobe_multi_link_create);
   EXPORT("linkDetach", link_detach);
   EXPORT("linkUpdate", link_update);
   EXPORT("linkInfo", link_info);

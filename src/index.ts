@@ -57,10 +57,10 @@ export { ProgramType, AttachType, ProgramFlags, programTypeName, attachTypeName,
 export { sectionDefinition, sectionPatterns, type SectionDefinition } from './objects/section-names.js';
 export {
   Link, LinkType, linkTypeName, BpfAttachError, IterLink, attachProgram, attachXdp, attachTcx, attachTracepoint, attachRawTracepoint,
-  attachKprobe, attachKsyscall, attachKprobeMulti, attachUprobe, attachTracing, attachCgroup, attachIter, attachPerfEvent,
+  attachKprobe, attachKsyscall, attachKprobeMulti, attachUprobe, attachUprobeMulti, elfFunctions, attachTracing, attachCgroup, attachIter, attachPerfEvent,
   kprobeUnsupportedReason, kprobeMultiUnsupportedReason, sectionTarget, tracefsRoot, findElfFunction,
   type LinkInfo, type LinkOrigin, type AttachErrorCode, type AttachSubject, type XdpOptions, type XdpMode, type TcxOptions,
-  type TracepointOptions, type KprobeOptions, type KprobeMultiOptions, type UprobeOptions, type CgroupOptions, type IterMap,
+  type TracepointOptions, type KprobeOptions, type KprobeMultiOptions, type UprobeOptions, type UprobeMultiOptions, type CgroupOptions, type IterMap,
   type PerfEventOptions, type AutoAttachOptions, type SectionTarget, type NoSectionTarget, type ElfFunction, type NetworkInterface,
 } from './objects/link/index.js';
 export { BpfObject, GlobalVariables, type LoadOptions } from './objects/object.js';

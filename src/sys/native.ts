@@ -168,6 +168,16 @@ export interface NativeAddon {
   ): NativeObject<'link'> | [stage: number, errno: number];
   /** BPF_LINK_CREATE(BPF_TRACE_KPROBE_MULTI) on kernel functions by name. */
   kprobeMultiLinkCreate(prog: NativeObject<'prog'>, symbols: string[], retprobe: boolean, cookies: BigUint64Array | null): NativeObject<'link'> | number;
+  /** BPF_LINK_CREATE(BPF_TRACE_UPROBE_MULTI): many file offsets of one binary; pid 0 for every process. */
+  uprobeMultiLinkCreate(
+    prog: NativeObject<'prog'>,
+    path: string,
+    offsets: BigUint64Array,
+    refCtrOffsets: BigUint64Array | null,
+    cookies: BigUint64Array | null,
+    pid: number,
+    retprobe: boolean,
+  ): NativeObject<'link'> | number;
   /** BPF_LINK_DETACH: 0 | -errno. */
   linkDetach(link: NativeObject<'link'>): number;
   /** BPF_LINK_UPDATE (BPF_F_REPLACE with oldProg): 0 | -errno. */

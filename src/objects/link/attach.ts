@@ -20,6 +20,7 @@ import { attachTcx } from './tcx.js';
 import { attachTracepoint } from './tracepoint.js';
 import { attachTracing } from './tracing.js';
 import { attachUprobe } from './uprobe.js';
+import { attachUprobeMulti } from './uprobe-multi.js';
 import { attachXdp } from './xdp.js';
 
 /** Where to attach programs whose section names no target, and what probes apply to. */
@@ -61,6 +62,8 @@ export function attachProgram(program: BpfProgram, options: AutoAttachOptions = 
       return attachKprobeMulti(program, { pattern: target.pattern, retprobe: target.retprobe });
     case 'uprobe':
       return attachUprobe(program, { binary: target.binary, symbol: target.symbol, offset: target.offset, retprobe: target.retprobe, ...pid });
+    case 'uprobe_multi':
+      return attachUprobeMulti(program, { binary: target.binary, pattern: target.pattern, retprobe: target.retprobe, ...pid });
     case 'tracepoint':
       return attachTracepoint(program, { category: target.category, name: target.name });
     case 'raw_tracepoint':

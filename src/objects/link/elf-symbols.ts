@@ -63,11 +63,11 @@ function readName(file: Uint8Array, strings: SectionHeader, nameOffset: number):
 }
 
 /**
- * Finds function `name` in an ELF64 file's symbol tables (`name@VERSION` and `name@@VERSION`
- * symbols match `name` too). Undefined when there is no defined function of that name.
+ * Every defined function of an ELF64 file's symbol tables (`.symtab` first, then `.dynsym`),
+ * versions stripped from names (`malloc@@GLIBC_2.2.5` is `malloc`). A name may repeat.
  * @throws ElfFormatError when the file is not ELF64 or its tables are out of bounds.
  */
-export function findElfFunction(file: Uint8Array, name: string): ElfFunction | undefined {
+export function* elfFunctions(file: Uint8Array): Generator<ElfFunction> {
   if (file.length < 0x40 || file[0] !== 0x7f || file[1] !== 0x45 || file[2] !== 0x4c || file[3] !== 0x46) throw new ElfFormatError('not an ELF file (bad magic)');
   if (file[4] !== 2) throw new ElfFormatError(`only ELF64 binaries are supported (EI_CLASS ${file[4]})`);
   const le = file[5] === 1;
@@ -78,21 +78,18 @@ export function findElfFunction(file: Uint8Array, name: string): ElfFunction | u
       const strings = headers[table.link];
       if (!strings) continue;
       for (let at = table.offset; at + SYMBOL_SIZE <= table.offset + table.size; at += SYMBOL_SIZE) {
-        const info = file[at + 4]!;
-        const symbolType = info & 0xf;
+        const symbolType = file[at + 4]! & 0xf;
         if (symbolType !== STT_FUNC && symbolType !== STT_GNU_IFUNC) continue;
         const sectionIndex = view.getUint16(at + 6, le);
         if (sectionIndex === SHN_UNDEF || sectionIndex >= SHN_LORESERVE) continue;
         const symbolName = readName(file, strings, view.getUint32(at, le));
-        if (symbolName === undefined) continue;
-        const at2 = symbolName.indexOf('@');
-        if ((at2 < 0 ? symbolName : symbolName.slice(0, at2)) !== name) continue;
         const section = headers[sectionIndex];
-        if (!section) continue;
+        if (symbolName === undefined || symbolName === '' || !section) continue;
         const address = view.getBigUint64(at + 8, le);
         if (address < section.address) continue;
-        return {
-          name,
+        const versionAt = symbolName.indexOf('@');
+        yield {
+          name: versionAt < 0 ? symbolName : symbolName.slice(0, versionAt),
           address,
           fileOffset: address - section.address + BigInt(section.offset),
           size: view.getBigUint64(at + 16, le),
@@ -100,5 +97,14 @@ export function findElfFunction(file: Uint8Array, name: string): ElfFunction | u
       }
     }
   }
+}
+
+/**
+ * Finds function `name` in an ELF64 file's symbol tables (`name@VERSION` and `name@@VERSION`
+ * symbols match `name` too). Undefined when there is no defined function of that name.
+ * @throws ElfFormatError when the file is not ELF64 or its tables are out of bounds.
+ */
+export function findElfFunction(file: Uint8Array, name: string): ElfFunction | undefined {
+  for (const found of elfFunctions(file)) if (found.name === name) return found;
   return undefined;
 }

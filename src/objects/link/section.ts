@@ -1,7 +1,7 @@
 /**
  * Section names to attach targets, the way libbpf's skeleton auto-attach reads them:
  * `kprobe/FUNC[+OFFSET]`, `kretprobe/FUNC`, `ksyscall/NAME`, `kprobe.multi/PATTERN`,
- * `uprobe/BINARY:FUNC[+OFFSET]`, `tracepoint/CATEGORY/NAME` (`tp/`), `raw_tracepoint/NAME`
+ * `uprobe/BINARY:FUNC[+OFFSET]`, `uprobe.multi/BINARY:PATTERN`, `tracepoint/CATEGORY/NAME` (`tp/`), `raw_tracepoint/NAME`
  * (`raw_tp/`), `fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `lsm/`, `iter/`. Sections that name
  * no target (`xdp`, `tc`, `cgroup_skb/ingress`, bare `kprobe`, ...) cannot be auto-attached:
  * libbpf skips them, and so does {@link attachProgram}.
@@ -14,6 +14,7 @@ export type SectionTarget =
   | { readonly kind: 'ksyscall'; readonly retprobe: boolean; readonly syscall: string }
   | { readonly kind: 'kprobe_multi'; readonly retprobe: boolean; readonly pattern: string }
   | { readonly kind: 'uprobe'; readonly retprobe: boolean; readonly binary: string; readonly symbol: string; readonly offset: number }
+  | { readonly kind: 'uprobe_multi'; readonly retprobe: boolean; readonly binary: string; readonly pattern: string }
   | { readonly kind: 'tracepoint'; readonly category: string; readonly name: string }
   | { readonly kind: 'raw_tracepoint'; readonly name: string }
   /** fentry, fexit, fmod_ret, tp_btf, lsm: the target was fixed at load (attach_btf_id). */
@@ -77,6 +78,14 @@ export function sectionTarget(section: string, program = '?'): SectionTarget | N
     if (rest === undefined) continue;
     if (rest === '') return none(`a bare '${section}' section names no function pattern`);
     return { kind: 'kprobe_multi', retprobe, pattern: rest };
+  }
+  for (const [prefixes, retprobe] of [[['uprobe.multi', 'uprobe.multi.s'], false], [['uretprobe.multi', 'uretprobe.multi.s'], true]] as const) {
+    const rest = after(section, prefixes);
+    if (rest === undefined) continue;
+    if (rest === '') return none(`a bare '${section}' section names no binary and functions`);
+    const colon = rest.lastIndexOf(':');
+    if (colon <= 0 || colon === rest.length - 1) throw malformed(subject, section, `${prefixes[0]}/BINARY:PATTERN`);
+    return { kind: 'uprobe_multi', retprobe, binary: rest.slice(0, colon), pattern: rest.slice(colon + 1) };
   }
   for (const [prefixes, retprobe] of [[['uprobe', 'uprobe.s'], false], [['uretprobe', 'uretprobe.s'], true]] as const) {
     const rest = after(section, prefixes);
