@@ -21,7 +21,7 @@ import { buildCoreObject, libbpfInstructions, patchedObject } from './core-fixtu
 
 /** The fixture's programs by ELF section. */
 const PROGRAMS: Record<string, string> = {
-  'tracepoint/syscalls/sys_enter_getppid': 'core_read_task',
+  'raw_tp/sys_enter': 'core_read_task',
   'tp_btf/sys_enter': 'core_direct',
 };
 
@@ -80,7 +80,7 @@ test('every relocated instruction equals libbpf\'s for the running kernel', need
   assert.deepEqual([...kinds].sort(), CORE_RELOCATION_KINDS.filter((k) => k !== 'type_matches').sort(), 'every kind clang emits is exercised');
 
   // What the values mean, from the kernel's own BTF as bpftool reads it.
-  const tracepoint = 'tracepoint/syscalls/sys_enter_getppid';
+  const tracepoint = 'raw_tp/sys_enter';
   const vmlinux = kernelBtf();
   const task = vmlinux.typeByName('task_struct', 'struct');
   const kernelIds = bpftoolJson<{ types: { id: number; kind: string; name: string; size?: number }[] }>('btf', 'dump', 'file', '/sys/kernel/btf/vmlinux').types
@@ -134,7 +134,7 @@ function rewriteRecord(bytes: Uint8Array, btf: Btf, section: string, insn: numbe
 test('type_matches, written into the object\'s .BTF.ext, resolves as libbpf resolves it', needs('clang', 'bpftool', 'gcc'), () => {
   const original = buildCoreObject('core_reloc');
   const before = relocate(original);
-  const section = 'tracepoint/syscalls/sys_enter_getppid';
+  const section = 'raw_tp/sys_enter';
   const exists = find(before, section, (r) => r.kind === 'type_exists');
   const byName = (name: string): AppliedCoreRelocation => {
     const found = exists.find((r) => before.btf.type(r.localTypeId).name === name);
@@ -161,7 +161,7 @@ test('type_matches, written into the object\'s .BTF.ext, resolves as libbpf reso
 test('a relocation that cannot be applied is a CoreRelocationError naming program, section, instruction and access', needs('clang', 'bpftool'), () => {
   const object = new Uint8Array(readFileSync(buildCoreObject('core_reloc')));
   const btf = Btf.parse(elfSection(object, '.BTF') as Uint8Array);
-  const section = 'tracepoint/syscalls/sys_enter_getppid';
+  const section = 'raw_tp/sys_enter';
   const records = parseBtfExt(elfSection(object, '.BTF.ext') as Uint8Array, btf).sections.get(section)?.coreRelocations ?? [];
   const pid = records.find((r) => r.kind === 'field_byte_offset' && r.accessString === '0:92');
   assert.ok(pid);
@@ -173,7 +173,7 @@ test('a relocation that cannot be applied is a CoreRelocationError naming progra
       assert.equal(error.code, code, error.message);
       assert.equal(error.instruction, record.insn);
       assert.equal(error.accessString, record.accessString);
-      assert.match(error.message, /program 'core_read_task', section 'tracepoint\/syscalls\/sys_enter_getppid', instruction \d+/);
+      assert.match(error.message, /program 'core_read_task', section 'raw_tp\/sys_enter', instruction \d+/);
       assert.match(error.message, pattern);
       return true;
     });
@@ -192,7 +192,7 @@ test('a relocation that cannot be applied is a CoreRelocationError naming progra
 test('fuzz: random records over the fixture only ever relocate or throw typed errors', needs('clang', 'bpftool'), () => {
   const object = new Uint8Array(readFileSync(buildCoreObject('core_reloc')));
   const btf = Btf.parse(elfSection(object, '.BTF') as Uint8Array);
-  const section = 'tracepoint/syscalls/sys_enter_getppid';
+  const section = 'raw_tp/sys_enter';
   const base = elfSection(object, section) as Uint8Array;
   const relocator = new CoreRelocator(btf);
   let state = 99;
