@@ -96,8 +96,13 @@ static napi_value do_munmap(napi_env env, napi_callback_info info) {
   napi_valuetype type;
   if (napi_typeof(env, argv[0], &type) != napi_ok || type != napi_object) THROW_CODE(env, "ERR_BPFMAP_HANDLE", "munmap: expected a mapping from mmap");
   napi_value given, token;
-  if (napi_get_named_property(env, argv[0], "buffer", &given) != napi_ok) return NULL;
-  if (napi_get_named_property(env, argv[0], "token", &token) != napi_ok) return NULL;
+  if (napi_get_named_property(env, argv[0], "buffer", &given) != napi_ok ||
+      napi_get_named_property(env, argv[0], "token", &token) != napi_ok) {
+    /* A getter threw: the holder is not what mmap returned. */
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    THROW_CODE(env, "ERR_BPFMAP_HANDLE", "munmap: expected a mapping from mmap");
+  }
   mapping *m = tagged_external(env, token, KIND_MAPPING);
   if (m == NULL) THROW_CODE(env, "ERR_BPFMAP_HANDLE", "munmap: the token is not a mapping token from mmap");
   if (m->unmapped) return num(env, 0);
