@@ -22,7 +22,7 @@
 
 enum {
   CMD_RAW_TRACEPOINT_OPEN = 17, CMD_LINK_CREATE = 28, CMD_LINK_UPDATE = 29,
-  CMD_ITER_CREATE = 33, CMD_LINK_DETACH = 34,
+  CMD_LINK_GET_NEXT_ID = 31, CMD_ITER_CREATE = 33, CMD_LINK_DETACH = 34,
 };
 
 /* attach types with per-kind link_create fields (enum bpf_attach_type) */
@@ -564,6 +564,17 @@ static napi_value link_from_id(napi_env env, napi_callback_info info) {
   return link_from_fd_result(env, sys_bpf(CMD_LINK_GET_FD_BY_ID, attr, sizeof(attr)));
 }
 
+/* linkNextId(id) -> the next link id above id | -errno (-ENOENT past the last) */
+static napi_value link_next_id(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  uint32_t id;
+  if (!arg_u32(env, argv[0], &id)) THROW(env, "linkNextId: id must be a u32");
+  uint8_t attr[12] = {0};
+  put_u32(attr, 0, id);
+  if (sys_bpf(CMD_LINK_GET_NEXT_ID, attr, sizeof(attr)) < 0) return num(env, -errno);
+  return num(env, get_u32(attr, 4));
+}
+
 void register_links(napi_env env, napi_value exports, addon_state *state) {
   EXPORT("linkCreate", link_create);
   EXPORT("linkCreateCgroup", link_create_cgroup);
@@ -578,4 +589,5 @@ void register_links(napi_env env, napi_value exports, addon_state *state) {
   EXPORT("linkPin", link_pin);
   EXPORT("linkGetPinned", link_get_pinned);
   EXPORT("linkFromId", link_from_id);
+  EXPORT("linkNextId", link_next_id);
 }

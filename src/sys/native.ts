@@ -191,6 +191,8 @@ export interface NativeAddon {
   linkGetPinned(path: string): NativeObject<'link'> | number;
   /** LINK_GET_FD_BY_ID: handle | -errno (-EMEDIUMTYPE never: ids are per kind). */
   linkFromId(id: number): NativeObject<'link'> | number;
+  /** LINK_GET_NEXT_ID: the next link id above `id` | -errno (-ENOENT past the last). */
+  linkNextId(id: number): number;
   /** The handle's kind number (`NativeKind`). */
   objKind(handle: NativeObject): number;
   /** A new handle on the same object, with its own private fd. */

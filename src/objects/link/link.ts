@@ -21,7 +21,7 @@ export interface LinkOrigin {
   readonly path?: string;
 }
 
-function linkError(message: string, errno: number, command: 'OBJ_PIN' | 'OBJ_GET' | 'LINK_GET_FD_BY_ID' | 'LINK_DETACH' | 'LINK_UPDATE' | 'OBJ_GET_INFO_BY_FD' | 'ITER_CREATE'): BpfError {
+function linkError(message: string, errno: number, command: 'OBJ_PIN' | 'OBJ_GET' | 'LINK_GET_FD_BY_ID' | 'LINK_GET_NEXT_ID' | 'LINK_DETACH' | 'LINK_UPDATE' | 'OBJ_GET_INFO_BY_FD' | 'ITER_CREATE'): BpfError {
   return new BpfError(`${message} (${errnoName(errno)})`, { code: errnoName(errno), errno, command });
 }
 
@@ -104,6 +104,34 @@ export class Link implements Disposable {
       throw linkError(`cannot open link id ${id}`, -handle, 'LINK_GET_FD_BY_ID');
     }
     return new Link(handle, originFromInfo(handle));
+  }
+
+  /** Ids of every link, in increasing order (needs CAP_SYS_ADMIN). */
+  static *ids(): Generator<number> {
+    let id = 0;
+    for (;;) {
+      const next = native.linkNextId(id);
+      if (next === -Errno.ENOENT) return;
+      if (next < 0) throw linkError('cannot list links', -next, 'LINK_GET_NEXT_ID');
+      id = next;
+      yield id;
+    }
+  }
+
+  /** Info of every link, like `bpftool link show` (links detached meanwhile are skipped). */
+  static list(): LinkInfo[] {
+    const infos: LinkInfo[] = [];
+    for (const id of Link.ids()) {
+      const handle = native.linkFromId(id);
+      if (handle === -Errno.ENOENT) continue;
+      if (typeof handle === 'number') throw linkError(`cannot open link id ${id}`, -handle, 'LINK_GET_FD_BY_ID');
+      try {
+        infos.push(readLinkInfo(handle));
+      } finally {
+        native.objClose(handle);
+      }
+    }
+    return infos;
   }
 
   /** The program's name, as given at attach time (or the kernel's, for opened links). */

@@ -71,3 +71,15 @@ test('a closed link refuses use, and detach() leaves a pinned link defunct', nee
   assert.throws(() => link.info(), (e: unknown) => e instanceof BpfError && e.code === 'EBADF');
   assert.deepEqual(linksOfProgram(program.id), []);
 });
+
+test('Link.list() sees the links bpftool sees, with the same ids, types and programs', needs('clang', 'bpftool'), (t) => {
+  const fixture = loadFixture(t, 'attach_trace');
+  const program = fixture.program('raw_sys_enter');
+  using link = attachRawTracepoint(program, 'sys_enter');
+  const ours = Link.list().find((info) => info.id === link.id);
+  assert.deepEqual(ours && { id: ours.id, type: ours.typeName, prog_id: ours.programId }, { id: link.id, type: 'raw_tracepoint', prog_id: program.id });
+  const ids = [...Link.ids()];
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  // Links of other processes come and go meanwhile: compare ours only.
+  assert.deepEqual(linksOfProgram(program.id).map((l) => ({ id: l.id, type: l.type, prog_id: l.prog_id })), [{ id: link.id, type: 'raw_tracepoint', prog_id: program.id }]);
+});
