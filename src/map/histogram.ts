@@ -500,7 +500,12 @@ function readKeySlot(map: BpfMap, btf: Btf | undefined, layout: HistogramLayout,
   };
   const readCount = (values: Uint8Array, offset: number): bigint => {
     if (valueCodec === undefined) return readUnsigned(viewOf(values), offset, map.valueSize);
-    const value = valueCodec.decode(values, offset);
+    let value = valueCodec.decode(values, offset);
+    // A struct of one counter counts too (`struct { __u64 count; }`).
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const members = Object.values(value as Record<string, unknown>);
+      if (members.length === 1) value = members[0];
+    }
     if (typeof value === 'bigint') return value;
     if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
     throw histogramError(`the value is not a count but ${typeof value === 'object' ? 'a struct' : typeof value}: does the map keep its histogram in the value (libbpf-tools' struct hist with a 'slots' member)?`);

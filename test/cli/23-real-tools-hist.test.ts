@@ -1,0 +1,203 @@
+/**
+ * `hist` and `readHistograms` on the maps of real tools, compared with what the tools print or
+ * what bpftool dumps of the same maps:
+ * - bpftrace: hist(), lhist() and a keyed hist from a script whose values are fixed, compared
+ *   line for line with what bpftrace prints at exit;
+ * - runqlat and cpudist -P filtered to a child of the test that has stopped running, so the map
+ *   no longer changes: compared line for line with the tool's own histogram;
+ * - softirqs -d (histograms in its .bss), hardirqs -d (keyed by irq name), biolatency -D (keyed
+ *   by device): system-wide counts that only grow, so each count bpfmap reads lies between a
+ *   bpftool dump taken before and one taken after.
+ */
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { BpfMap, readHistograms } from '../../src/index.js';
+import { bpftoolJson, needs, tempDir } from '../helpers.js';
+import { startTool } from '../real-tools.js';
+import { cliJson, runCli } from './run-cli.js';
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Blocks of text separated by blank lines, grouped by the `@name` their header starts with. */
+function bpftraceBlocks(text: string): Map<string, string[]> {
+  const blocks = new Map<string, string[]>();
+  for (const block of text.split(/\n\n+/)) {
+    const name = /^(@[A-Za-z_0-9]+)[[:]/m.exec(block)?.[1];
+    if (name === undefined) continue;
+    const start = block.indexOf(name);
+    blocks.set(name, [...(blocks.get(name) ?? []), block.slice(start).trimEnd()]);
+  }
+  return blocks;
+}
+
+test('bpftrace hist(), lhist() and a keyed hist read as bpftrace prints them', needs('bpftrace', 'unshare'), async (t) => {
+  const dir = tempDir(t, 'bpfmap-bt');
+  const script = path.join(dir, 'hists.bt');
+  writeFileSync(script, `BEGIN {
+    @h = hist(-3); @h = hist(0); @h = hist(1); @h = hist(5); @h = hist(5); @h = hist(1500); @h = hist(3000000);
+    @l = lhist(7, 0, 100, 10); @l = lhist(-5, 0, 100, 10); @l = lhist(250, 0, 100, 10); @l = lhist(15, 0, 100, 10); @l = lhist(16, 0, 100, 10);
+    @k[comm] = hist(3); @k["other"] = hist(100); @k["other"] = hist(100); @k["third"] = hist(1 << 20);
+    printf("ready\\n");
+  }
+`);
+  const tool = await startTool(t, ['bpftrace', script], /^ready$/m);
+  const byName = (name: string): number => tool.map((info) => info.name === name, `named ${name}`).id;
+  const ours = [
+    runCli('hist', 'id', String(byName('AT_h'))),
+    runCli('hist', 'id', String(byName('AT_k'))),
+    runCli('hist', 'id', String(byName('AT_l')), '--layout', 'lhist', '--min', '0', '--max', '100', '--step', '10'),
+  ];
+  for (const result of ours) assert.equal(result.status, 0, result.stderr);
+  const data = cliJson<{ layout: string; source: string; histograms: Array<{ key: unknown; buckets: Array<Record<string, unknown>>; total: number }> }>('hist', 'id', String(byName('AT_h')));
+  const keyed = readHistograms(BpfMap.fromId(byName('AT_k'), { readOnly: true }));
+  const { stdout, status } = await tool.stop('SIGINT');
+  assert.equal(status, 0);
+  const theirs = bpftraceBlocks(stdout);
+  const mine = bpftraceBlocks(ours.map((result) => result.stdout).join('\n'));
+  for (const name of ['@h', '@k', '@l']) {
+    assert.ok(theirs.has(name), `bpftrace printed no ${name}: ${stdout}`);
+    assert.deepEqual(mine.get(name), theirs.get(name), name);
+  }
+  // As data: bpftrace's own ranges, the negative slot unbounded below.
+  assert.equal(data.layout, 'bpftrace-hist');
+  assert.equal(data.source, 'key-suffix');
+  assert.deepEqual(data.histograms[0]?.buckets[0], { slot: 0, low: null, high: -1, count: 1, label: '(..., 0)' });
+  assert.deepEqual(data.histograms[0]?.buckets.find((bucket) => bucket.label === '[4, 8)'), { slot: 4, low: 4, high: 7, count: 2, label: '[4, 8)' });
+  assert.equal(data.histograms[0]?.total, 7);
+  assert.deepEqual(keyed.histograms.map((histogram) => histogram.key), [{ key: 'bpftrace' }, { key: 'other' }, { key: 'third' }]);
+  assert.deepEqual(keyed.histograms[2]?.buckets, [{ slot: 22, low: 1048576n, high: 2097151n, count: 1n, label: '[1M, 2M)' }]);
+});
+
+/**
+ * A child that waits for a line on stdin, then sleeps 30 times for 10 ms (30 wake-ups, 30 short
+ * runs), prints `done` and sleeps for good: once it printed `done`, its histograms stay fixed.
+ */
+async function quietChild(t: TestContext): Promise<{ pid: number; run(): Promise<void> }> {
+  const child = spawn('sh', ['-c', 'read line; i=0; while [ $i -lt 30 ]; do sleep 0.01; i=$((i+1)); done; echo done; exec sleep 1000'], { stdio: ['pipe', 'pipe', 'ignore'] });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  return {
+    pid: child.pid!,
+    async run() {
+      child.stdin.write('go\n');
+      while (!out.includes('done')) await sleep(10);
+      await sleep(300);
+    },
+  };
+}
+
+/** The histogram lines a libbpf tool printed (header lines and rows, blank lines dropped). */
+function toolHistogramLines(stdout: string): string[] {
+  return stdout.split('\n').filter((line) => / : count {4}distribution$|^ *\d+ -> \d+ *: |^(pid|tid) = /.test(line));
+}
+
+for (const { tool, args, section } of [
+  { tool: 'runqlat', args: [], section: undefined },
+  { tool: 'runqlat', args: ['-P'], section: 'pid' },
+  { tool: 'cpudist', args: ['-P'], section: 'pid' },
+] as const) {
+  test(`${tool} ${args.join(' ')}: hist prints the tool's own histogram of the same map`, needs(tool, 'unshare'), async (t) => {
+    const child = await quietChild(t);
+    const running = await startTool(t, [tool, ...args, '-p', String(child.pid)], /Hit Ctrl-C/);
+    await child.run();
+    const hists = running.map((info) => info.name === 'hists', 'named hists');
+    const ours = runCli('hist', 'id', String(hists.id), '--unit', 'usecs', ...(section !== undefined ? ['--section', section] : []));
+    assert.equal(ours.status, 0, ours.stderr);
+    const { stdout } = await running.stop('SIGINT');
+    const theirs = toolHistogramLines(stdout);
+    assert.ok(theirs.length > 2, `${tool} printed no histogram: ${stdout}`);
+    assert.deepEqual(ours.stdout.split('\n').filter((line) => line !== ''), theirs);
+  });
+}
+
+/** Counts by slot from bpfmap's JSON buckets. */
+function denseCounts(buckets: ReadonlyArray<{ slot: number; count: number }>): number[] {
+  const counts: number[] = [];
+  for (const { slot, count } of buckets) counts[slot] = count;
+  return Array.from(counts, (count) => count ?? 0);
+}
+
+/** Asserts before[i] <= ours[i] <= after[i] for every slot. */
+function assertBetween(before: readonly number[], ours: readonly number[], after: readonly number[], what: string): void {
+  for (let slot = 0; slot < after.length; slot++) {
+    const mine = ours[slot] ?? 0;
+    assert.ok((before[slot] ?? 0) <= mine && mine <= (after[slot] ?? 0), `${what} slot ${slot}: ${before[slot]} <= ${mine} <= ${after[slot]}`);
+  }
+  assert.ok(ours.length <= after.length || ours.slice(after.length).every((count) => count === 0), `${what}: slots past the tool's`);
+}
+
+type HistJson = { histograms: Array<{ key: Record<string, unknown> | null; buckets: Array<{ slot: number; count: number }> }> };
+
+test('softirqs -d: the histograms in its .bss, one per softirq, between two bpftool dumps', needs('softirqs', 'unshare', 'bpftool'), async (t) => {
+  const running = await startTool(t, ['softirqs', '-d'], /Hit Ctrl-C/);
+  await sleep(1000);
+  const bss = running.map((info) => info.name.endsWith('.bss'), 'a .bss');
+  type Dump = Array<{ formatted: { value: { '.bss': Array<{ hists?: Array<{ slots: number[] }> }> } } }>;
+  const hists = (dump: Dump): number[][] => (dump[0]?.formatted.value['.bss'].find((v) => v.hists !== undefined)?.hists ?? []).map((h) => h.slots);
+  const before = hists(bpftoolJson<Dump>('map', 'dump', 'id', String(bss.id)));
+  const ours = cliJson<HistJson>('hist', 'id', String(bss.id), '--section', 'softirq');
+  const after = hists(bpftoolJson<Dump>('map', 'dump', 'id', String(bss.id)));
+  assert.equal(ours.histograms.length, after.length);
+  ours.histograms.forEach((histogram, index) => {
+    assert.deepEqual(histogram.key, { softirq: index });
+    assertBetween(before[index] ?? [], denseCounts(histogram.buckets), after[index] ?? [], `softirq ${index}`);
+  });
+  assert.ok(ours.histograms.some((histogram) => histogram.buckets.length > 0), 'no softirq ran in a second');
+  const text = runCli('hist', 'id', String(bss.id), '--section', 'softirq', '--unit', 'usecs');
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^softirq = 1\n {5}usecs {15}: count {4}distribution\n {9}0 -> 1 {10}: \d+/m);
+  assert.doesNotMatch(text.stdout, /\[object Object\]/);
+});
+
+test('hardirqs -d: histograms keyed by irq name, between two bpftool dumps', needs('hardirqs', 'unshare', 'bpftool'), async (t) => {
+  const running = await startTool(t, ['hardirqs', '-d'], /Hit Ctrl-C/);
+  await sleep(1000);
+  const infos = running.map((info) => info.name === 'infos', 'named infos');
+  type Dump = Array<{ formatted: { key: { name: string }; value: { slots: number[] } } }>;
+  const byName = (dump: Dump): Map<string, number[]> => new Map(dump.map((entry) => [entry.formatted.key.name, entry.formatted.value.slots]));
+  const before = byName(bpftoolJson<Dump>('map', 'dump', 'id', String(infos.id)));
+  const ours = cliJson<HistJson>('hist', 'id', String(infos.id));
+  const after = byName(bpftoolJson<Dump>('map', 'dump', 'id', String(infos.id)));
+  assert.ok(ours.histograms.length > 0, 'no interrupt in a second');
+  for (const histogram of ours.histograms) {
+    const name = String(histogram.key?.name);
+    assertBetween(before.get(name) ?? [], denseCounts(histogram.buckets), after.get(name) ?? [], name);
+  }
+  const text = runCli('hist', 'id', String(infos.id), '--section', 'name');
+  assert.equal(text.status, 0, text.stderr);
+  assert.match(text.stdout, /^name = \S+\n {5}value {15}: count {4}distribution$/m);
+});
+
+test('biolatency -D: histograms per disk with --section dev, between two bpftool dumps', needs('biolatency', 'unshare', 'bpftool'), async (t) => {
+  const dir = tempDir(t, 'bpfmap-bio');
+  const running = await startTool(t, ['biolatency', '-D'], /Hit Ctrl-C/);
+  // Direct writes reach the disk as block I/O at once.
+  const dd = spawn('dd', ['if=/dev/zero', `of=${path.join(dir, 'io')}`, 'bs=4k', 'count=200', 'oflag=direct'], { stdio: 'ignore' });
+  await new Promise((resolve) => dd.on('close', resolve));
+  const hists = running.map((info) => info.name === 'hists', 'named hists');
+  type Dump = Array<{ formatted: { key: { dev: number; cmd_flags: number }; value: { slots: number[] } } }>;
+  const byDev = (dump: Dump): Map<number, number[]> => {
+    const sums = new Map<number, number[]>();
+    for (const { formatted } of dump) {
+      const sum = sums.get(formatted.key.dev) ?? [];
+      formatted.value.slots.forEach((count, slot) => (sum[slot] = (sum[slot] ?? 0) + count));
+      sums.set(formatted.key.dev, sum);
+    }
+    return sums;
+  };
+  const before = byDev(bpftoolJson<Dump>('map', 'dump', 'id', String(hists.id)));
+  const ours = cliJson<HistJson>('hist', 'id', String(hists.id), '--section', 'dev');
+  const after = byDev(bpftoolJson<Dump>('map', 'dump', 'id', String(hists.id)));
+  assert.ok(ours.histograms.length > 0, 'no block I/O seen');
+  for (const histogram of ours.histograms) {
+    assert.deepEqual(Object.keys(histogram.key ?? {}), ['dev']);
+    const dev = Number(histogram.key?.dev);
+    assertBetween(before.get(dev) ?? [], denseCounts(histogram.buckets), after.get(dev) ?? [], `dev ${dev}`);
+  }
+});
