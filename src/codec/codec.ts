@@ -88,6 +88,16 @@ export function isBytesCodec(codec: Codec<unknown>): codec is BytesCodec {
   return (codec as Partial<BytesCodec>)[RAW_BYTES] === true;
 }
 
+/**
+ * A value as an error message shows it: primitives as themselves (`5`, `abc`), objects by
+ * `describe`. Never throws, unlike a template string, which calls a Proxy's or a fake typed
+ * array's `toString` (or throws for a Symbol).
+ */
+export function show(value: unknown): string {
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function')) return String(value);
+  return describe(value);
+}
+
 /** A short description of a value's type for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';

@@ -3,6 +3,7 @@
  * a blocking `poll()`, an async iterator that waits without blocking the event loop, and a
  * `close()` that ends every pending wait.
  */
+import { show } from '../codec/codec.js';
 import type { EventRecord } from './record.js';
 import { FdWaiter, type WaitResult } from './fd-waiter.js';
 import { argumentError } from '../sys/errors.js';
@@ -98,7 +99,7 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
     if (options === null || typeof options !== 'object') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `records options must be an object, got ${options === null ? 'null' : typeof options}`);
     const delivery = options.delivery ?? this.defaultDelivery;
     if (delivery !== 'at-least-once' && delivery !== 'at-most-once') {
-      throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delivery must be 'at-least-once' or 'at-most-once', got ${String(delivery)}`);
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delivery must be 'at-least-once' or 'at-most-once', got ${show(delivery)}`);
     }
     if (delivery === 'at-least-once') {
       if (this.defaultDelivery !== 'at-least-once') {

@@ -10,6 +10,7 @@
  * Unlike ring buffers, perf buffers wrap in memory: a record crossing the end is copied out in
  * two parts. Records are always delivered as copies (or decoded from one).
  */
+import { show } from '../codec/codec.js';
 import { BpfError, argumentError } from '../sys/errors.js';
 import { MapType } from '../sys/constants.js';
 import { native, nativeObject, type NativeMapping, type NativeObject } from '../sys/native.js';
@@ -122,11 +123,11 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
   static open<T = Uint8Array>(source: EventMapSource, options: PerfBufferOptions<T> = {}): PerfBuffer<T> {
     const pages = options.pagesPerCpu ?? 8;
     if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
-      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `pagesPerCpu must be a power of two, got ${pages}`);
+      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `pagesPerCpu must be a power of two, got ${show(pages)}`);
     }
     const wakeupEvents = options.wakeupEvents ?? 1;
     if (!Number.isInteger(wakeupEvents) || wakeupEvents < 1) {
-      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `wakeupEvents must be a positive integer, got ${wakeupEvents}`);
+      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `wakeupEvents must be a positive integer, got ${show(wakeupEvents)}`);
     }
     const timestamps = options.timestamps ?? false;
     if (typeof timestamps !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `timestamps must be a boolean, got ${typeof timestamps}`);
@@ -291,10 +292,10 @@ function checkPlacements(
   const indexes = new Set<number>();
   for (const { cpu, index } of buffers) {
     if (!Number.isInteger(cpu) || cpu < 0 || cpu >= possibleCpus()) {
-      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `buffers: cpu must be an integer from 0 to ${possibleCpus() - 1}, got ${cpu}`);
+      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `buffers: cpu must be an integer from 0 to ${possibleCpus() - 1}, got ${show(cpu)}`);
     }
     if (!Number.isInteger(index) || index < 0 || index >= maxEntries) {
-      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `buffers: index must be an integer from 0 to ${maxEntries - 1} (the map's max_entries), got ${index}`);
+      throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `buffers: index must be an integer from 0 to ${maxEntries - 1} (the map's max_entries), got ${show(index)}`);
     }
     if (cpus.has(cpu)) throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `buffers: cpu ${cpu} is listed twice`);
     if (indexes.has(index)) throw argumentError(RangeError, 'ERR_BPFMAP_OPTION', `buffers: index ${index} is listed twice`);

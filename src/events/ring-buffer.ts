@@ -45,7 +45,8 @@
  * never behind the ones handed out. The next `consume()`, or a reader opened later, starts at
  * the stored position.
  */
-import { BpfError, Errno } from '../sys/errors.js';
+import { BpfError, Errno, argumentError } from '../sys/errors.js';
+import { show } from '../codec/codec.js';
 import { MapType } from '../sys/constants.js';
 import { native, nativeObject, type NativeMapping } from '../sys/native.js';
 import { EventReader, type Delivery, type EventHandler } from './event-reader.js';
@@ -164,6 +165,7 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
    *   `ERR_BPFMAP_IN_USE` when this process reads it already.
    */
   static open<T = Uint8Array>(source: EventMapSource, options: RingBufferOptions<T> = {}): RingBuffer<T> {
+    if (options === null || typeof options !== 'object') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `RingBuffer options must be an object, got ${show(options)}`);
     const map = openEventMap(source, MapType.ringbuf, 'RingBuffer');
     try {
       return new RingBuffer<T>(map, options);

@@ -8,7 +8,7 @@
  * `submit()` (or `discard()`) clears the bit. Reservations may be committed out of order.
  */
 import { BpfError, argumentError } from '../sys/errors.js';
-import { uint8ArrayLength } from '../codec/codec.js';
+import { show, uint8ArrayLength } from '../codec/codec.js';
 import { MapType } from '../sys/constants.js';
 import { native, nativeObject, type NativeMapping } from '../sys/native.js';
 import { FdWaiter, type WaitResult } from './fd-waiter.js';
@@ -186,7 +186,7 @@ export class UserRingBuffer implements Disposable {
   reserve(size: number): UserRingBufferReservation {
     this.#ensureOpen();
     if (!Number.isInteger(size) || size < 1 || size > this.maxRecordSize) {
-      throw argumentError(RangeError, 'ERR_BPFMAP_RECORD_SIZE', `record size must be an integer from 1 to ${this.maxRecordSize} for user ring buffer '${this.name}', got ${size}`);
+      throw argumentError(RangeError, 'ERR_BPFMAP_RECORD_SIZE', `record size must be an integer from 1 to ${this.maxRecordSize} for user ring buffer '${this.name}', got ${show(size)}`);
     }
     const span = ringbufRecordSpan(size);
     const used = this.#producerPosition - this.#consumerPosition();

@@ -6,7 +6,7 @@
  * element operations put their key and value there and pass the addon only the map's handle, so
  * they allocate nothing but the decoded result and cross into native code once per operation.
  */
-import { type Codec, bytesCodec, isBytesCodec, copyBytes, describe, uint8ArrayLength } from '../codec/codec.js';
+import { show, type Codec, bytesCodec, isBytesCodec, copyBytes, describe, uint8ArrayLength } from '../codec/codec.js';
 import { native, nativeObject, nativeObjectOf, NativeKind, type HasNativeObject, type NativeMapHandle, type NativeMapId, type NativeObject } from '../sys/native.js';
 import { Command } from '../sys/commands.js';
 import { BpfError, BpfBatchError, Errno, check, checkHandle, sizeError, argumentError, errnoName, type ErrorSubject } from '../sys/errors.js';
@@ -113,7 +113,13 @@ function listOf<T>(items: Iterable<T>, what: string): T[] {
   if (items === null || (typeof items !== 'object' && typeof items !== 'function') || typeof (items as Partial<Iterable<T>>)[Symbol.iterator] !== 'function') {
     throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `${what} must be iterable, got ${describe(items)}`);
   }
-  return Array.from(items);
+  try {
+    return Array.from(items);
+  } catch (error) {
+    // A fake iterable (Object.create(Uint8Array.prototype) inherits the typed array iterator).
+    if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') throw error;
+    throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `${what} could not be iterated: ${error instanceof Error ? error.message : show(error)}`);
+  }
 }
 
 /** Checks that batch options are an object (or omitted). */
@@ -399,7 +405,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** Opens a map by its kernel-wide id (needs CAP_SYS_ADMIN). */
   static fromId<K = Uint8Array, T = Uint8Array, V = T>(id: number, options?: OpenOptions<K, T>): BpfMap<K, V> {
-    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_ID', `map id must be a positive 32-bit integer, got ${id}`);
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_ID', `map id must be a positive 32-bit integer, got ${show(id)}`);
     const attr = new StructBuffer(idAttr).setU32('id', id).setU32('open_flags', openFlags(options));
     const object = native.objGetById<'map'>(Command.MAP_GET_FD_BY_ID, id, openFlags(options));
     if (typeof object === 'number') {
@@ -419,7 +425,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
 
   /** Opens the map behind an fd the caller owns; the fd is duplicated, the caller keeps its own. */
   static fromFd<K = Uint8Array, T = Uint8Array, V = T>(fd: number, codecs?: MapCodecs<K, T>): BpfMap<K, V> {
-    if (!Number.isInteger(fd) || fd < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `fd must be a non-negative integer, got ${fd}`);
+    if (!Number.isInteger(fd) || fd < 0) throw argumentError(RangeError, 'ERR_BPFMAP_FD', `fd must be a non-negative integer, got ${show(fd)}`);
     return new BpfMap<K, V>(mapFromUserFd(fd), codecs);
   }
 
@@ -437,7 +443,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   static fromName<K = Uint8Array, T = Uint8Array, V = T>(name: string, options?: OpenOptions<K, T> & { readonly ambiguous?: 'throw' | 'first' }): BpfMap<K, V> {
     const ambiguous = options?.ambiguous ?? 'throw';
     if (ambiguous !== 'throw' && ambiguous !== 'first') {
-      throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `ambiguous must be 'throw' or 'first', got ${String(ambiguous)}`);
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `ambiguous must be 'throw' or 'first', got ${show(ambiguous)}`);
     }
     const ids = BpfMap.idsByName(name);
     if (ids.length === 0) {

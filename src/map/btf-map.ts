@@ -3,6 +3,7 @@
  * maps without a user-written layout, and map creation with BTF (so that bpftool and bpfmap show
  * `formatted` values for maps made from JavaScript).
  */
+import { show } from '../codec/codec.js';
 import { native, nativeObject } from '../sys/native.js';
 import { BpfError, Errno, argumentError } from '../sys/errors.js';
 import type { Codec } from '../codec/codec.js';
@@ -64,7 +65,7 @@ function isArrayIndexed(info: MapInfo): boolean {
 const arrayIndexCodec: Codec<number> = {
   size: 4,
   encode(value: number, target: Uint8Array, offset: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`array index must be an integer from 0 to 4294967295, got ${String(value)}`);
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`array index must be an integer from 0 to 4294967295, got ${show(value)}`);
     new DataView(target.buffer, target.byteOffset, target.byteLength).setUint32(offset, value, true);
   },
   decode(source: Uint8Array, offset: number): number {

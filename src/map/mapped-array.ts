@@ -1,4 +1,5 @@
 /** `MappedArray`: the values of an MMAPABLE array map, memory-mapped. */
+import { show } from '../codec/codec.js';
 import { native, type NativeMapping, type NativeObject } from '../sys/native.js';
 import { BpfError, argumentError, type ErrorSubject } from '../sys/errors.js';
 import { roundUp8 } from '../sys/layout.js';
@@ -82,10 +83,10 @@ export class MappedArray {
     // `x >>> 0 === x` is the cheap test for "a u32 integer": reads through the mapping should
     // cost a memory access, not a pile of checks.
     if (index >>> 0 !== index || index >= this.length) {
-      throw new RangeError(`index expected an integer from 0 to ${this.length - 1}, got ${index}`);
+      throw new RangeError(`index expected an integer from 0 to ${this.length - 1}, got ${show(index)}`);
     }
     if (fieldOffset >>> 0 !== fieldOffset || fieldOffset + width > this.valueSize) {
-      throw new RangeError(`offset expected an integer from 0 to ${this.valueSize - width}, got ${fieldOffset}`);
+      throw new RangeError(`offset expected an integer from 0 to ${this.valueSize - width}, got ${show(fieldOffset)}`);
     }
     return index * this.stride + fieldOffset;
   }

@@ -2,7 +2,7 @@
 import { MapFlags, MapType, resolveMapType, type MapTypeName } from '../sys/constants.js';
 import { argumentError } from '../sys/errors.js';
 import type { HasNativeObject } from '../sys/native.js';
-import { describe } from '../codec/codec.js';
+import { show, describe } from '../codec/codec.js';
 import { mapCreateAttr, StructBuffer } from '../sys/layout.js';
 
 /** A map flag's name, as in `MapFlags`. */
@@ -56,7 +56,7 @@ const NAME_PATTERN = /^[A-Za-z0-9_.]{0,15}$/;
 
 function u32(value: unknown, option: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw argumentError(RangeError, 'ERR_BPFMAP_SPEC', `${option} must be an integer from 0 to 4294967295, got ${String(value)}`);
+    throw argumentError(RangeError, 'ERR_BPFMAP_SPEC', `${option} must be an integer from 0 to 4294967295, got ${show(value)}`);
   }
   return value;
 }
@@ -72,7 +72,7 @@ export function resolveFlags(flags: MapSpec['flags']): number {
   for (const name of flags as readonly unknown[]) {
     const bit = typeof name === 'string' && Object.hasOwn(MapFlags, name) ? MapFlags[name as MapFlagName] : undefined;
     if (bit === undefined) {
-      throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `unknown map flag '${String(name)}': expected one of ${Object.keys(MapFlags).join(', ')}`);
+      throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `unknown map flag '${show(name)}': expected one of ${Object.keys(MapFlags).join(', ')}`);
     }
     value |= bit;
   }
@@ -89,7 +89,7 @@ export function encodeMapSpec(spec: MapSpec): { attr: Uint8Array; type: number; 
   const type = resolveMapType(spec.type);
   const name = spec.name ?? '';
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
-    throw argumentError(RangeError, 'ERR_BPFMAP_SPEC', `map name must be up to 15 characters of [A-Za-z0-9_.], got '${String(name)}'`);
+    throw argumentError(RangeError, 'ERR_BPFMAP_SPEC', `map name must be up to 15 characters of [A-Za-z0-9_.], got '${show(name)}'`);
   }
   let flags = resolveFlags(spec.flags);
   if (spec.mmapable) flags |= MapFlags.MMAPABLE;

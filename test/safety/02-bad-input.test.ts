@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { BpfMap, BpfError, BatchCursor, possibleCpus, typedMap } from '../../src/index.js';
+import { BpfMap, BpfError, BatchCursor, BpfRecord, arrayOf, possibleCpus, typedMap, type Template } from '../../src/index.js';
 import { needs, pinDir, u32le, u64le } from '../helpers.js';
 import { throwsCoded, snapshot } from './coded.js';
 
@@ -110,4 +110,22 @@ test('typed() and typedMap() on a map without BTF throw at the call', needs(), (
   using plain = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 1 });
   throwsCoded(() => plain.typed(), TypeError, 'ERR_BPFMAP_NO_BTF', /has no BTF/);
   throwsCoded(() => typedMap(plain as BpfMap<unknown, unknown>), TypeError, 'ERR_BPFMAP_NO_BTF');
+});
+
+test('record templates: sizes past what a map holds, cycles, deep nesting, forged arrays, null options', () => {
+  const started = Date.now();
+  throwsCoded(() => new BpfRecord('100000000Q'), TypeError, 'ERR_BPFMAP_RECORD_FORMAT', /more than the 4194304/);
+  throwsCoded(() => new BpfRecord(arrayOf('Q', 2 ** 40)), TypeError, 'ERR_BPFMAP_RECORD_FORMAT');
+  assert.ok(Date.now() - started < 2000, 'refused before laying out the values');
+  const cyclic: unknown[] = [['a', 'I']];
+  cyclic.push(['self', cyclic]);
+  throwsCoded(() => new BpfRecord(cyclic as Template), TypeError, 'ERR_BPFMAP_RECORD_FORMAT', /nest deeper|cyclic/);
+  let deep: Template = 'I';
+  for (let i = 0; i < 5000; i++) deep = [['x', deep]] as Template;
+  throwsCoded(() => new BpfRecord(deep), TypeError, 'ERR_BPFMAP_RECORD_FORMAT', /nest deeper/);
+  for (const forged of [{ arrayOf: 'I', length: -1 }, { arrayOf: null, length: 2 }, { arrayOf: 'I', length: 'x' }]) {
+    throwsCoded(() => new BpfRecord(forged as Template), TypeError, 'ERR_BPFMAP_RECORD_FORMAT');
+  }
+  throwsCoded(() => new BpfRecord('Q', null as never), TypeError, 'ERR_BPFMAP_RECORD_FORMAT', /options must be an object/);
+  assert.equal(new BpfRecord('524288Q').size, 4 << 20, 'the largest map value still works');
 });

@@ -9,7 +9,7 @@
  */
 import { nativeLittleEndian, parseFormat, type ByteOrder, type FormatCode } from './format.js';
 import { recordFormatError } from './errors.js';
-import { classifyTemplate, type Template } from './template.js';
+import { classifyTemplate, MAX_RECORD_SIZE, type Template } from './template.js';
 
 /** One value stored in bytes: an integer, float, bool, char or byte string. */
 export interface ScalarLayout {
@@ -94,8 +94,35 @@ class LayoutBuilder {
     if (this.native) this.cursor = roundUp(this.cursor, alignment);
   }
 
+  /** How deep `alignmentOf`/`place` are in the template now. */
+  private depth = 0;
+
+  /** Refuses templates nested deeper than MAX_TEMPLATE_DEPTH (and so cyclic ones). */
+  private enter(where: string): void {
+    if (++this.depth > MAX_TEMPLATE_DEPTH) {
+      this.depth = 0;
+      throw recordFormatError(`${where}: templates nest deeper than ${MAX_TEMPLATE_DEPTH} levels (is the template cyclic?)`);
+    }
+  }
+
+  /** Refuses a record that grows past what a map value can hold, before placing its values. */
+  private reserve(bytes: number, where: string): void {
+    if (this.cursor + bytes > MAX_RECORD_SIZE) {
+      throw recordFormatError(`${where}: the record would be ${this.cursor + bytes} bytes, more than the ${MAX_RECORD_SIZE} a map value can hold (the kernel's KMALLOC_MAX_SIZE)`);
+    }
+  }
+
   /** The alignment a template needs (1 unless `@`). */
   alignmentOf(template: Template, where: string): number {
+    this.enter(where);
+    try {
+      return this.alignmentOfInner(template, where);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private alignmentOfInner(template: Template, where: string): number {
     if (!this.native) return 1;
     const classified = classifyTemplate(template, where);
     switch (classified.form) {
@@ -113,6 +140,15 @@ class LayoutBuilder {
 
   /** Places a template at the cursor and returns its value's layout (undefined for pads only). */
   place(template: Template, where: string): ValueLayout | undefined {
+    this.enter(where);
+    try {
+      return this.placeInner(template, where);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private placeInner(template: Template, where: string): ValueLayout | undefined {
     const classified = classifyTemplate(template, where);
     switch (classified.form) {
       case 'format':
@@ -153,6 +189,7 @@ class LayoutBuilder {
     for (const item of parsed.items) {
       const { format } = item;
       const size = this.itemSize(format, where);
+      this.reserve(item.count * (format.kind === 'bytes' || format.kind === 'pascal' || format.kind === 'pad' ? 1 : size), where);
       if (format.kind === 'bytes' || format.kind === 'pascal') {
         scalars.push({ kind: 'scalar', format, offset: this.cursor, size: item.count, littleEndian });
         this.cursor += item.count;
@@ -219,6 +256,9 @@ function uniformStride(elements: readonly ValueLayout[]): number | undefined {
   }
   return stride;
 }
+
+/** Templates may nest this deep (structs in arrays in structs...); deeper is refused, so is a cycle. */
+export const MAX_TEMPLATE_DEPTH = 64;
 
 /**
  * Lays out a template with a byte order.

@@ -82,6 +82,7 @@ export class BpfRecord<T = RecordObject> implements Codec<T> {
    * @throws TypeError (`ERR_BPFMAP_RECORD_FORMAT`) naming the part of the template that is wrong.
    */
   constructor(template: Template, options: BpfRecordOptions = {}) {
+    if (options === null || typeof options !== 'object') throw recordFormatError(`options must be an object, got ${describe(options)}`);
     const { byteOrder = '=', strings = 'bytes', name = 'value' } = options;
     if (!isByteOrder(byteOrder)) throw recordFormatError(`byteOrder must be one of @ = < > !, got ${describe(byteOrder)}`);
     if (strings !== 'bytes' && strings !== 'text') throw recordFormatError(`strings must be 'bytes' or 'text', got ${describe(strings)}`);

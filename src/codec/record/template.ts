@@ -10,6 +10,7 @@
  * JavaScript has no tuples, so a list of two-element lists that start with a string reads as a
  * struct; write `arrayOf(['B', 'H'], 4)` for an array of such lists.
  */
+import { show } from '../codec.js';
 import { recordFormatError } from './errors.js';
 
 /** A struct field: its name and its template. */
@@ -23,6 +24,13 @@ export interface ArrayTemplate<E extends Template = Template> {
   readonly length: number;
 }
 
+/**
+ * The largest record: a map value can be no larger than the kernel's KMALLOC_MAX_SIZE (4 MiB on
+ * x86-64 and arm64 with 4 KiB pages), so a template that needs more is refused before its values
+ * are laid out one by one.
+ */
+export const MAX_RECORD_SIZE = 4 << 20;
+
 /** Any record template: a format string, a struct, an array, or `arrayOf`. */
 export type Template = string | readonly FieldTemplate[] | readonly Template[] | ArrayTemplate;
 
@@ -34,7 +42,7 @@ export type Template = string | readonly FieldTemplate[] | readonly Template[] |
  * new BpfRecord([['flows', arrayOf([['saddr', 'I'], ['daddr', 'I']], 16)]]);
  */
 export function arrayOf<const E extends Template>(element: E, length: number): ArrayTemplate<E> {
-  if (!Number.isSafeInteger(length) || length < 0) throw recordFormatError(`arrayOf: length must be a non-negative integer, got ${String(length)}`);
+  if (!Number.isSafeInteger(length) || length < 0) throw recordFormatError(`arrayOf: length must be a non-negative integer, got ${show(length)}`);
   return { arrayOf: element, length };
 }
 
@@ -77,6 +85,8 @@ export function classifyTemplate(template: unknown, where: string): ClassifiedTe
   if (typeof template === 'object' && template !== null && 'arrayOf' in template) {
     const { arrayOf: element, length } = template as ArrayTemplate;
     if (!Number.isSafeInteger(length) || length < 0) throw recordFormatError(`${where}: arrayOf length must be a non-negative integer`);
+    // Every element takes at least a byte, and no map value is larger than MAX_RECORD_SIZE.
+    if (length > MAX_RECORD_SIZE) throw recordFormatError(`${where}: arrayOf length ${length} is more than the ${MAX_RECORD_SIZE} bytes a map value can hold (the kernel's KMALLOC_MAX_SIZE)`);
     return { form: 'array', elements: new Array<Template>(length).fill(element) };
   }
   throw recordFormatError(`${where}: expected a format string, a list of [name, template] pairs, a list of templates or arrayOf(), got ${template === null ? 'null' : typeof template}`);
