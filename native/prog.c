@@ -42,7 +42,8 @@ static int arg_records(napi_env env, napi_value v, size_t rec_size, uint8_t **da
  * progLoad(attr, insns, license, log|null, funcInfo|null, lineInfo|null, maps[], btf|null,
  *          attachBtfObject|null, logTrueSize: Uint32Array(1)) -> prog handle | -errno
  * attr: at least PROG_LOAD_SIZE bytes; only its pointer-free fields are used.
- * maps: map handles; instructions name them by index (BPF_PSEUDO_MAP_IDX[_VALUE]) in fd_array.
+ * maps: map handles; instructions name them by index (BPF_PSEUDO_MAP_IDX[_VALUE]), rewritten here
+ *   to the handles' private fds; the same fds go in fd_array.
  */
 static napi_value prog_load(napi_env env, napi_callback_info info) {
   ARGS(10);
@@ -88,6 +89,33 @@ static napi_value prog_load(napi_env env, napi_callback_info info) {
     }
   }
 
+  /*
+   * The instructions, copied into addon memory (a JavaScript buffer may change under a
+   * concurrent writer), with each map reference by index (BPF_PSEUDO_MAP_IDX[_VALUE], which
+   * JavaScript writes) turned into a reference by this call's private fd (BPF_PSEUDO_MAP_FD /
+   * _VALUE): the kernel then computes the same program tag as for a libbpf load, and no fd number
+   * from JavaScript ever reaches an instruction. Out-of-range indexes are refused here.
+   */
+  uint8_t *code = malloc(insns_len);
+  if (!code) { free(fd_array); return num(env, -ENOMEM); }
+  memcpy(code, insns, insns_len);
+  for (size_t i = 0; i + 1 < insns_len / 8; i++) {
+    uint8_t *insn = code + i * 8;
+    if (insn[0] != 0x18) continue; /* BPF_LD | BPF_IMM | BPF_DW */
+    uint8_t src = insn[1] >> 4;
+    if (src == 5 || src == 6) {
+      uint32_t index = get_u32(insn, 4);
+      if (index >= map_count) {
+        free(code); free(fd_array);
+        THROW_CODE(env, "ERR_BPFMAP_PROGRAM", "progLoad: an instruction names a map index beyond the maps given");
+      }
+      insn[1] = (uint8_t)((insn[1] & 0x0f) | ((src == 5 ? 1 : 2) << 4));
+      put_u32(insn, 4, fd_array[index]);
+    }
+    i++; /* the second half of the 16-byte load */
+  }
+  insns = code;
+
   uint8_t attr[ATTR_SIZE];
   memset(attr, 0, sizeof(attr));
   memcpy(attr, js_attr, PROG_LOAD_SIZE);
@@ -114,6 +142,7 @@ static napi_value prog_load(napi_env env, napi_callback_info info) {
   long rc = sys_bpf(CMD_PROG_LOAD, attr, PROG_LOAD_SIZE);
   int saved = errno;
   free(fd_array);
+  free(code);
   uint32_t true_size = get_u32(attr, PL_LOG_TRUE_SIZE);
   memcpy(true_size_out, &true_size, 4);
   errno = saved;

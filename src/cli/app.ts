@@ -60,6 +60,8 @@ export const commands: readonly CommandEntry[] = [
   },
   { name: 'demo', usage: 'demo', load: async () => (await import('./commands/demo.js')).demoCommand },
   { name: 'gen', usage: 'gen    OBJECT [name NAME] [import MODULE] [path]', load: async () => (await import('./commands/gen.js')).genCommand },
+  { name: 'load', usage: 'load   OBJECT PATH [pinmaps MAP_DIR] [autoattach]', load: async () => (await import('./commands/load.js')).loadCommand },
+  { name: 'prog', usage: 'prog show [PROG]', load: async () => (await import('./commands/prog.js')).progCommand },
 ];
 
 /** The command a word selects (any prefix, first match in table order). */

@@ -10,6 +10,7 @@ import { native, NativeKind, nativeObject, type NativeObject } from '../sys/nati
 import { BpfError, Errno, errnoName, argumentError } from '../sys/errors.js';
 import { MapType, mapTypeName } from '../sys/constants.js';
 import { progLoadAttr, StructBuffer } from '../sys/layout.js';
+import { possibleCpus } from '../sys/cpus.js';
 import { loadBtfIntoKernel } from '../codec/btf/load.js';
 import { kernelBtf } from '../codec/btf/sources.js';
 import { BpfMap } from '../map/bpf-map.js';
@@ -47,7 +48,8 @@ function createMap(spec: ObjectMapSpec, btfFd: number | undefined, inner: BpfMap
     type: spec.type,
     keySize: spec.keySize,
     valueSize: spec.valueSize,
-    maxEntries: spec.maxEntries,
+    // libbpf's map_set_def_max_entries: a perf event array of 0 entries gets one per possible CPU.
+    maxEntries: spec.type === MapType.perf_event_array && spec.maxEntries === 0 ? possibleCpus() : spec.maxEntries,
     name: spec.name.slice(0, 15),
     flags: spec.flags,
     ...(spec.mapExtra ? { mapExtra: spec.mapExtra } : {}),

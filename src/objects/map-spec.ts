@@ -331,19 +331,16 @@ export function parseDataMaps(elf: ElfObject, btf: Btf | undefined, objectName: 
     if (!isDataSection(section.name) || section.size === 0) continue;
     const datasec = btf?.typesByName(section.name, 'datasec')[0];
     const readOnly = section.name.startsWith('.rodata');
-    // libbpf maps a data section into user space only when it has a variable a skeleton exposes
-    // (a global one); sections of static data or string literals stay unmappable.
-    const exposed = datasec?.vars.some((v) => {
-      const variable = btf?.type(v.type);
-      return variable?.kind === 'var' && variable.linkage !== 0;
-    }) ?? false;
+    // Every data map is mmapable, as libbpf 1.1 (Debian's bpftool) makes them, so a map pinned by
+    // `bpftool prog loadall` and one made here agree. (Newer libbpf leaves sections holding only
+    // static variables unmappable.)
     const data = new Uint8Array(section.size);
     if (section.type !== SectionType.NOBITS) data.set(elf.data(section));
     maps.push(new ObjectMapSpec({
       name: internalMapName(objectName, section.name),
       kind: 'data', sectionName: section.name, sectionOffset: 0,
       type: MapType.array, keySize: 4, valueSize: section.size, maxEntries: 1,
-      flags: (readOnly ? MapFlags.RDONLY_PROG : 0) | (exposed ? MapFlags.MMAPABLE : 0),
+      flags: (readOnly ? MapFlags.RDONLY_PROG : 0) | MapFlags.MMAPABLE,
       valueTypeId: datasec?.id ?? 0,
       data,
     }));
