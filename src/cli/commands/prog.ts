@@ -67,7 +67,7 @@ function infosFor(context: CommandContext): ProgramInfo[] {
     return matches;
   }
   using program = openProgram(ref);
-  return [readProgramInfo(program.fd)];
+  return [readProgramInfo(program.handle)];
 }
 
 function run(context: CommandContext): void {
