@@ -1,5 +1,5 @@
 /**
- * Ctrl-C for long-running commands (`events`, `watch`): SIGINT and SIGTERM abort a signal instead
+ * Ctrl-C for long-running commands (`events`, `watch`): SIGINT, SIGTERM and SIGHUP abort a signal instead
  * of killing the process, so the command can close its readers and restore the terminal before
  * exiting with status 0. Disposing puts the default handling back.
  */
@@ -12,6 +12,9 @@ export class Interrupt implements Disposable {
   constructor() {
     process.on('SIGINT', this.#onSignal);
     process.on('SIGTERM', this.#onSignal);
+    // A closed terminal window (SIGHUP) ends the command the same way, so `watch` gives back the
+    // alternate screen and the cursor to a terminal that survives (tmux, screen, a re-attach).
+    process.on('SIGHUP', this.#onSignal);
   }
 
   /** Aborted on the first SIGINT or SIGTERM (or `abort()`). */
@@ -28,5 +31,6 @@ export class Interrupt implements Disposable {
   [Symbol.dispose](): void {
     process.off('SIGINT', this.#onSignal);
     process.off('SIGTERM', this.#onSignal);
+    process.off('SIGHUP', this.#onSignal);
   }
 }

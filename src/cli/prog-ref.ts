@@ -84,38 +84,6 @@ function programInfo(fd: NativeObject<'prog'>): { tag: string; name: string; btf
   return { tag: Buffer.from(info.raw('tag')).toString('hex'), name: info.text('name'), btfId: info.u32('btf_id') };
 }
 
-/** The ids of the maps an open program uses. */
-function programMapIds(fd: NativeObject<'prog'>): Uint32Array {
-  let ids = new Uint32Array(64);
-  for (;;) {
-    const count = native.progMapIds(fd, ids);
-    if (count < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -count, undefined, 'program map ids');
-    if (count <= ids.length) return ids.subarray(0, count);
-    ids = new Uint32Array(count);
-  }
-}
-
-/**
- * The BTF ids of the loaded programs that use map `mapId`, each once, in program id order. A
- * program's BTF is its object's, so it declares the types of the records the program writes into
- * the map even when the map itself was created without BTF (as libbpf creates ring buffers).
- */
-export function programBtfIdsUsingMap(mapId: number): number[] {
-  const btfIds = new Set<number>();
-  for (const id of programIds()) {
-    const fd = programFdById(id);
-    if (fd === undefined) continue; // unloaded since it was listed
-    try {
-      if (!programMapIds(fd).includes(mapId)) continue;
-      const { btfId } = programInfo(fd);
-      if (btfId !== 0) btfIds.add(btfId);
-    } finally {
-      native.objClose(fd);
-    }
-  }
-  return [...btfIds];
-}
-
 /** Opens the one program a reference names; fails naming what was missing or ambiguous. */
 export function openProgram(ref: ProgRef): ProgramFd {
   switch (ref.kind) {

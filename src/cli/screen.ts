@@ -68,10 +68,18 @@ export class Screen implements Disposable {
     this.#open = false;
     if (this.#rawMode) {
       this.#stdin.off('data', this.#onData);
-      this.#stdin.setRawMode(false);
+      try {
+        this.#stdin.setRawMode(false);
+      } catch {
+        // (The terminal hung up: see below.)
+      }
       this.#stdin.pause();
     }
-    this.#write(SHOW_CURSOR + LEAVE_ALTERNATE_SCREEN);
+    try {
+      this.#write(SHOW_CURSOR + LEAVE_ALTERNATE_SCREEN);
+    } catch {
+      // A terminal that hung up (SIGHUP) takes no more output: there is nothing left to restore.
+    }
   }
 
   /** Gives the terminal back as it was: cursor shown, main screen, cooked input. Idempotent. */

@@ -78,6 +78,19 @@ function roundRate(rate: number): number {
   return Math.round(rate * 10) / 10;
 }
 
+/**
+ * Field names that hold a time or an identity rather than a count: a rate of a timestamp is 1e9/s
+ * of nothing, and a rate of a pid is noise. Matched on the whole name or one of its `_` parts:
+ * `ts`, `time`, `timestamp`, `stamp`, `tstamp`, `start`, `last`, `*_ns`/`*_us`/`*_ms`, `id`, `*_id`, `pid`,
+ * `tid`, `tgid`, `ppid`, `uid`, `gid`, `cpu`, `state`, `type`, `kind`, `flags`, `mode`.
+ */
+const RATELESS_NAME = /(^|_)(ts|time|timestamp|stamp|tstamp|start|last|id|pid|tid|tgid|ppid|uid|gid|cpu|state|type|kind|flags|mode)(_|$)|_(ns|us|ms)$|(time|stamp|_id|id_)$/i;
+
+/** True when a field named `name` gets no rate column by its name (see RATELESS_NAME). */
+export function ratelessByName(name: string): boolean {
+  return RATELESS_NAME.test(name);
+}
+
 /** Turns successive samples of a map into table rows with rates. */
 export class WatchRates {
   /** The previous sample's numeric cells, by key text and column. */
@@ -87,7 +100,16 @@ export class WatchRates {
   constructor(
     /** True to show a column per CPU (and the sum) instead of the sum alone. */
     readonly perCpuColumns: boolean,
+    /**
+     * Fields that get no rate whatever their name: from the map's BTF, members that are enums
+     * or pointers (`value` for a value that is one). Names that say time or identity never do.
+     */
+    readonly ratelessFields: ReadonlySet<string> = new Set(),
   ) {}
+
+  #hasRate(name: string): boolean {
+    return !this.ratelessFields.has(name) && !ratelessByName(name);
+  }
 
   /** The rows of one sample taken at `timeMs` (a monotonic clock), sorted by key. */
   rows(samples: readonly WatchSample[], timeMs: number): WatchRow[] {
@@ -109,7 +131,7 @@ export class WatchRates {
         } else {
           cells.push([name, cell]);
         }
-        if (!isNumeric(cell)) continue;
+        if (!isNumeric(cell) || !this.#hasRate(name)) continue;
         numbers.set(name, cell);
         const before = previous?.get(name);
         const column = `${scalarValue && this.perCpuColumns && perCpu.length > 1 ? 'sum' : name}/s`;

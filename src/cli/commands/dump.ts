@@ -108,7 +108,7 @@ async function dumpOne(map: BpfMap, requestedBatch: number | undefined, { out, s
         else out.line(printer.text(keys, i * keySize, values, i * valueStride));
       }
       count += batch.count;
-      progress.add(batch.count);
+      if (progress.add(batch.count)) await progress.pause();
     }
   }
   progress.finish();

@@ -16,7 +16,7 @@ import type { BpfMap } from '../../map/bpf-map.js';
 import { MapType } from '../../sys/constants.js';
 import type { Command, CommandContext } from '../command.js';
 import { hexLine } from '../entries.js';
-import { findTypeId, mapBtfOf, typeIdByName } from '../formatter.js';
+import { typeIdByName } from '../formatter.js';
 import { OperationError, UsageError, parseMapRef, parseSeconds, parseU32 } from '../grammar.js';
 import { Interrupt } from '../interrupt.js';
 import { mapLabel, openMap } from '../map-ref.js';
@@ -48,27 +48,17 @@ async function findRecordType(map: BpfMap, btfFile: string | undefined, typeName
     }
     return { btf, typeId: typeIdByName(btf, typeName) };
   }
-  const mapBtf = await mapBtfOf(map, { requireTypes: false });
-  if (mapBtf !== undefined) {
-    const typeId = findTypeId(mapBtf.btf, typeName);
-    if (typeId !== undefined) return { btf: mapBtf.btf, typeId };
+  // The library's search: the map's own BTF, then that of each loaded program using the map.
+  const { findRecordType: findInMapAndPrograms } = await import('../../map/map-users.js');
+  try {
+    const { btf, typeId } = findInMapAndPrograms(map, typeName);
+    return { btf, typeId };
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'ERR_BPFMAP_RECORD_TYPE' && code !== 'ERR_BPFMAP_TYPE_NAME') throw error;
+    const hint = code === 'ERR_BPFMAP_RECORD_TYPE' ? '; name the BPF object (or a BTF file) with --btf FILE' : '';
+    throw new UsageError(`--type: ${(error as Error).message}${hint}`);
   }
-  const [{ programBtfIdsUsingMap }, { btfFromId }] = await Promise.all([import('../prog-ref.js'), import('../../codec/btf/sources.js')]);
-  const programBtfIds = programBtfIdsUsingMap(map.id);
-  for (const btfId of programBtfIds) {
-    const { btf } = btfFromId(btfId);
-    const typeId = findTypeId(btf, typeName);
-    if (typeId !== undefined) return { btf, typeId };
-  }
-  const mapName = mapLabel(map);
-  const looked = [
-    ...(mapBtf !== undefined ? [`the BTF of ${mapName}`] : []),
-    ...(programBtfIds.length > 0 ? [`the BTF of the ${programBtfIds.length === 1 ? 'program' : `${programBtfIds.length} programs`} using it`] : []),
-  ];
-  const what = looked.length > 0
-    ? `no type '${typeName.trim()}' in ${looked.join(' or ')}`
-    : `nowhere to look for '${typeName.trim()}': ${mapName} has no BTF and no loaded program with BTF uses it`;
-  throw new UsageError(`--type: ${what}; name the BPF object (or a BTF file) with --btf FILE`);
 }
 
 /** The printer of raw records. */
