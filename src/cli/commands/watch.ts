@@ -4,7 +4,8 @@
  * per second of every numeric field since the previous redraw. Per-CPU values are summed; with
  * `--per-cpu` each CPU gets a column too. On a terminal it takes the alternate screen and hides
  * the cursor until `q` or Ctrl-C, then gives the terminal back as it was. On a pipe it prints
- * one table per interval. With `-j`, one JSON document per interval instead.
+ * one table per interval. With `-j`, one JSON document per interval instead. A map that no loaded
+ * program uses any more (its tool exited; a pin keeps it) is marked orphaned in the header.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BpfMap } from '../../map/bpf-map.js';
@@ -15,12 +16,36 @@ import { mapTypesOf, type MapTypes } from '../formatter.js';
 import { UsageError, parseMapRef, parseSeconds } from '../grammar.js';
 import { Interrupt } from '../interrupt.js';
 import { mapLabel, openMap } from '../map-ref.js';
+import { programsUsingMap } from '../../map/map-users.js';
 import { Output, Writer } from '../output.js';
 import { Screen } from '../screen.js';
 import { DecodedTable } from '../table.js';
 import { WatchRates, type WatchSample } from '../watch-frame.js';
 
 const DEFAULT_INTERVAL_MS = 1000;
+/** How often watch asks again whether any program uses the map (it walks every program). */
+const ORPHAN_CHECK_MS = 2000;
+
+/**
+ * Whether any loaded program still uses the map, asked at most every ORPHAN_CHECK_MS. A map whose
+ * programs are gone (its tool exited, a pin keeps it) no longer changes from the kernel side.
+ */
+class OrphanCheck {
+  #checkedAt = -Infinity;
+  #orphaned = false;
+
+  constructor(readonly map: BpfMap) {}
+
+  orphaned(now: number): boolean {
+    if (now - this.#checkedAt < ORPHAN_CHECK_MS) return this.#orphaned;
+    this.#checkedAt = now;
+    this.#orphaned = programsUsingMap(this.map).length === 0;
+    return this.#orphaned;
+  }
+}
+
+/** What the header says of an orphaned map. */
+export const ORPHANED_NOTE = 'orphaned: no program uses this map';
 
 /** A writer that keeps lines in memory, so a table can be drawn as one frame. */
 class LineCollector extends Writer {
@@ -108,10 +133,11 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   const read = sampler(map, types);
   const rates = new WatchRates(perCpuColumns, types === undefined ? new Set() : ratelessMembers(types));
   const title = `${mapLabel(map)} (${map.typeName}, id ${map.id})`;
+  const orphans = new OrphanCheck(map);
 
   using interrupt = new Interrupt();
   if (out.json) {
-    await watchJson(map, read, rates, intervalMs, out, interrupt);
+    await watchJson(map, read, rates, intervalMs, out, interrupt, orphans);
     return;
   }
   const terminal = process.stdout.isTTY === true;
@@ -123,7 +149,8 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
     for (const row of rows) table.add({ key: row.key, value: row.value });
     table.finish();
     const clock = new Date().toTimeString().slice(0, 8);
-    const header = `${title}: ${rows.length} entr${rows.length === 1 ? 'y' : 'ies'}, every ${intervalMs / 1000} s, ${clock}${terminal ? '    q or Ctrl-C quits' : ''}`;
+    const orphaned = orphans.orphaned(performance.now()) ? ` [${ORPHANED_NOTE}]` : '';
+    const header = `${title}: ${rows.length} entr${rows.length === 1 ? 'y' : 'ies'}, every ${intervalMs / 1000} s, ${clock}${orphaned}${terminal ? '    q or Ctrl-C quits' : ''}`;
     const lines = [header, '', ...collector.lines()];
     if (screen !== undefined) {
       const hidden = lines.length - screen.rows;
@@ -142,10 +169,11 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
  * `{"map": {...}, "time": ISO-8601, "entries": [{"key": ..., "value": {...}}]}` where `value` holds
  * the table's columns: the fields, `FIELD/s` rates (null in the first document), per-CPU columns.
  */
-async function watchJson(map: BpfMap, read: () => WatchSample[], rates: WatchRates, intervalMs: number, out: Output, interrupt: Interrupt): Promise<void> {
-  const subject = { id: map.id, name: map.name, type: map.typeName };
+async function watchJson(map: BpfMap, read: () => WatchSample[], rates: WatchRates, intervalMs: number, out: Output, interrupt: Interrupt, orphans: OrphanCheck): Promise<void> {
   while (!interrupt.signal.aborted) {
-    const entries = rates.rows(read(), performance.now()).map((row) => ({ key: row.key, value: row.value }));
+    const now = performance.now();
+    const entries = rates.rows(read(), now).map((row) => ({ key: row.key, value: row.value }));
+    const subject = { id: map.id, name: map.name, type: map.typeName, orphaned: orphans.orphaned(now) };
     out.document({ map: subject, time: new Date().toISOString(), interval: intervalMs / 1000, entries });
     out.flush();
     await sleep(intervalMs, undefined, { signal: interrupt.signal }).catch(() => undefined);
