@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, tempDir } from '../helpers.js';
 
@@ -41,6 +41,10 @@ test('without the addon (installed with --ignore-scripts), importing says to run
   const installed = path.join(consumer, 'node_modules', 'bpfmap');
   cpSync(path.join(repoRoot, 'dist', 'src'), path.join(installed, 'dist', 'src'), { recursive: true });
   cpSync(path.join(repoRoot, 'package.json'), path.join(installed, 'package.json'));
+  // Its dependencies, as npm would have installed them beside it.
+  for (const dependency of readdirSync(path.join(repoRoot, 'node_modules'))) {
+    if (dependency !== 'bpfmap' && !dependency.startsWith('.')) symlinkSync(path.join(repoRoot, 'node_modules', dependency), path.join(consumer, 'node_modules', dependency));
+  }
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', "await import('bpfmap')"], { cwd: consumer, encoding: 'utf8' });
   assert.notEqual(result.status, 0);
   assert.match(result.stderr, /the native addon is not built .*run `npm rebuild bpfmap` \(installed with --ignore-scripts\?\)/);
