@@ -15,6 +15,15 @@ const MAX_DEPTH = 64;
  * @example
  * console.log(printC(btf, [btf.typeByName('value', 'struct').id]));
  */
+/**
+ * A BTF name as a C identifier. Function-local statics are named `func.var` in BTF
+ * (`reserve_buf.zero`); like bpftool's skeletons, which turn them into `reserve_buf_zero`, every
+ * character C does not allow in an identifier becomes `_`.
+ */
+function cIdentifier(name: string): string {
+  return name.replace(/[^A-Za-z0-9_]/g, '_');
+}
+
 export function printC(btf: Btf, typeIds: number | readonly number[]): string {
   const printer = new CPrinter(btf);
   for (const id of typeof typeIds === 'number' ? [typeIds] : typeIds) printer.define(id, 0);
@@ -67,7 +76,7 @@ class CPrinter {
         this.definitions.push(`typedef ${this.declare(type.type, type.name, '')};\n`);
         break;
       case 'var':
-        this.definitions.push(`${this.declare(type.type, type.name, '')};\n`);
+        this.definitions.push(`${this.declare(type.type, cIdentifier(type.name), '')};\n`);
         break;
       case 'func':
         this.definitions.push(`${this.declare(type.type, type.name, '')};\n`);
@@ -163,7 +172,7 @@ class CPrinter {
         return this.declare(type.returnType, `${name}(${params})`, indent, depth + 1);
       }
       case 'func': return this.declare(type.type, name, indent, depth + 1);
-      case 'var': return this.declare(type.type, name, indent, depth + 1);
+      case 'var': return this.declare(type.type, cIdentifier(name), indent, depth + 1);
       case 'datasec': return `/* section ${type.name} */`;
       case 'decl_tag': return this.declare(type.type, name, indent, depth + 1);
     }
