@@ -46,10 +46,8 @@ export async function registerWithPromClient(exporter: MapExporter, registry: Re
       for (const family of families.values()) register(family);
       return families;
     }).finally(() => {
-      // The next scrape collects again; this one's callers share the result.
-      setImmediate(() => {
-        pending = undefined;
-      });
+      // prom-client asks every metric at once: they share this collection; the next scrape reads again.
+      pending = undefined;
     });
     return pending;
   };
