@@ -64,6 +64,13 @@ test('zero-config series equal what bpftool dumps: key labels, value members, pe
     assert.equal(sampleValue(families, 'bpfmap_pcpu_protos', { key: String(entry.formatted.key) }), sum, `per-CPU sum of ${String(entry.formatted.key)}`);
   }
 
+  const perCpu = parseExposition(await new MapExporter({ maps: [{ kind: 'pinned', path: pin('pcpu_protos') }], perCpuLabel: true, programStats: false }).text('text'));
+  for (const entry of protos) {
+    for (const { cpu, value } of entry.formatted.values ?? []) {
+      assert.equal(sampleValue(perCpu, 'bpfmap_pcpu_protos', { key: String(entry.formatted.key), cpu: String(cpu) }), value, `cpu ${cpu} of ${String(entry.formatted.key)}`);
+    }
+  }
+
   const hists = bpftoolJson<DumpEntry[]>('map', 'dump', 'pinned', pin('hists'));
   const histValue = (hists[0] as DumpEntry).formatted.value as { slots: number[]; comm: string };
   let cumulative = 0;

@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { BpfMap } from '../../src/map/bpf-map.js';
 import { possibleCpus } from '../../src/sys/cpus.js';
@@ -116,5 +116,83 @@ test('configurations ebpf_exporter would reject, or with decoders bpfmap lacks, 
   ];
   for (const [source, message] of cases) {
     assert.throws(() => parseMetricsConfig(source), (error: unknown) => error instanceof ConfigError && error.code === 'ERR_BPFMAP_CONFIG' && message.test(error.message), String(message));
+  }
+});
+
+test('ksym, cgroup and hex decoders, and fixed and exp2zero histograms, over a u64-keyed map', needs('bpftool', 'clang'), async (t) => {
+  const { maps, pin } = loadServeMaps(t, 'serve-cfg2');
+  // A kernel symbol's address (and one byte into it), a cgroup id (its directory's inode), a small number.
+  const lines = readFileSync('/proc/kallsyms', 'utf8').split('\n').map((line) => line.split(' ')).filter((parts) => parts.length >= 3);
+  const perAddress = new Map<string, number>();
+  for (const [hex] of lines) perAddress.set(hex as string, (perAddress.get(hex as string) ?? 0) + 1);
+  // A text symbol alone at its address (several symbols at one address would make the name ambiguous).
+  const symbols = lines.filter((parts) => /^[tT]$/.test(parts[1] as string) && !/^0+$/.test(parts[0] as string) && perAddress.get(parts[0] as string) === 1);
+  const [addressHex, , symbol] = symbols[Math.floor(symbols.length / 2)] as string[];
+  const address = BigInt(`0x${addressHex as string}`);
+  const cgroupId = statSync('/sys/fs/cgroup').ino;
+  assert.ok(![0, 2, 5, 6].includes(cgroupId), 'the cgroup id key does not collide with the bucket keys');
+  using keyed = BpfMap.openPinned(pin('syscalls_total'));
+  keyed.set(le(8, address + 1n), le(8, 4));
+  keyed.set(le(8, cgroupId), le(8, 9));
+  keyed.set(le(8, 0), le(8, 2));
+  keyed.set(le(8, 2), le(8, 3));
+  keyed.set(le(8, 5), le(8, 1));
+  keyed.set(le(8, 6), le(8, 100));
+  const config = parseMetricsConfig([
+    'metrics:',
+    '  counters:',
+    '    - name: by_symbol_total',
+    `      map: pinned ${maps}/syscalls_total`,
+    '      labels:',
+    '        - { name: function, size: 8, decoders: [{ name: ksym }] }',
+    '    - name: by_cgroup_total',
+    `      map: pinned ${maps}/syscalls_total`,
+    '      labels:',
+    '        - { name: cgroup, size: 8, decoders: [{ name: uint }, { name: cgroup }] }',
+    '    - name: by_hex_total',
+    `      map: pinned ${maps}/syscalls_total`,
+    '      labels:',
+    '        - { name: raw, size: 8, decoders: [{ name: hex }] }',
+    '  histograms:',
+    '    - name: fixed_hist',
+    `      map: pinned ${maps}/syscalls_total`,
+    '      bucket_type: fixed',
+    '      bucket_keys: [0, 2, 5]',
+    '      bucket_multiplier: 2',
+    '      labels:',
+    '        - { name: bucket, size: 8, decoders: [{ name: uint }] }',
+    '    - name: zero_hist',
+    `      map: pinned ${maps}/syscalls_total`,
+    '      bucket_type: exp2zero',
+    '      bucket_min: 0',
+    '      bucket_max: 3',
+    '      labels:',
+    '        - { name: bucket, size: 8, decoders: [{ name: uint }] }',
+    '',
+  ].join('\n'));
+  const families = parseExposition(await new MapExporter({ config, programStats: false }).text('text'));
+  assert.equal(sampleValue(families, 'ebpf_exporter_by_symbol_total', { function: symbol as string }), 4, `ksym of ${symbol}+1`);
+  // The id names a directory under /sys/fs/cgroup with that inode (on cgroup v1 hosts several may share it).
+  const byCgroup = families.find((family) => family.name === 'ebpf_exporter_by_cgroup_total')?.samples.find((sample) => sample.value === 9);
+  const cgroupPath = byCgroup?.labels.cgroup ?? '';
+  assert.ok(cgroupPath.startsWith('/sys/fs/cgroup') && statSync(cgroupPath).ino === cgroupId, `cgroup label '${cgroupPath}' has inode ${cgroupId}`);
+  assert.equal(sampleValue(families, 'ebpf_exporter_by_hex_total', { raw: '0200000000000000' }), 3);
+  // Bucket counts by key as written (the cgroup id is a small number on some hosts and lands in a bucket too).
+  const counts = new Map<bigint, number>([[address + 1n, 4], [BigInt(cgroupId), 9], [0n, 2], [2n, 3], [5n, 1], [6n, 100]]);
+  const at = (bucket: number): number => counts.get(BigInt(bucket)) ?? 0;
+  // fixed: keys 0, 2, 5 with bounds key x 2, cumulative; the key after the last (6) is the sum, x 2.
+  let cumulative = 0;
+  for (const key of [0, 2, 5]) {
+    cumulative += at(key);
+    assert.equal(sampleValue(families, 'ebpf_exporter_fixed_hist_bucket', { le: String(key * 2) }), cumulative, `fixed le=${key * 2}`);
+  }
+  assert.equal(sampleValue(families, 'ebpf_exporter_fixed_hist_bucket', { le: '+Inf' }), cumulative);
+  assert.equal(sampleValue(families, 'ebpf_exporter_fixed_hist_sum', {}), at(6) * 2);
+  // exp2zero: bucket 0 is le=0, bucket b is le=2^(b-1); buckets 0..3.
+  cumulative = 0;
+  for (const bucket of [0, 1, 2, 3]) {
+    cumulative += at(bucket);
+    const bound = bucket === 0 ? 0 : 2 ** (bucket - 1);
+    assert.equal(sampleValue(families, 'ebpf_exporter_zero_hist_bucket', { le: String(bound) }), cumulative, `exp2zero le=${bound}`);
   }
 });

@@ -6,10 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import bcrypt from 'bcryptjs';
-import { parse } from 'yaml';
-import { ConfigError } from '../metrics/ebpf-config.js';
+import { ConfigError, parseYaml } from '../metrics/ebpf-config.js';
+
+const requireDependency = createRequire(import.meta.url);
 
 /** TLS settings. */
 export interface TlsConfig {
@@ -56,7 +57,7 @@ function readRelative(base: string, file: string, field: string): Buffer {
 export function parseWebConfig(source: string, baseDir: string): WebConfig {
   let document: unknown;
   try {
-    document = parse(source) ?? {};
+    document = parseYaml(source) ?? {};
   } catch (error) {
     throw new ConfigError('web-config', `not valid YAML: ${(error as Error).message}`);
   }
@@ -167,7 +168,7 @@ export class BasicAuth {
     if (hash !== undefined && this.#verified.has(fingerprint)) return user;
     let ok = false;
     try {
-      ok = await bcrypt.compare(password, target);
+      ok = await (requireDependency('bcryptjs') as typeof import('bcryptjs')).compare(password, target);
     } catch {
       ok = false;
     }

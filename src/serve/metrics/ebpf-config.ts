@@ -8,7 +8,7 @@
  * without it the map is found by the metric's name, as ebpf_exporter finds its maps.
  */
 import { readFileSync } from 'node:fs';
-import { parse } from 'yaml';
+import { createRequire } from 'node:module';
 import { DECODERS, UNSUPPORTED_DECODERS, loadKernelSymbols, syscallTable, type DecoderConfig } from './decoders.js';
 
 /** A configuration mistake, with a stable code and the path of the offending field. */
@@ -64,6 +64,16 @@ export interface HistogramConfig {
 export interface MetricsConfig {
   readonly counters: readonly CounterConfig[];
   readonly histograms: readonly HistogramConfig[];
+}
+
+const requireDependency = createRequire(import.meta.url);
+
+/**
+ * YAML parsing, loaded on first use: importing bpfmap must not need the serve dependencies (a
+ * consumer who only reads maps, or installed without them, never loads `yaml`).
+ */
+export function parseYaml(source: string): unknown {
+  return (requireDependency('yaml') as typeof import('yaml')).parse(source);
 }
 
 /** Kernel object names hold 15 characters: a metric name finds the map of its first 15. */
@@ -189,7 +199,7 @@ function parseMetricCommon(value: Yaml, field: string): { object: Record<string,
 export function parseMetricsConfig(source: string): MetricsConfig {
   let document: Yaml;
   try {
-    document = parse(source);
+    document = parseYaml(source);
   } catch (error) {
     throw new ConfigError('config', `not valid YAML: ${(error as Error).message}`);
   }
