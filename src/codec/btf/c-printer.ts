@@ -67,7 +67,7 @@ class CPrinter {
     this.dependencies(type, depth);
     switch (type.kind) {
       case 'struct': case 'union':
-        if (type.name) this.definitions.push(`${this.composite(type, '')};\n`);
+        if (type.name) this.definitions.push(`${this.composite(type, '', depth + 1)};\n`);
         break;
       case 'enum': case 'enum64':
         if (type.name) this.definitions.push(`${this.enumeration(type)};\n`);
@@ -88,6 +88,8 @@ class CPrinter {
 
   /** Named types this one uses: by value they are defined first; behind pointers, forward-declared. */
   private dependencies(type: BtfType, depth: number): void {
+    // Anonymous types are walked here rather than through define(), so the bound is needed here too.
+    if (depth > MAX_DEPTH) throw new BtfError('ERR_BTF_CYCLE', 'types nest too deeply to print', { typeId: type.id });
     const use = (id: number, byValue: boolean): void => {
       const target = this.btf.type(id);
       if ((target.kind === 'struct' || target.kind === 'union') && target.name) {
@@ -126,11 +128,13 @@ class CPrinter {
     return `enum ${type.name}${type.name ? ' ' : ''}{\n${values}}${packed}`;
   }
 
-  private composite(type: BtfComposite, indent: string): string {
+  /** `depth` carries the nesting across anonymous members, which a self-containing anonymous type would make endless. */
+  private composite(type: BtfComposite, indent: string, depth: number): string {
+    if (depth > MAX_DEPTH) throw new BtfError('ERR_BTF_CYCLE', 'anonymous types nest too deeply to print', { typeId: type.id });
     const inner = `${indent}\t`;
     const lines = type.members.map((m) => {
       const bits = m.bitfieldSize || this.intBitfield(m.type);
-      return `${inner}${this.declare(m.type, m.name, inner)}${bits ? ` : ${bits}` : ''};\n`;
+      return `${inner}${this.declare(m.type, m.name, inner, depth + 1)}${bits ? ` : ${bits}` : ''};\n`;
     });
     let maxAlign = 1;
     for (const m of type.members) maxAlign = Math.max(maxAlign, this.btf.alignment(m.type));
@@ -153,7 +157,7 @@ class CPrinter {
       case 'void': return join('void', name);
       case 'int': case 'float': case 'typedef': return join(type.name, name);
       case 'enum': case 'enum64': return join(type.name ? `enum ${type.name}` : this.enumeration(type), name);
-      case 'struct': case 'union': return join(type.name ? `${type.kind} ${type.name}` : this.composite(type, indent), name);
+      case 'struct': case 'union': return join(type.name ? `${type.kind} ${type.name}` : this.composite(type, indent, depth + 1), name);
       case 'fwd': return join(`${type.union ? 'union' : 'struct'} ${type.name}`, name);
       case 'ptr': {
         const target = this.btf.type(type.type);

@@ -32,7 +32,16 @@ export function formatBtfValue(btf: Btf, typeId: number, bytes: Uint8Array, offs
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const size = btf.size(typeId);
   if (offset < 0 || offset + size > bytes.length) throw new RangeError(`need ${size} bytes at offset ${offset}, have ${bytes.length}`);
-  return new Formatter(btf, view).type(typeId, 0, offset, 0);
+  try {
+    return new Formatter(btf, view).type(typeId, 0, offset, 0);
+  } catch (error) {
+    // Offsets come from the BTF: a member placed past its type's end (possible only in malformed
+    // BTF) reads outside the bytes, which DataView reports as a bare RangeError.
+    if (error instanceof RangeError && (error as { code?: unknown }).code === undefined) {
+      throw new BtfError('ERR_BTF_BAD_TYPE', `a member lies outside the ${size} bytes of its type (${error.message})`, { typeId, cause: error });
+    }
+    throw error;
+  }
 }
 
 /** What `formatMapEntry` needs to know about the map (a subset of `MapInfo`). */
