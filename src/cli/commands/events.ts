@@ -67,16 +67,69 @@ function bytesPrinter(out: Output): RecordPrinter {
   return (data, cpu) => out.line(cpu === undefined ? hexLine(data) : `cpu ${cpu}: ${hexLine(data)}`);
 }
 
-/** The printer of records decoded through BTF type `typeId`. */
+/** A struct's last member when it is an array: the part of a record whose length varies. */
+interface TrailingArray {
+  readonly name: string;
+  /** Byte offset of the array in the struct. */
+  readonly offset: number;
+  readonly elementSize: number;
+  /** Elements of one byte that hold characters: decoded as text. */
+  readonly chars: boolean;
+}
+
+/** The trailing array of a struct type (execsnoop's `char args[FULL_MAX_ARGS_ARR]`), if any. */
+function trailingArrayOf(btf: Btf, typeId: number): TrailingArray | undefined {
+  const type = btf.resolve(typeId);
+  if (type.kind !== 'struct' || type.members.length === 0) return undefined;
+  const last = type.members.reduce((a, b) => (b.bitOffset > a.bitOffset ? b : a));
+  const array = btf.resolve(last.type);
+  if (array.kind !== 'array' || last.bitOffset % 8 !== 0 || last.name === '') return undefined;
+  const element = btf.resolve(array.type);
+  const elementSize = btf.size(array.type);
+  return { name: last.name, offset: last.bitOffset / 8, elementSize, chars: element.kind === 'int' && elementSize === 1 };
+}
+
+/**
+ * The printer of records decoded through BTF type `typeId`. Records as long as the type decode
+ * whole (perf samples are padded to 8 bytes, so they may be longer). Records shorter than the
+ * type whose last member is an array (a variable-length tail: execsnoop sends `args` only as far
+ * as it is filled) decode their fixed part and the elements present of the array, and say so:
+ * `"partial":{"member":"args","bytes":12,"of":7680}`. Other short records are an error.
+ */
 async function typedPrinter(out: Output, btf: Btf, typeId: number, typeName: string): Promise<RecordPrinter> {
   const { formatBtfValue } = await import('../../codec/btf/format.js');
   const size = btf.size(typeId);
+  const trailing = trailingArrayOf(btf, typeId);
+  const padded = new Uint8Array(size);
+  const decode = (data: Uint8Array): { formatted: unknown; partial?: { member: string; bytes: number; of: number } } => {
+    if (data.length >= size) return { formatted: formatBtfValue(btf, typeId, data, 0) };
+    if (trailing === undefined || data.length < trailing.offset) {
+      throw new OperationError(`a record of ${data.length} bytes is shorter than ${typeName} (${size} bytes)${trailing !== undefined ? `, even without its last member '${trailing.name}' (from byte ${trailing.offset})` : ''}`);
+    }
+    padded.fill(0);
+    padded.set(data.subarray(0, size));
+    const formatted = formatBtfValue(btf, typeId, padded, 0) as Record<string, unknown>;
+    const present = data.length - trailing.offset;
+    const count = Math.floor(present / trailing.elementSize);
+    if (trailing.chars) {
+      // The bytes present, as text; NULs inside stay (execsnoop's arguments are NUL-separated).
+      let end = trailing.offset + count;
+      while (end > trailing.offset && data[end - 1] === 0) end--;
+      formatted[trailing.name] = String.fromCharCode(...data.subarray(trailing.offset, end));
+    } else {
+      const elements = formatted[trailing.name];
+      if (Array.isArray(elements)) formatted[trailing.name] = elements.slice(0, count);
+    }
+    return { formatted, partial: { member: trailing.name, bytes: present, of: size - trailing.offset } };
+  };
   return (data, cpu) => {
-    // Perf samples are padded to 8 bytes, so a record may be longer than its type, never shorter.
-    if (data.length < size) throw new OperationError(`a record of ${data.length} bytes is shorter than ${typeName} (${size} bytes)`);
-    const formatted = formatBtfValue(btf, typeId, data, 0);
-    if (out.json) out.document(cpu === undefined ? { formatted } : { cpu, formatted });
-    else out.line(cpu === undefined ? toJson(formatted) : `cpu ${cpu}: ${toJson(formatted)}`);
+    const { formatted, partial } = decode(data);
+    if (out.json) {
+      out.document({ ...(cpu !== undefined ? { cpu } : {}), formatted, ...(partial !== undefined ? { partial } : {}) });
+      return;
+    }
+    const note = partial === undefined ? '' : ` (partial: ${partial.member} has ${partial.bytes} of ${partial.of} bytes)`;
+    out.line(`${cpu === undefined ? '' : `cpu ${cpu}: `}${toJson(formatted)}${note}`);
   };
 }
 
