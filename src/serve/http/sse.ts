@@ -57,7 +57,7 @@ function entryNumbers(entry: { [key: string]: FormattedValue }, valueBytes: Uint
 }
 
 /** Starts an SSE response; returns a writer and a signal that aborts when the client leaves. */
-function startStream(context: RouteContext): { send: (event: string, data: string) => boolean; signal: AbortSignal; end: () => void } {
+function startStream(context: RouteContext): { send: (event: string, data: string) => boolean; signal: AbortSignal; abort: () => void; end: () => void } {
   const { req, res } = context;
   res.statusCode = 200;
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -75,6 +75,7 @@ function startStream(context: RouteContext): { send: (event: string, data: strin
   return {
     send: (event, data) => res.write(`event: ${event}\ndata: ${data}\n\n`),
     signal: controller.signal,
+    abort: () => controller.abort(),
     end: () => {
       clearInterval(heartbeat);
       res.end();
@@ -106,6 +107,11 @@ function findRecordType(map: BpfMap, name: string): { btf: Btf; typeId: number }
 export function streamRoutes(maps: ApiMaps, options: { readonly allowWrite: boolean; readonly limits?: StreamLimits }): Route[] {
   const limits = options.limits ?? DEFAULT_STREAM_LIMITS;
   let open = 0;
+  /**
+   * The events stream reading each map: a ring buffer has one consumer position, and two readers
+   * in one process starve each other, so a new stream on a map ends the one before it.
+   */
+  const eventReaders = new Map<number, { readonly abort: () => void; readonly done: Promise<void> }>();
   const claim = (): (() => void) => {
     if (open >= limits.maxStreams) throw new HttpError(503, 'ERR_TOO_MANY_STREAMS', `${limits.maxStreams} event streams are open already`, { 'Retry-After': '5' });
     open++;
@@ -204,9 +210,18 @@ export function streamRoutes(maps: ApiMaps, options: { readonly allowWrite: bool
         } finally {
           probe.close();
         }
+        const mapId = Number(context.params.id);
+        const previous = eventReaders.get(mapId);
+        if (previous) {
+          previous.abort();
+          await previous.done;
+        }
         const release = claim();
         let reader: EventReader<Uint8Array> | undefined;
         let stream: ReturnType<typeof startStream> | undefined;
+        let finished!: () => void;
+        const slot = { abort: () => stream?.abort(), done: new Promise<void>((resolve) => { finished = resolve; }) };
+        eventReaders.set(mapId, slot);
         try {
           // The consumer position of a ring buffer is written by its reader: open writable.
           const map = maps.open(context.params.id, true);
@@ -230,6 +245,8 @@ export function streamRoutes(maps: ApiMaps, options: { readonly allowWrite: bool
           release();
           reader?.close();
           stream?.end();
+          if (eventReaders.get(mapId) === slot) eventReaders.delete(mapId);
+          finished();
         }
       },
     },
