@@ -191,10 +191,13 @@ static void close_fd_once(int *fd) {
 
 void obj_ref(obj_handle *h) { h->refs++; }
 
+static int same_open_file(int public_fd, int private_fd);
+
 void obj_unref(obj_handle *h) {
   if (--h->refs > 0) return;
-  /* The last holder: nobody can pin it any more. */
-  close_fd_once(&h->public_fd);
+  /* The last holder (collected without objClose): nobody can hold the fd open any more. */
+  if (h->public_fd >= 0 && h->fd >= 0 && same_open_file(h->public_fd, h->fd)) close(h->public_fd);
+  h->public_fd = -1;
   close_fd_once(&h->fd);
   free(h);
 }
