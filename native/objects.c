@@ -227,6 +227,9 @@ static obj_kind fd_kind(int fd) {
     const char *name = kind_inode((obj_kind)k);
     if (name && strcmp(name, target) == 0) return (obj_kind)k;
   }
+  /* The kernel names a link's inode bpf_link when it makes the link, but bpf-link when the link
+   * is opened again from a pin or an id. */
+  if (strcmp(target, "anon_inode:bpf-link") == 0) return KIND_LINK;
   return 0;
 }
 
