@@ -129,3 +129,8 @@ test('record templates: sizes past what a map holds, cycles, deep nesting, forge
   throwsCoded(() => new BpfRecord('Q', null as never), TypeError, 'ERR_BPFMAP_RECORD_FORMAT', /options must be an object/);
   assert.equal(new BpfRecord('524288Q').size, 4 << 20, 'the largest map value still works');
 });
+
+test('BTF files are read with a bound: /dev/zero is refused, not read forever', async () => {
+  const { btfFromFile, BtfError } = await import('../../src/index.js');
+  assert.throws(() => btfFromFile('/dev/zero'), (e: unknown) => e instanceof BtfError && e.code === 'ERR_BTF_UNSUPPORTED' && /larger than/.test(e.message));
+});

@@ -3,13 +3,49 @@
  * (`/sys/kernel/btf/vmlinux`, module BTF split over it), or a loaded BTF object by id or fd (what
  * a map's `btf_id` names).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { native, NativeKind, type NativeObject } from '../../sys/native.js';
 import { argumentError, BpfError, Errno } from '../../sys/errors.js';
 import { Command } from '../../sys/commands.js';
 import { Btf } from './btf.js';
 import { BtfError } from './errors.js';
 import { elfSection } from './elf.js';
+
+/**
+ * The most bytes a BTF file may have: vmlinux BTF is a few MiB and BPF objects are smaller; a
+ * device (`/dev/zero`) or a FIFO would otherwise be read without end.
+ */
+export const MAX_BTF_FILE_BYTES = 256 << 20;
+
+/**
+ * Reads a whole file, refusing one larger than `maxBytes` without reading past it (stat says 0
+ * bytes for devices and pipes that never end, so the size cannot be trusted up front).
+ * @throws BtfError `ERR_BTF_UNSUPPORTED` naming the limit.
+ */
+export function readFileBounded(path: string, maxBytes = MAX_BTF_FILE_BYTES): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const chunks: Uint8Array[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = new Uint8Array(Math.min(1 << 20, maxBytes + 1 - total));
+      const read = readSync(fd, chunk, 0, chunk.length, null);
+      if (read === 0) break;
+      chunks.push(chunk.subarray(0, read));
+      total += read;
+      if (total > maxBytes) throw new BtfError('ERR_BTF_UNSUPPORTED', `${path} is larger than ${maxBytes} bytes, more than any BTF file or BPF object (is it a device?)`);
+    }
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    for (const chunk of chunks) {
+      bytes.set(chunk, at);
+      at += chunk.length;
+    }
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** Where the running kernel exposes its BTF. */
 export const VMLINUX_BTF_PATH = '/sys/kernel/btf/vmlinux';
@@ -21,7 +57,7 @@ let vmlinux: Btf | undefined;
  * @throws Error when the kernel has no BTF (CONFIG_DEBUG_INFO_BTF off).
  */
 export function kernelBtf(): Btf {
-  vmlinux ??= Btf.parse(readFileSync(VMLINUX_BTF_PATH));
+  vmlinux ??= Btf.parse(readFileBounded(VMLINUX_BTF_PATH));
   return vmlinux;
 }
 
@@ -45,7 +81,7 @@ export function btfFromBytes(bytes: Uint8Array, options: { base?: Btf } = {}): B
  */
 export function btfFromFile(path: string, options: { base?: Btf } = {}): Btf {
   const base = options.base ?? (path.startsWith('/sys/kernel/btf/') && path !== VMLINUX_BTF_PATH ? kernelBtf() : undefined);
-  return btfFromBytes(readFileSync(path), base ? { base } : {});
+  return btfFromBytes(readFileBounded(path), base ? { base } : {});
 }
 
 /** What the kernel says about a loaded BTF object. */
