@@ -10,7 +10,7 @@ export { MappedArray } from './map/mapped-array.js';
 export { BatchCursor, type MapBatch, type BatchOptions } from './map/batch.js';
 export { perCpuCodec, lpmKeyCodec, type LpmKey } from './map/codecs.js';
 export { type Codec, type CodecValue, bytesCodec } from './codec/codec.js';
-export { BpfError, BpfBatchError, errnoName } from './sys/errors.js';
+export { BpfError, BpfBatchError, errnoName, type BpfErrorCode, type ErrnoName, type ErrnoCode, type BpfLibraryErrorCode } from './sys/errors.js';
 export { MapType, MapFlags, UpdateFlags, ENOTSUPP, mapTypeName, type MapTypeName, type UpdateFlag } from './sys/constants.js';
 export { possibleCpus } from './sys/cpus.js';
 export { BpfRecord, type BpfRecordOptions, type RecordObject, type RecordValue } from './codec/record/record.js';

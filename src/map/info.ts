@@ -2,14 +2,14 @@
 import { native, type NativeObject } from '../sys/native.js';
 import { check } from '../sys/errors.js';
 import { mapInfoLayout, StructBuffer } from '../sys/layout.js';
-import { mapTypeName } from '../sys/constants.js';
+import { mapTypeName, type MapTypeName } from '../sys/constants.js';
 
 /** A map's attributes as the kernel reports them. */
 export interface MapInfo {
   /** Map type number (see `MapType`). */
   readonly type: number;
   /** bpftool's name of the type (`'percpu_hash'`), or the number as text for unknown types. */
-  readonly typeName: string;
+  readonly typeName: MapTypeName | `${number}`;
   /** Kernel-wide map id. */
   readonly id: number;
   /** Map name (up to 15 characters). */

@@ -52,8 +52,8 @@ export function shapeOfSpec(spec: MapSpec): PinnedShape {
   if (spec.numaNode !== undefined) flags |= MapFlags.NUMA_NODE;
   return {
     type: resolveMapType(spec.type),
-    keySize: spec.keySize,
-    valueSize: spec.valueSize,
+    keySize: spec.keySize ?? 0, // left out only where it must be 0 (ring buffers, queues, ...)
+    valueSize: spec.valueSize ?? 0,
     maxEntries: spec.maxEntries,
     flags: flags >>> 0,
     mapExtra: BigInt(spec.mapExtra ?? 0),

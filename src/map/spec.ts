@@ -26,14 +26,35 @@ export interface HasFd {
   readonly fd: number;
 }
 
-/** Everything needed to create a map. */
-export interface MapSpec {
-  /** bpftool's type name (`'hash'`, `'percpu_array'`, ...), a `MapType`, or a number. */
-  readonly type: MapTypeName | MapType | number;
-  /** Key size in bytes (0 for queue, stack, bloom_filter, ringbuf). */
-  readonly keySize: number;
-  /** Value size in bytes (per CPU, for per-CPU maps). */
-  readonly valueSize: number;
+/** Map types whose key and value sizes are always 0: `keySize` and `valueSize` may be left out. */
+export type SizelessMapTypeName = 'ringbuf' | 'user_ringbuf';
+/** Map types without keys: `keySize` (always 0) may be left out. */
+export type KeylessMapTypeName = 'queue' | 'stack' | 'bloom_filter';
+
+/**
+ * Everything needed to create a map. `keySize` and `valueSize` may be left out where the kernel
+ * wants 0: both for ring buffers, `keySize` for queues, stacks and bloom filters.
+ *
+ * @example
+ * BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1024 });
+ * BpfMap.create({ type: 'ringbuf', maxEntries: 1 << 20 });
+ * BpfMap.create({ type: 'queue', valueSize: 8, maxEntries: 64 });
+ */
+export type MapSpec = MapSpecOptions & (
+  | { readonly type: SizelessMapTypeName; readonly keySize?: 0; readonly valueSize?: 0 }
+  | { readonly type: KeylessMapTypeName; readonly keySize?: 0; readonly valueSize: number }
+  | {
+    /** bpftool's type name (`'hash'`, `'percpu_array'`, ...), a `MapType`, or a number. */
+    readonly type: MapTypeName | MapType | number;
+    /** Key size in bytes (0 for queue, stack, bloom_filter, ringbuf). */
+    readonly keySize: number;
+    /** Value size in bytes (per CPU, for per-CPU maps). */
+    readonly valueSize: number;
+  }
+);
+
+/** What a `MapSpec` holds besides its type and sizes. */
+export interface MapSpecOptions {
   /** Maximum number of entries (ring buffers: data size in bytes; storage maps: 0). */
   readonly maxEntries: number;
   /** Up to 15 characters of `[A-Za-z0-9_.]`. */
@@ -50,6 +71,19 @@ export interface MapSpec {
   readonly mapExtra?: bigint | number;
   /** BTF key and value types. */
   readonly btf?: MapBtfSpec;
+}
+
+/**
+ * `keySize` or `valueSize`, or 0 when left out where the kernel wants 0 (ring buffers; queue,
+ * stack and bloom filter keys). Elsewhere leaving it out is a mistake named here.
+ */
+function sizeOrZero(spec: MapSpec, option: 'keySize' | 'valueSize', type: number): unknown {
+  const size = (spec as { keySize?: unknown; valueSize?: unknown })[option];
+  if (size !== undefined) return size;
+  const zeroSized = type === MapType.ringbuf || type === MapType.user_ringbuf
+    || (option === 'keySize' && (type === MapType.queue || type === MapType.stack || type === MapType.bloom_filter));
+  if (zeroSized) return 0;
+  throw argumentError(TypeError, 'ERR_BPFMAP_SPEC', `${option} is required for ${MapType[type] ?? `type ${type}`} maps`);
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9_.]{0,15}$/;
@@ -99,8 +133,8 @@ export function encodeMapSpec(spec: MapSpec): { attr: Uint8Array; type: number; 
   const attr = new StructBuffer(mapCreateAttr);
   attr
     .setU32('map_type', type)
-    .setU32('key_size', u32(spec.keySize, 'keySize'))
-    .setU32('value_size', u32(spec.valueSize, 'valueSize'))
+    .setU32('key_size', u32(sizeOrZero(spec, 'keySize', type), 'keySize'))
+    .setU32('value_size', u32(sizeOrZero(spec, 'valueSize', type), 'valueSize'))
     .setU32('max_entries', u32(spec.maxEntries, 'maxEntries'))
     .setU32('map_flags', flags >>> 0)
     .setText('map_name', name);

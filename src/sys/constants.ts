@@ -44,9 +44,9 @@ export enum MapType {
 export type MapTypeName = keyof typeof MapType;
 
 /** bpftool's name for a map type number; unknown numbers print as the number itself. */
-export function mapTypeName(type: number): string {
-  const name = (MapType as unknown as Record<number, string | undefined>)[type];
-  return name ?? String(type);
+export function mapTypeName(type: number): MapTypeName | `${number}` {
+  const name = (MapType as unknown as Record<number, MapTypeName | undefined>)[type];
+  return name ?? `${type}`;
 }
 
 /**

@@ -17,9 +17,34 @@ errnoNames.set(ENOTSUPP, 'ENOTSUPP');
 errnoNames.set(constants.errno.EAGAIN, 'EAGAIN');
 errnoNames.set(constants.errno.EOPNOTSUPP, 'EOPNOTSUPP');
 
+/**
+ * The errno names a `BpfError` code commonly holds. Others come as their Linux names too
+ * (`'ENOTDIR'`), or `E` and the number for one Node.js does not name.
+ */
+export type ErrnoName =
+  | 'EPERM' | 'ENOENT' | 'ESRCH' | 'EINTR' | 'EIO' | 'E2BIG' | 'EBADF' | 'EAGAIN' | 'ENOMEM' | 'EACCES'
+  | 'EFAULT' | 'EBUSY' | 'EEXIST' | 'EXDEV' | 'ENODEV' | 'ENOTDIR' | 'EISDIR' | 'EINVAL' | 'EMFILE'
+  | 'ENFILE' | 'ENOSPC' | 'ERANGE' | 'ENOSYS' | 'ELOOP' | 'ENOTSUP' | 'EOPNOTSUPP' | 'ENOTSUPP'
+  | 'EOVERFLOW' | 'ETIMEDOUT' | 'ECANCELED';
+
+/** An errno's name: one of `ErrnoName`, or another `E...` name. */
+export type ErrnoCode = ErrnoName | (`E${string}` & {});
+
+/** Codes of `BpfError`s that no syscall returned: the library's own failures. */
+export type BpfLibraryErrorCode =
+  | 'ERR_BPFMAP_CLOSED' | 'ERR_BPFMAP_CREATE_DENIED' | 'ERR_BPFMAP_DELETE_DENIED' | 'ERR_BPFMAP_ID_REUSED'
+  | 'ERR_BPFMAP_NOT_A_LINK' | 'ERR_BPFMAP_NOT_A_PROGRAM' | 'ERR_BPFMAP_REENTRANT';
+
+/**
+ * What `BpfError.code` holds: an errno name (`'ENOENT'`, `'E2BIG'`, `'ENOTSUPP'` for 524, ...)
+ * or one of the library's `ERR_BPFMAP_*` codes. A literal union, so that editors complete it and
+ * a misspelt comparison (`code === 'ENOENTT'` aside) reads against the list.
+ */
+export type BpfErrorCode = ErrnoCode | BpfLibraryErrorCode | (`ERR_${string}` & {});
+
 /** The symbolic name of an errno (`2` → `'ENOENT'`, `524` → `'ENOTSUPP'`). */
-export function errnoName(errno: number): string {
-  return errnoNames.get(errno) ?? `E${errno}`;
+export function errnoName(errno: number): ErrnoCode {
+  return (errnoNames.get(errno) ?? `E${errno}`) as ErrnoCode;
 }
 
 /** Numbers of the errnos the library branches on. */
@@ -108,7 +133,7 @@ export class BpfError extends Error {
   /** Always `'BpfError'`. */
   override readonly name = 'BpfError';
   /** The errno name, e.g. `'E2BIG'`, `'ENOTSUPP'`; or an `ERR_*` code for library-level failures. */
-  readonly code: string;
+  readonly code: BpfErrorCode;
   /** The raw errno (0 for library-level failures that are not syscalls). */
   readonly errno: number;
   /** The bpf(2) command that failed, e.g. `'MAP_UPDATE_ELEM'`. */
@@ -120,10 +145,11 @@ export class BpfError extends Error {
 
   constructor(
     message: string,
-    details: { code: string; errno: number; command?: CommandName; subject?: ErrorSubject; cause?: unknown },
+    // (Any string is taken, as subclasses pass codes of their own, `ERR_*` by convention.)
+    details: { code: BpfErrorCode | string; errno: number; command?: CommandName; subject?: ErrorSubject; cause?: unknown },
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.code = details.code;
+    this.code = details.code as BpfErrorCode;
     this.errno = details.errno;
     this.command = details.command;
     this.mapName = details.subject?.name;
