@@ -3,7 +3,7 @@
  *
  * Public exports only; each line names where its concept lives.
  */
-export { BpfMap, type PerCpuMapType, type MapValue, type MapCodecs, type OpenOptions, type SetFlags, type GetFlags, type BatchPage } from './map/bpf-map.js';
+export { BpfMap, type AnyMapKind, type MapKindOf, type KindFor, type KeyedMapKind, type PerCpuMapType, type MapValue, type MapCodecs, type OpenOptions, type SetFlags, type GetFlags, type BatchPage } from './map/bpf-map.js';
 export { type MapSpec, type MapBtfSpec, type MapFlagName, type HasFd } from './map/spec.js';
 export { type MapInfo } from './map/info.js';
 export { MappedArray } from './map/mapped-array.js';
@@ -21,7 +21,7 @@ export { RingBuffer, type RingBufferOptions } from './events/ring-buffer.js';
 export { EventReader, type EventHandler, type IterateOptions, type Delivery } from './events/event-reader.js';
 export { RecordView, type RecordDecoder, type EventRecord, type DecodeOptions } from './events/record.js';
 export { type EventMapSource } from './events/source.js';
-export { mergeEventReaders, type MergedEventRecord } from './events/merge.js';
+export { mergeEventReaders, type MergedEventRecord, type MergedRecordOf } from './events/merge.js';
 export { FilteredMap, type FilteredMapOptions, type FieldAccess, type AccessMask, type Visible, type ValuePatch } from './map/filtered-map.js';
 export { Btf, type BtfHeader, type BtfParseOptions, type BtfMemberLocation } from './codec/btf/btf.js';
 export { BtfError, type BtfErrorCode } from './codec/btf/errors.js';

@@ -8,6 +8,16 @@ export interface MergedEventRecord<T> extends EventRecord<T> {
 }
 
 /**
+ * The records of a merged stream of `readers`: a union over the readers, each record's `data`
+ * typed by its reader's decoder and `source` its index, so checking `source` narrows `data`.
+ */
+export type MergedRecordOf<R extends readonly EventReader<unknown>[]> = {
+  [I in keyof R]: R[I] extends EventReader<infer T>
+    ? MergedEventRecord<T> & { readonly source: I extends `${infer N extends number}` ? N : number }
+    : never;
+}[number];
+
+/**
  * Yields the records of several readers as they arrive, each tagged with the index of its
  * reader. Readers are visited round-robin, one record at a time, and waits consume nothing, so
  * ending the loop early loses no record. Ends when every reader is closed, on `signal`, after
@@ -16,10 +26,11 @@ export interface MergedEventRecord<T> extends EventRecord<T> {
  * @example
  * for await (const { source, data } of mergeEventReaders([execs, exits])) ...
  */
-export async function* mergeEventReaders<T>(
-  readers: readonly EventReader<T>[],
+export async function* mergeEventReaders<const R extends readonly EventReader<unknown>[]>(
+  readers: R,
   options: IterateOptions = {},
-): AsyncGenerator<MergedEventRecord<T>, void, undefined> {
+): AsyncGenerator<MergedRecordOf<R>, void, undefined> {
+  type T = unknown;
   const limit = options.count ?? Infinity;
   let delivered = 0;
   let next: MergedEventRecord<T> | undefined;

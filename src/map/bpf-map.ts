@@ -11,6 +11,7 @@ import { native, nativeObject, nativeObjectOf, NativeKind, type HasNativeObject,
 import { Command } from '../sys/commands.js';
 import { BpfError, BpfBatchError, Errno, check, checkHandle, sizeError, argumentError, errnoName, type ErrorSubject } from '../sys/errors.js';
 import type { CommandName } from '../sys/commands.js';
+import type { MapTypeName } from '../sys/constants.js';
 import {
   FileFlags,
   MapFlags,
@@ -64,6 +65,25 @@ export type PerCpuMapType =
 
 /** The value type of a map of type `Type` whose one-CPU value codec gives `T`. */
 export type MapValue<Type, T> = Type extends PerCpuMapType ? T[] : T;
+
+/**
+ * The map type a handle's type knows: a `MapTypeName` for maps made by `BpfMap.create` with a
+ * type name, or `AnyMapKind` (every name) when it is not known (opened by pin, id or fd).
+ */
+export type AnyMapKind = MapTypeName | 'unknown';
+
+/** The kind of a created map, from its spec's `type`. */
+export type MapKindOf<Type> = Type extends MapTypeName ? Type : AnyMapKind;
+
+/**
+ * `Kind` when a method fits a map of that kind (`Allowed`) or the kind is not known; `never`
+ * otherwise, which makes the method's `this` check fail at compile time: `push` on a hash map,
+ * `get` on a ring buffer. The runtime checks stay for maps whose type is not known.
+ */
+export type KindFor<Kind, Allowed extends string> = AnyMapKind extends Kind ? Kind : Kind extends Allowed ? Kind : never;
+
+/** Map types with keys and values that `get`/`set`/`delete`/iteration work on. */
+export type KeyedMapKind = Exclude<MapTypeName, 'queue' | 'stack' | 'bloom_filter' | 'ringbuf' | 'user_ringbuf'>;
 
 /** Codecs that make a map typed. Omitted ones stay raw bytes. */
 export interface MapCodecs<K, T = unknown> {
@@ -176,7 +196,13 @@ function openFlags(options: { readOnly?: boolean; writeOnly?: boolean } | undefi
  * map.set(Uint8Array.of(1, 0, 0, 0), new Uint8Array(8));
  * for (const [key, value] of map) console.log(key, value);
  */
-export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> {
+export class BpfMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind = AnyMapKind> implements Iterable<[K, V]> {
+  /**
+   * Type-level only (always undefined at run time): the map type this handle's type knows, which
+   * decides what methods type-check (`KindFor`). `AnyMapKind` for maps opened by pin, id or fd.
+   */
+  declare readonly typeKind?: Kind;
+
   /** Map type number (`MapType`). */
   readonly type: number;
   /** Map name as the kernel has it. */
@@ -323,7 +349,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * const counts = BpfMap.create({ type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 1 });
    * const perCpu: Uint8Array[] | undefined = counts.get(Uint8Array.of(0, 0, 0, 0));
    */
-  static create<const S extends MapSpec, K = Uint8Array, T = Uint8Array>(spec: S, codecs?: MapCodecs<K, T>): BpfMap<K, MapValue<S['type'], T>> {
+  static create<const S extends MapSpec, K = Uint8Array, T = Uint8Array>(spec: S, codecs?: MapCodecs<K, T>): BpfMap<K, MapValue<S['type'], T>, MapKindOf<S['type']>> {
     const { attr, name, innerMap, btf } = encodeMapSpec(spec);
     const owned: NativeObject[] = [];
     try {
@@ -334,7 +360,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
         const hint = -object === Errno.EINVAL ? describeCreateHint(spec) : undefined;
         throw BpfError.fromErrno('MAP_CREATE', -object, { name }, hint);
       }
-      return new BpfMap<K, MapValue<S['type'], T>>(object, codecs);
+      return new BpfMap<K, MapValue<S['type'], T>, MapKindOf<S['type']>>(object, codecs);
     } finally {
       // Duplicates of fds the caller passed: the map holds its own references now.
       for (const object of owned) native.objClose(object);
@@ -692,7 +718,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * bpf_spin_lock (the map's value type must have one), so the read is never torn by a program
    * that updates under the lock; the lock's own bytes read as zero either way.
    */
-  get(key: K, flags?: GetFlags): V | undefined {
+  get(this: BpfMap<K, V, KindFor<Kind, KeyedMapKind>>, key: K, flags?: GetFlags): V | undefined {
     if (this.#codecBusy) return this.#reentry().get(key, flags);
     if (!this.#userCodecs) return this.#get(key, flags);
     this.#codecBusy = true;
@@ -773,15 +799,15 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
    * @throws BpfError EEXIST (noexist on an existing key), ENOENT (exist on a missing key),
    *   E2BIG (map full), EPERM (frozen map).
    */
-  set(key: K, value: V, flags?: SetFlags): this {
+  set(this: BpfMap<K, V, KindFor<Kind, KeyedMapKind>>, key: K, value: V, flags?: SetFlags): BpfMap<K, V, Kind> {
     if (this.#codecBusy) {
       this.#reentry().set(key, value, flags);
-      return this;
+      return this as unknown as BpfMap<K, V, Kind>;
     }
-    if (!this.#userCodecs) return this.#set(key, value, flags);
+    if (!this.#userCodecs) return (this.#set(key, value, flags), this as unknown as BpfMap<K, V, Kind>);
     this.#codecBusy = true;
     try {
-      return this.#set(key, value, flags);
+      return (this.#set(key, value, flags), this as unknown as BpfMap<K, V, Kind>);
     } finally {
       this.#codecBusy = false;
     }
@@ -818,8 +844,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
     throw this.#fail('MAP_DELETE_ELEM', rc);
   }
 
-  /** True when `key` has a value (for bloom_filter: when `key` may be in the set). */
-  has(key: K): boolean {
+  /** True when the bloom filter may hold `value` (false: it surely does not). */
+  has(this: BpfMap<K, V, KindFor<Kind, 'bloom_filter'>>, value: V): boolean;
+  /** True when `key` has a value. */
+  has(this: BpfMap<K, V, KindFor<Kind, KeyedMapKind>>, key: K): boolean;
+  has(keyOrValue: K | V): boolean {
+    const key = keyOrValue as K;
     if (this.#codecBusy) return this.#reentry().has(key);
     if (!this.#userCodecs) return this.#has(key);
     this.#codecBusy = true;
@@ -893,15 +923,15 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /** Pushes onto a queue or stack. `flags: 'exist'` overwrites the oldest element when full. */
-  push(value: V, flags?: SetFlags): this {
+  push(this: BpfMap<K, V, KindFor<Kind, 'queue' | 'stack'>>, value: V, flags?: SetFlags): BpfMap<K, V, Kind> {
     if (this.#codecBusy) {
       this.#reentry().push(value, flags);
-      return this;
+      return this as unknown as BpfMap<K, V, Kind>;
     }
-    if (!this.#userCodecs) return this.#push(value, flags);
+    if (!this.#userCodecs) return (this.#push(value, flags), this as unknown as BpfMap<K, V, Kind>);
     this.#codecBusy = true;
     try {
-      return this.#push(value, flags);
+      return (this.#push(value, flags), this as unknown as BpfMap<K, V, Kind>);
     } finally {
       this.#codecBusy = false;
     }
@@ -917,7 +947,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /** Removes and returns the next element of a queue (oldest) or stack (newest); undefined when empty. */
-  pop(): V | undefined {
+  pop(this: BpfMap<K, V, KindFor<Kind, 'queue' | 'stack'>>): V | undefined {
     if (this.#codecBusy) return this.#reentry().pop();
     if (!this.#userCodecs) return this.#pop();
     this.#codecBusy = true;
@@ -937,7 +967,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /** Returns the next element of a queue or stack without removing it; undefined when empty. */
-  peek(): V | undefined {
+  peek(this: BpfMap<K, V, KindFor<Kind, 'queue' | 'stack'>>): V | undefined {
     if (this.#codecBusy) return this.#reentry().peek();
     if (!this.#userCodecs) return this.#peek();
     this.#codecBusy = true;
@@ -957,15 +987,15 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> implements Iterable<[K, V]> 
   }
 
   /** Adds a value to a bloom filter. */
-  add(value: V): this {
+  add(this: BpfMap<K, V, KindFor<Kind, 'bloom_filter'>>, value: V): BpfMap<K, V, Kind> {
     if (this.#codecBusy) {
       this.#reentry().add(value);
-      return this;
+      return this as unknown as BpfMap<K, V, Kind>;
     }
-    if (!this.#userCodecs) return this.#add(value);
+    if (!this.#userCodecs) return (this.#add(value), this as unknown as BpfMap<K, V, Kind>);
     this.#codecBusy = true;
     try {
-      return this.#add(value);
+      return (this.#add(value), this as unknown as BpfMap<K, V, Kind>);
     } finally {
       this.#codecBusy = false;
     }
