@@ -23,7 +23,7 @@ export function openEventMap(source: EventMapSource, expected: number, reader: s
   if (map.type !== expected) {
     const actual = map.typeName;
     map.close();
-    throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `${reader} needs a ${mapTypeName(expected)} map; '${map.name}' is ${actual}`);
+    throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `${reader} needs a ${mapTypeName(expected)} map; ${map.name ? `'${map.name}'` : `map ${map.id}`} is ${actual}`);
   }
   return map;
 }

@@ -292,12 +292,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind = An
     const keyCodec = (codecs.key ?? bytesCodec(info.keySize)) as Codec<K>;
     if (keyCodec.size !== info.keySize && !isKeylessType(info.type)) {
       this.#handleFailure();
-      throw argumentError(RangeError, 'ERR_BPFMAP_CODEC', `key codec is ${keyCodec.size} bytes but map '${info.name}' has ${info.keySize}-byte keys`);
+      throw argumentError(RangeError, 'ERR_BPFMAP_CODEC', `key codec is ${keyCodec.size} bytes but ${info.name ? `map '${info.name}'` : `map ${info.id}`} has ${info.keySize}-byte keys`);
     }
     const element = codecs.value ?? bytesCodec(info.valueSize);
     if (element.size !== info.valueSize) {
       this.#handleFailure();
-      throw argumentError(RangeError, 'ERR_BPFMAP_CODEC', `value codec is ${element.size} bytes but map '${info.name}' has ${info.valueSize}-byte values`);
+      throw argumentError(RangeError, 'ERR_BPFMAP_CODEC', `value codec is ${element.size} bytes but ${info.name ? `map '${info.name}'` : `map ${info.id}`} has ${info.valueSize}-byte values`);
     }
     this.keyCodec = keyCodec;
     this.elementCodec = element;
