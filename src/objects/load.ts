@@ -314,8 +314,8 @@ export function loadObject(spec: ObjectSpec, options: LoadOptions): BpfObject {
         entry.map.setFd(u32Key(slot.index) as never, program);
       }
     }
-    for (const [, mapSpec] of spec.maps) {
-      const entry = ready.get(mapSpec.kind === 'data' || mapSpec.kind === 'kconfig' ? mapSpec.sectionName : mapSpec.name);
+    for (const [key, mapSpec] of spec.maps) {
+      const entry = ready.get(key);
       if (entry?.created && mapSpec.pinning === 'byName') entry.map.pin(path.join(pinRoot, mapSpec.name));
     }
     cleanup(false);

@@ -52,10 +52,10 @@ function run({ args, options, out }: CommandContext): void {
     }
     if (mapDir !== undefined) {
       mkdirSync(mapDir, { recursive: true });
-      for (const map of object.maps.values()) {
+      for (const [key, map] of object.maps) {
         const target = path.join(mapDir, pinmapsName(map.name));
         // A map pinned by name under MAP_DIR during the load is there already.
-        if (object.spec.maps.get(map.name)?.pinning === 'byName') continue;
+        if (object.spec.maps.get(key)?.pinning === 'byName') continue;
         map.pin(target);
         pinned.push(target);
       }
