@@ -614,7 +614,12 @@ function encodeUnion(parts: CompositeParts, value: Record<string, unknown>, view
   const memberName = (field: Field): string => field.name || `(anonymous: ${[...memberNames(field.lifted?.fields ?? [])].join(', ')})`;
   const given = parts.fields.filter((field) => (field.lifted ? presentIn(field.lifted, value) : value[field.name] !== undefined));
   if (given.length === 0) {
-    if (parts.fields.length === 0) return;
+    // A decoded union whose members hold no values (anonymous empty structs): write what was read.
+    const decoded = unionSnapshots.get(value)?.get(parts.unionKey);
+    if (parts.fields.length === 0 || decoded?.length === parts.size) {
+      if (decoded?.length === parts.size) for (let i = 0; i < decoded.length; i++) view.setUint8(offset + i, decoded[i]!);
+      return;
+    }
     fail('union', `${label} needs one of its members (${parts.fields.map(memberName).join(', ')})`);
   }
   const snapshot = unionSnapshots.get(value)?.get(parts.unionKey);
