@@ -19,8 +19,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   show: 'Lists maps (all of them, or the one MAP names) as bpftool map show does; -f adds their pins.',
   list: 'Same as show.',
   help: "Prints the usage of every command, or what one command does ('bpfmap help watch').",
-  dump: 'Prints every entry of a map, through batch lookups; with BTF, also its decoded form ("formatted").\n' +
-    '--format FIELD=KIND[,...] shows fields as ipv4, ipv6, port, mac or hex (see docs/cli.md).',
+  dump: 'Prints every entry of a map, through batch lookups; with BTF, also its decoded form ("formatted").',
   update: 'Writes one entry. Per-CPU maps get the value on every CPU. The flag defaults to any.',
   lookup: 'Prints the value of one key; exit status 1 when the key is missing (-j prints null).',
   getnext: 'Prints the key after KEY (or the first key) in the kernel\'s iteration order.',
@@ -46,8 +45,7 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   watch: 'Redraws a live table of the map every --interval seconds: each numeric field with its rate\n' +
     '(FIELD/s). No rates for fields that are not counters: enums, pointers, and fields whose name\n' +
     'says time or identity (ts, time, *_ns, *_us, *_ms, stamp, *id, pid, tid, cpu). --per-cpu adds\n' +
-    'a column per CPU. Shows when no program uses the map any more (orphaned).\n' +
-    '--format FIELD=KIND[,...] shows fields as ipv4, ipv6, port, mac or hex (see docs/cli.md).',
+    'a column per CPU. Shows when no program uses the map any more (orphaned).',
   hist: 'Draws the histograms a map holds as their tool prints them: libbpf-tools\' struct hist values\n' +
     '(one per key), bcc\'s slot keys, bpftrace\'s hist()/lhist() maps (found from the map, or\n' +
     '--layout; lhist needs --min --max --step). --section FIELD names or picks the key fields that\n' +
