@@ -65,7 +65,7 @@ function isArrayIndexed(info: MapInfo): boolean {
 const arrayIndexCodec: Codec<number> = {
   size: 4,
   encode(value: number, target: Uint8Array, offset: number): void {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw new RangeError(`array index must be an integer from 0 to 4294967295, got ${show(value)}`);
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_KEY_TYPE', `array index must be an integer from 0 to 4294967295, got ${show(value)}`);
     new DataView(target.buffer, target.byteOffset, target.byteLength).setUint32(offset, value, true);
   },
   decode(source: Uint8Array, offset: number): number {

@@ -3,7 +3,7 @@
  * its maps, programs, global variables, license and kernel version — the way cilium/ebpf's
  * `CollectionSpec` is. `BpfObject.open` makes one; `spec.load()` puts it into the kernel.
  */
-import { readFileSync } from 'node:fs';
+import { readFileBounded } from '../codec/btf/sources.js';
 import { Btf } from '../codec/btf/btf.js';
 import { btfCodec } from '../codec/btf/codec.js';
 import { parseBtfExt, type BtfExt } from './btf-ext.js';
@@ -292,7 +292,7 @@ export class ObjectSpec {
 export function openObject(source: string | Uint8Array, options: OpenOptions = {}): ObjectSpec {
   if (typeof source === 'string') {
     if (source === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'object path must be a non-empty string');
-    return new ObjectSpec(readFileSync(source), { ...options, defaultName: objectNameOf(source) });
+    return new ObjectSpec(readFileBounded(source), { ...options, defaultName: objectNameOf(source) });
   }
   if (!(source instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_OBJECT_ELF', 'BpfObject.open takes a path or the object\'s bytes (a Uint8Array)');
   return new ObjectSpec(source, { ...options, defaultName: 'object' });

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildBpfObject, loadBpfObject, needs, pinDir, tempDir, bpftool, toolUnavailable } from '../helpers.js';
-import { btfFromFile } from '../../src/codec/btf/sources.js';
+import { btfFromFile, kernelBtf } from '../../src/codec/btf/sources.js';
 import { btfCodec } from '../../src/codec/btf/codec.js';
 import { formatBtfValue } from '../../src/codec/btf/format.js';
 import { openTyped, createWithBtf } from '../../src/map/btf-map.js';
@@ -90,4 +90,13 @@ int main(void) {
   codec.encode(codec.decode(bytes, 0), again, 0);
   assert.deepEqual(again, bytes);
   assert.deepEqual(formatBtfValue(btf, floats.id, bytes), { f: 0.1, d, pair: [3.4028235e38, -1.1754944e-38] });
+});
+
+test('a BTF codec given too few bytes throws a coded RangeError', () => {
+  const btf = kernelBtf();
+  const int = btf.typesByName('int').find((type) => type.kind === 'int');
+  assert.ok(int);
+  const codec = btfCodec<number>(btf, int.id);
+  assert.throws(() => codec.decode(new Uint8Array(2), 0), { name: 'RangeError', code: 'ERR_BPFMAP_BTF_RANGE' });
+  assert.throws(() => codec.encode(1, new Uint8Array(4), 2), { name: 'RangeError', code: 'ERR_BPFMAP_BTF_RANGE' });
 });

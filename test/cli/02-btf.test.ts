@@ -59,6 +59,11 @@ test('keys and values given as JSON write the same bytes as bpftool bytes', need
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^Error: key: .*dport/);
   assert.equal(bpftoolJson<unknown[]>('map', 'dump', 'pinned', flows).length, 1);
+  // So is a field the type does not have (a misspelling), named in the message.
+  const misspelled = runCli('update', 'pinned', flows, 'key', key, 'value', value.replace('"packets"', '"packet"'));
+  assert.equal(misspelled.status, 2, misspelled.stderr);
+  assert.match(misspelled.stderr, /^Error: value: .*packet\b/);
+  assert.equal(bpftoolJson<unknown[]>('map', 'dump', 'pinned', flows).length, 1);
   // Text output: a flat struct key and value print as an aligned table.
   const table = runCli('dump', 'pinned', flows).stdout.split('\n');
   assert.match(table[0] ?? '', /^\s*saddr\s+dport\s+proto\s+pad\s+packets\s+bytes\s+comm\s+color\s+flag\s+level\s+delta$/);

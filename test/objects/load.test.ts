@@ -72,6 +72,12 @@ test('.rodata rewriting changes what a program returns; globals are shared with 
   assert.throws(() => object.globals.set('verdict', 2), (e: unknown) => e instanceof ObjectError && e.code === 'ERR_BPFMAP_OBJECT_STATE');
   assert.equal(object.globals.get('verdict'), XDP_DROP);
   assert.throws(() => object.globals.get('nope'), { code: 'ERR_BPFMAP_OBJECT_NAME' });
+  // Data maps are indexed by a u32 even though their BTF names no key type: a bad index is coded.
+  assert.throws(() => object.map('.bss').get(-1 as never), { name: 'RangeError', code: 'ERR_BPFMAP_KEY_TYPE' });
+});
+
+test('an object path is read with a bound: a device is refused, not read without end', () => {
+  assert.throws(() => BpfObject.open('/dev/zero'), { code: 'ERR_BTF_UNSUPPORTED', message: /larger than \d+ bytes/ });
 });
 
 test('programs share .text subprograms, each with its own copy; loaded programs carry func and line info', needs('clang'), () => {

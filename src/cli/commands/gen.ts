@@ -5,7 +5,7 @@
  * path at load; `name` sets the object name (internal map prefix, type names); `import` sets where
  * the module imports bpfmap from.
  */
-import { readFileSync } from 'node:fs';
+import { readFileBounded } from '../../codec/btf/sources.js';
 import path from 'node:path';
 import type { Command, CommandContext } from '../command.js';
 import { BpfObject } from '../../objects/object.js';
@@ -24,7 +24,8 @@ function run({ args, options, out }: CommandContext): void {
   }
   args.end();
   options.end();
-  const bytes = new Uint8Array(readFileSync(file));
+  // Bounded: a device or FIFO named as the object would otherwise be read without end.
+  const bytes = readFileBounded(file);
   // Bytes carry no file name: name the object after the file, as libbpf does, unless told.
   const named = BpfObject.open(bytes, { name: name ?? path.basename(file).split('.')[0] ?? 'object' });
   out.line(generateSkeleton(named, {

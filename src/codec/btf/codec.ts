@@ -740,11 +740,11 @@ export function btfCodec<T = unknown>(btf: Btf, typeId: number): Codec<T> {
   return {
     size,
     decode(source: Uint8Array, offset: number): T {
-      if (offset < 0 || offset + size > source.length) throw new RangeError(`need ${size} bytes at offset ${offset}, have ${source.length}`);
+      if (offset < 0 || offset + size > source.length) fail('range', `need ${size} bytes at offset ${offset}, have ${source.length}`);
       return coder.decode(new DataView(source.buffer, source.byteOffset, source.byteLength), offset) as T;
     },
     encode(value: T, target: Uint8Array, offset: number): void {
-      if (offset < 0 || offset + size > target.length) throw new RangeError(`need ${size} bytes at offset ${offset}, have ${target.length}`);
+      if (offset < 0 || offset + size > target.length) fail('range', `need ${size} bytes at offset ${offset}, have ${target.length}`);
       if (!scratch || !scratchView) {
         scratch = new Uint8Array(size);
         scratchView = new DataView(scratch.buffer);
