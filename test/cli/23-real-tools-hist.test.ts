@@ -74,19 +74,32 @@ test('bpftrace hist(), lhist() and a keyed hist read as bpftrace prints them', n
 });
 
 /**
- * A child that waits for a line on stdin, then sleeps 30 times for 10 ms (30 wake-ups, 30 short
- * runs), prints `done` and sleeps for good: once it printed `done`, its histograms stay fixed.
+ * A child that waits for a line on stdin, then works, prints `done` and sleeps for good: once it
+ * printed `done`, its histograms stay fixed. By default the work is 30 sleeps of 10 ms (30
+ * wake-ups, 30 short runs: what runqlat measures). `preempted` makes it a busy loop on CPU 0
+ * against a second busy loop there, so that the scheduler takes the CPU from it while it runs:
+ * cpudist counts on-CPU time only at such involuntary switches, and a child that only ever blocks
+ * by itself gives it nothing to count on a quiet machine.
  */
-async function quietChild(t: TestContext): Promise<{ pid: number; run(): Promise<void> }> {
-  const child = spawn('sh', ['-c', 'read line; i=0; while [ $i -lt 30 ]; do sleep 0.01; i=$((i+1)); done; echo done; exec sleep 1000'], { stdio: ['pipe', 'pipe', 'ignore'] });
+async function quietChild(t: TestContext, preempted = false): Promise<{ pid: number; run(): Promise<void> }> {
+  const work = preempted ? 'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done' : 'i=0; while [ $i -lt 30 ]; do sleep 0.01; i=$((i+1)); done';
+  const script = `read line; ${work}; echo done; exec sleep 1000`;
+  const child = preempted
+    ? spawn('taskset', ['-c', '0', 'sh', '-c', script], { stdio: ['pipe', 'pipe', 'ignore'] })
+    : spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'ignore'] });
   t.after(() => child.kill('SIGKILL'));
   let out = '';
   child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
   return {
     pid: child.pid!,
     async run() {
-      child.stdin.write('go\n');
-      while (!out.includes('done')) await sleep(10);
+      const rival = preempted ? spawn('taskset', ['-c', '0', 'sh', '-c', 'while :; do :; done'], { stdio: 'ignore' }) : undefined;
+      try {
+        child.stdin.write('go\n');
+        while (!out.includes('done')) await sleep(10);
+      } finally {
+        rival?.kill('SIGKILL');
+      }
       await sleep(300);
     },
   };
@@ -102,8 +115,8 @@ for (const { tool, args, section } of [
   { tool: 'runqlat', args: ['-P'], section: 'pid' },
   { tool: 'cpudist', args: ['-P'], section: 'pid' },
 ] as const) {
-  test(`${tool} ${args.join(' ')}: hist prints the tool's own histogram of the same map`, needs(tool, 'unshare'), async (t) => {
-    const child = await quietChild(t);
+  test(`${tool} ${args.join(' ')}: hist prints the tool's own histogram of the same map`, needs(tool, 'unshare', 'taskset'), async (t) => {
+    const child = await quietChild(t, tool === 'cpudist');
     const running = await startTool(t, [tool, ...args, '-p', String(child.pid)], /Hit Ctrl-C/);
     await child.run();
     const hists = running.map((info) => info.name === 'hists', 'named hists');
@@ -157,14 +170,21 @@ test('softirqs -d: the histograms in its .bss, one per softirq, between two bpft
 
 test('hardirqs -d: histograms keyed by irq name, between two bpftool dumps', needs('hardirqs', 'unshare', 'bpftool'), async (t) => {
   const running = await startTool(t, ['hardirqs', '-d'], /Hit Ctrl-C/);
-  await sleep(1000);
   const infos = running.map((info) => info.name === 'infos', 'named infos');
   type Dump = Array<{ formatted: { key: { name: string }; value: { slots: number[] } } }>;
   const byName = (dump: Dump): Map<string, number[]> => new Map(dump.map((entry) => [entry.formatted.key.name, entry.formatted.value.slots]));
+  // A quiet machine may take no device interrupt for seconds: direct writes complete through the
+  // disk's interrupt, so make some until the tool has seen one (bounded).
+  const dir = tempDir(t, 'bpfmap-irq');
+  for (let round = 0; round < 20 && bpftoolJson<Dump>('map', 'dump', 'id', String(infos.id)).length === 0; round++) {
+    const dd = spawn('dd', ['if=/dev/zero', `of=${path.join(dir, 'io')}`, 'bs=4k', 'count=50', 'oflag=direct'], { stdio: 'ignore' });
+    await new Promise((resolve) => dd.on('close', resolve));
+    await sleep(250);
+  }
   const before = byName(bpftoolJson<Dump>('map', 'dump', 'id', String(infos.id)));
   const ours = cliJson<HistJson>('hist', 'id', String(infos.id));
   const after = byName(bpftoolJson<Dump>('map', 'dump', 'id', String(infos.id)));
-  assert.ok(ours.histograms.length > 0, 'no interrupt in a second');
+  assert.ok(ours.histograms.length > 0, 'no interrupt while the test wrote to disk');
   for (const histogram of ours.histograms) {
     const name = String(histogram.key?.name);
     assertBetween(before.get(name) ?? [], denseCounts(histogram.buckets), after.get(name) ?? [], name);
