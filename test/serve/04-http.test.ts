@@ -95,7 +95,7 @@ function readEvents(url: string, count: number): Promise<Array<{ event: string; 
   return new Promise((resolve, reject) => {
     const events: Array<{ event: string; data: string }> = [];
     let buffer = '';
-    const req = httpGet(url, (res) => {
+    const req = httpGet(url, { agent: false }, (res) => {
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
         buffer += chunk;

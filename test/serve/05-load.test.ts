@@ -19,7 +19,7 @@ const SCRAPES = 40;
 /** Streams a response, keeping only its length and last bytes. */
 function scrape(url: string): Promise<{ status: number; length: number; tail: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, (res) => {
+    const req = httpRequest(url, { agent: false }, (res) => {
       let length = 0;
       let tail = '';
       res.setEncoding('utf8');

@@ -24,7 +24,7 @@ function sseData(url: string, event: string, count: number, onOpen: () => void):
   return new Promise((resolve, reject) => {
     const found: string[] = [];
     let buffer = '';
-    const req = httpGet(url, (res) => {
+    const req = httpGet(url, { agent: false }, (res) => {
       if (res.statusCode !== 200) {
         reject(new Error(`status ${res.statusCode}`));
         return;

@@ -76,8 +76,11 @@ export interface Response {
 export function request(url: string, options: { method?: string; headers?: Record<string, string>; body?: string; ca?: Buffer; timeoutMs?: number } = {}): Promise<Response> {
   return new Promise((resolve, reject) => {
     const target = new URL(url);
+    // agent: false, a connection per request. Node 20's global agent keeps sockets alive, and a
+    // later test that draws the same port from freePort() could reuse one whose server is gone
+    // ('socket hang up').
     const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(target, { method: options.method ?? 'GET', headers: options.headers ?? {}, ...(options.ca ? { ca: options.ca } : {}), timeout: options.timeoutMs ?? 30_000 }, (res) => {
+    const req = send(target, { method: options.method ?? 'GET', headers: options.headers ?? {}, ...(options.ca ? { ca: options.ca } : {}), timeout: options.timeoutMs ?? 30_000, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => {
