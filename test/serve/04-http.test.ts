@@ -17,7 +17,7 @@ import { connect as tcpConnect } from 'node:net';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { BpfMap } from '../../src/map/bpf-map.js';
-import { BpfmapServer } from '../../src/serve/http/server.js';
+import { BpfmapServer, DEFAULT_PORT } from '../../src/serve/http/server.js';
 import { bpftoolJson, needs, repoRoot, tempDir } from '../helpers.js';
 import { bytes, chars, freePort, le, loadServeMaps, request } from './helpers.js';
 
@@ -231,4 +231,39 @@ test('bpfmap serve listens on 127.0.0.1 unless told otherwise', needs('bpftool',
   child.kill('SIGTERM');
   const code = await new Promise((resolve) => child.once('exit', resolve));
   assert.equal(code, 0, 'SIGTERM ends serve cleanly');
+});
+
+test('bpfmap serve with no --listen listens on 127.0.0.1:19655 (DEFAULT_PORT), in its own network namespace', needs('bpftool', 'clang', 'ip'), async (t) => {
+  const { pin } = loadServeMaps(t, 'serve-default-port');
+  assert.equal(DEFAULT_PORT, 19655);
+  // Its own network namespace: the default port is fixed, and other tests or a real bpfmap serve
+  // on this host may hold it in the host's namespace.
+  const namespace = `bpfmap-scrape-${process.pid}-defport`;
+  execFileSync('ip', ['netns', 'add', namespace]);
+  t.after(() => execFileSync('ip', ['netns', 'delete', namespace]));
+  execFileSync('ip', ['netns', 'exec', namespace, 'ip', 'link', 'set', 'lo', 'up']);
+  // By id: `ip netns exec` mounts a fresh /sys, so the test's bpffs pins are not visible inside.
+  const flows = BpfMap.openPinned(pin('flows'));
+  const id = flows.id;
+  t.after(() => flows.close());
+  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', 'id', String(id)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    let text = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      if (text.includes('\n')) resolve(text);
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${text}`)));
+  });
+  assert.match(line, /listening on http:\/\/127\.0\.0\.1:19655\//);
+  const listening = execFileSync('ip', ['netns', 'exec', namespace, 'ss', '-Hltn', 'sport = :19655'], { encoding: 'utf8' });
+  assert.match(listening, /127\.0\.0\.1:19655/);
+  const body = execFileSync('ip', ['netns', 'exec', namespace, 'curl', '-sf', 'http://127.0.0.1:19655/metrics'], { encoding: 'utf8' });
+  assert.match(body, new RegExp(`^bpfmap_map_info\\{map="flows",id="${id}",`, 'm'));
 });

@@ -1,6 +1,6 @@
 /**
  * Helpers of the serve tests: the fixture's maps loaded and pinned in the test's own bpffs folder,
- * free loopback ports in 19100-19199 picked at run time, entries written in the maps' layouts, and
+ * free loopback ports in 19200-19299 picked at run time, entries written in the maps' layouts, and
  * HTTP requests with their raw bodies.
  */
 import { createServer } from 'node:net';
@@ -18,11 +18,11 @@ export function loadServeMaps(t: TestContext, label = 'serve'): { dir: string; m
   return { dir, maps, pin: (name) => path.join(maps, name) };
 }
 
-/** A port in 19100-19199 that nothing listens on now (tried at random). */
+/** A port in 19200-19299 that nothing listens on now (tried at random). */
 export async function freePort(): Promise<number> {
   const tried = new Set<number>();
   while (tried.size < 100) {
-    const port = 19100 + Math.floor(Math.random() * 100);
+    const port = 19200 + Math.floor(Math.random() * 100);
     if (tried.has(port)) continue;
     tried.add(port);
     const free = await new Promise<boolean>((resolve) => {
@@ -32,7 +32,7 @@ export async function freePort(): Promise<number> {
     });
     if (free) return port;
   }
-  throw new Error('no free port in 19100-19199');
+  throw new Error('no free port in 19200-19299');
 }
 
 /** `bytes` little-endian integer fields. */

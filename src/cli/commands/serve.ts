@@ -1,7 +1,7 @@
 /**
  * `serve [--listen HOST:PORT] [--config FILE] [--web-config FILE] [--allow-write] [--per-cpu]
  * [--series-limit N] [MAP ... | --all]`: Prometheus metrics, the JSON API and the web view of the
- * maps, over HTTP (HTTPS and basic auth with a web configuration file). Listens on 127.0.0.1:9655
+ * maps, over HTTP (HTTPS and basic auth with a web configuration file). Listens on 127.0.0.1:19655
  * unless told otherwise; runs until interrupted.
  */
 import type { ExportSelector } from '../../serve/metrics/selectors.js';

@@ -29,10 +29,11 @@ import { webRoutes } from './web.js';
 import { BasicAuth, loadWebConfig, type WebConfig } from './web-config.js';
 
 /**
- * The default port, 9655: marked "FREE" in the exporters' range of Prometheus's default port
- * allocation list (wiki "Default port allocations") as it could be read; see docs/serve.md.
+ * The default port, 19655. Prometheus's "Default port allocations" list gives 9655 to the sas2ircu
+ * exporter (since 2020) and its exporter range 9100-9999 is full, so bpfmap takes a port outside
+ * it that no listed exporter uses; docs/serve.md says what was checked.
  */
-export const DEFAULT_PORT = 9655;
+export const DEFAULT_PORT = 19655;
 /** The default address: loopback only. */
 export const DEFAULT_HOST = '127.0.0.1';
 
@@ -48,7 +49,7 @@ export interface ServeOptions extends Omit<MapExporterOptions, 'maps' | 'config'
   readonly allowWrite?: boolean;
   /** Address to listen on (default 127.0.0.1). */
   readonly host?: string;
-  /** Port (default 9655; 0 picks a free one). */
+  /** Port (default 19655, `DEFAULT_PORT`; 0 picks a free one). */
   readonly port?: number;
   readonly apiLimits?: ApiLimits;
   readonly streamLimits?: StreamLimits;
