@@ -25,6 +25,7 @@
 import { type Codec, describe } from '../codec.js';
 import type { Btf } from './btf.js';
 import { BtfError } from './errors.js';
+import { closestName } from '../field-names.js';
 import type { BtfArray, BtfComposite, BtfDatasec, BtfEnum, BtfEnum64, BtfInt, BtfType } from './types.js';
 
 /** Nesting bound for codec construction (a struct that contains itself by value is a cycle). */
@@ -591,7 +592,8 @@ function presentIn(parts: CompositeParts, value: Record<string, unknown>): boole
 function checkNames(parts: CompositeParts, value: Record<string, unknown>, type: BtfComposite): void {
   for (const key in value) {
     if (!parts.names.has(key) && Object.hasOwn(value, key) && value[key] !== undefined) {
-      fail('field', `.${key}: ${type.kind} ${type.name || '(anonymous)'} has no member '${key}' (members: ${[...parts.names].join(', ')})`);
+      const guess = closestName(key, parts.names);
+      fail('field', `.${key}: ${type.kind} ${type.name || '(anonymous)'} has no member '${key}'${guess === undefined ? '' : ` (did you mean '${guess}'?)`} (members: ${[...parts.names].join(', ')})`);
     }
   }
 }

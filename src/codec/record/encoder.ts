@@ -10,6 +10,7 @@ import { bufferError } from './errors.js';
 import { dataViewAccessor, fieldPathPart, integerBounds, loopShape, offsetExpression } from './emit.js';
 import type { RecordLayout, ScalarLayout, ValueLayout } from './layout.js';
 import { runtime } from './runtime.js';
+import { findUnknownField, unknownFieldError } from '../field-names.js';
 
 /** A generated encoder. */
 export type Encoder = (value: unknown, target: Uint8Array, offset: number) => void;
@@ -40,6 +41,8 @@ function pathString(path: PathCode): string {
 
 class EncoderSource {
   readonly helpers: string[] = [];
+  /** The field names of each struct, declared once as `FIELDS<n>` constants. */
+  readonly fieldLists: string[][] = [];
   private variables = 0;
 
   private scalar(scalar: ScalarLayout, input: string, base: string, origin: number, path: PathCode): string {
@@ -80,10 +83,23 @@ class EncoderSource {
         return this.scalar(value, input, base, origin, path);
       case 'struct': {
         const object = `object${this.variables++}`;
+        const names = `FIELDS${this.fieldLists.length}`;
+        this.fieldLists.push(value.fields.map((field) => field.name));
         const fields = value.fields.map((field) =>
           this.value(field.value, `${object}[${JSON.stringify(field.name)}]`, base, origin, extendPath(path, fieldPathPart(field.name))),
         );
-        return `{\nconst ${object} = checkObject(${input}, ${pathArguments(path)});\n${fields.join('\n')}\n}`;
+        // An extra or misspelled field would be ignored: count the value's keys (a for-in loop
+        // allocates nothing) and look for the culprit only when the count is off. A misspelling
+        // with the count right leaves a field missing, and `encode` looks then (`unknownFieldIn`).
+        return [
+          `{`,
+          `const ${object} = checkObject(${input}, ${pathArguments(path)});`,
+          `let ${object}Keys = 0;`,
+          `for (const _ in ${object}) ${object}Keys++;`,
+          `if (${object}Keys !== ${value.fields.length}) checkFieldNames(${object}, ${names}, ${pathArguments(path)});`,
+          ...fields,
+          `}`,
+        ].join('\n');
       }
       case 'array': {
         const array = `array${this.variables++}`;
@@ -141,6 +157,7 @@ export function encoderSource(layout: RecordLayout, rootName: string): string {
     `let scratchInUse = false;`,
     `let viewedTarget = null;`,
     `let targetView = null;`,
+    ...source.fieldLists.map((names, index) => `const FIELDS${index} = ${JSON.stringify(names)};`),
     ...source.helpers,
     `function write(w, wb, input) {`,
     `const b = 0;`,
@@ -151,12 +168,12 @@ export function encoderSource(layout: RecordLayout, rootName: string): string {
     `  if (!(offset >= 0 && offset + ${layout.size} <= target.length && Number.isInteger(offset))) throw bufferError('encode', ${layout.size}, target.length, offset);`,
     `  if (scratchInUse) {`,
     `    const ownBytes = new Uint8Array(${layout.size});`,
-    `    write(new DataView(ownBytes.buffer), ownBytes, input);`,
+    `    try { write(new DataView(ownBytes.buffer), ownBytes, input); } catch (error) { throw explainFailure(error, input); }`,
     `    target.set(ownBytes, offset);`,
     `    return;`,
     `  }`,
     `  scratchInUse = true;`,
-    `  try { write(scratch, scratchBytes, input); } finally { scratchInUse = false; }`,
+    `  try { write(scratch, scratchBytes, input); } catch (error) { throw explainFailure(error, input); } finally { scratchInUse = false; }`,
     ...copyToTarget(layout.size),
     `};`,
   ].join('\n');
@@ -164,6 +181,45 @@ export function encoderSource(layout: RecordLayout, rootName: string): string {
 
 /** Builds a record's encoder. */
 export function compileEncoder(layout: RecordLayout, rootName: string): Encoder {
-  const factory = new Function('runtime', 'bufferError', encoderSource(layout, rootName)) as (rt: typeof runtime, error: typeof bufferError) => Encoder;
-  return factory(runtime, bufferError);
+  const factory = new Function('runtime', 'bufferError', 'explainFailure', encoderSource(layout, rootName)) as (
+    rt: typeof runtime,
+    error: typeof bufferError,
+    explain: (error: unknown, input: unknown) => unknown,
+  ) => Encoder;
+  const root = layout.root;
+  // Only when encoding failed: a misspelled field shows up as the right name missing, so name
+  // the misspelling instead (an unknown field is reported before any value error).
+  const explainFailure = (error: unknown, input: unknown): unknown => {
+    if (root === undefined) return error;
+    try {
+      return unknownFieldIn(root, input, rootName) ?? error;
+    } catch {
+      return error; // a getter that throws while we look: report what failed first
+    }
+  };
+  return factory(runtime, bufferError, explainFailure);
+}
+
+/**
+ * The first field of `value`, at any depth, that its struct in `layout` does not have, as an
+ * `ERR_BPFMAP_UNKNOWN_FIELD` error; undefined when there is none.
+ */
+export function unknownFieldIn(layout: ValueLayout, value: unknown, path: string): TypeError | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (layout.kind === 'struct') {
+    if (Array.isArray(value) || ArrayBuffer.isView(value)) return undefined;
+    const names = layout.fields.map((field) => field.name);
+    const unknown = findUnknownField(value, names);
+    if (unknown !== undefined) return unknownFieldError(path, unknown, 'the struct', names);
+    for (const field of layout.fields) {
+      const inner = unknownFieldIn(field.value, (value as Record<string, unknown>)[field.name], path + fieldPathPart(field.name));
+      if (inner !== undefined) return inner;
+    }
+  } else if (layout.kind === 'array' && Array.isArray(value)) {
+    for (let index = 0; index < layout.elements.length && index < value.length; index++) {
+      const inner = unknownFieldIn(layout.elements[index]!, value[index], `${path}[${index}]`);
+      if (inner !== undefined) return inner;
+    }
+  }
+  return undefined;
 }

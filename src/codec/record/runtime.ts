@@ -7,6 +7,7 @@
  * means "no index".
  */
 import { fieldRangeError, fieldTypeError } from './errors.js';
+import { findUnknownField, unknownFieldError } from '../field-names.js';
 
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8');
@@ -134,6 +135,16 @@ export function checkObject(value: unknown, prefix: string, index: number, suffi
   return value as Record<string, unknown>;
 }
 
+/**
+ * Called when a struct value has more or fewer keys than the struct has fields: throws
+ * `ERR_BPFMAP_UNKNOWN_FIELD` for the first key that is not a field (fewer keys, or extra keys
+ * that are `undefined`, are left to the field checks).
+ */
+export function checkFieldNames(value: object, names: readonly string[], prefix: string, index: number, suffix: string): void {
+  const unknown = findUnknownField(value, names);
+  if (unknown !== undefined) throw unknownFieldError(joinPath(prefix, index, suffix), unknown, 'the struct', names);
+}
+
 /** Checks a value that must be an array (or typed array) of exactly `length` elements. */
 export function checkArray(value: unknown, length: number, prefix: string, index: number, suffix: string): ArrayLike<unknown> {
   if (!Array.isArray(value) && !(ArrayBuffer.isView(value) && !(value instanceof DataView))) {
@@ -231,6 +242,7 @@ export const runtime = {
   checkHalf,
   readHalf,
   checkObject,
+  checkFieldNames,
   checkArray,
   readBytes,
   readText,
