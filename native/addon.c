@@ -39,6 +39,8 @@ static napi_value init(napi_env env, napi_value exports) {
   register_events(env, exports, state);
   register_prog(env, exports, state);
   register_links(env, exports, state);
+  register_struct_ops(env, exports, state);
+  register_prog_attach(env, exports, state);
   return exports;
 }
 

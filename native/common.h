@@ -147,6 +147,8 @@ void register_mmap(napi_env env, napi_value exports, addon_state *state);
 void register_events(napi_env env, napi_value exports, addon_state *state);
 void register_prog(napi_env env, napi_value exports, addon_state *state);
 void register_links(napi_env env, napi_value exports, addon_state *state);
+void register_struct_ops(napi_env env, napi_value exports, addon_state *state);
+void register_prog_attach(napi_env env, napi_value exports, addon_state *state);
 
 /* maps.c's per-environment table (see there). */
 typedef struct handle_table handle_table;

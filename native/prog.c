@@ -70,7 +70,12 @@ static napi_value prog_load(napi_env env, napi_callback_info info) {
     THROW_CODE(env, "ERR_BPFMAP_PROGRAM", "progLoad: maps must be an array of at most 65536 map handles");
   obj_handle *btf = NULL, *attach_btf = NULL;
   if (!is_nullish(env, argv[7]) && !(btf = arg_object(env, argv[7], KIND_BTF, "progLoad: btf"))) return NULL;
-  if (!is_nullish(env, argv[8]) && !(attach_btf = arg_object(env, argv[8], KIND_BTF, "progLoad: attach BTF object"))) return NULL;
+  /* The attach target object: a module's BTF (fentry & co.) or, for freplace, the target program. */
+  if (!is_nullish(env, argv[8])) {
+    attach_btf = tagged_external(env, argv[8], KIND_PROG);
+    if (attach_btf && attach_btf->closed) THROW_CODE(env, "ERR_BPFMAP_CLOSED", "progLoad: the attach target program is closed");
+    if (!attach_btf && !(attach_btf = arg_object(env, argv[8], KIND_BTF, "progLoad: attach BTF object or program"))) return NULL;
+  }
   uint8_t *true_size_out; size_t true_size_len;
   if (!arg_bytes(env, argv[9], &true_size_out, &true_size_len) || true_size_len < 4)
     THROW_CODE(env, "ERR_BPFMAP_PROGRAM", "progLoad: logTrueSize must be a Uint32Array(1)");
@@ -133,7 +138,7 @@ static napi_value prog_load(napi_env env, napi_callback_info info) {
   put_u32(attr, PL_LINE_INFO_REC_SIZE, line_info ? LINE_INFO_REC_SIZE : 0);
   put_ptr(attr, PL_LINE_INFO, line_info);
   put_u32(attr, PL_LINE_INFO_CNT, (uint32_t)line_info_cnt);
-  put_u32(attr, PL_ATTACH_BTF_OBJ_FD, attach_btf ? (uint32_t)attach_btf->fd : 0);
+  put_u32(attr, PL_ATTACH_BTF_OBJ_FD, attach_btf ? (uint32_t)attach_btf->fd : 0); /* or attach_prog_fd: the same field */
   put_u32(attr, PL_CORE_RELO_CNT, 0);
   put_ptr(attr, PL_FD_ARRAY, fd_array);
   put_ptr(attr, PL_CORE_RELOS, NULL);

@@ -63,10 +63,12 @@ export {
   type TracepointOptions, type KprobeOptions, type KprobeMultiOptions, type UprobeOptions, type UprobeMultiOptions, type CgroupOptions, type IterMap,
   type PerfEventOptions, type AutoAttachOptions, type SectionTarget, type NoSectionTarget, type ElfFunction, type NetworkInterface,
 } from './objects/link/index.js';
+export { attachFreplace, type FreplaceOptions } from './objects/link/index.js';
 export { BpfObject, GlobalVariables, type LoadOptions } from './objects/object.js';
 export { ObjectSpec, type OpenOptions as ObjectOpenOptions, type VariableSpec } from './objects/object-spec.js';
 export { ObjectMapSpec, type ObjectMapKind, type MapPinning, type MapSlot } from './objects/map-spec.js';
 export { ProgramSpec } from './objects/program-spec.js';
+export { attachStructOps, layoutStructOps, StructOpsRegistration, StructOpsSpec, type StructOpsMember, type StructOpsLayout } from './objects/struct-ops.js';
 export { ObjectError, VerifierError, type ObjectErrorCode, type ObjectLocation } from './objects/errors.js';
 export { PinMismatchError, type PinDifference } from './map/pinned.js';
 export { type RunOptions, type RunResult } from './objects/program.js';

@@ -71,6 +71,11 @@ export interface MapSpecOptions {
   readonly mapExtra?: bigint | number;
   /** BTF key and value types. */
   readonly btf?: MapBtfSpec;
+  /**
+   * struct_ops maps: the id of the kernel's `bpf_struct_ops_<name>` value type in vmlinux BTF
+   * (`btf` must then name the object's BTF with key and value type ids 0).
+   */
+  readonly btfVmlinuxValueTypeId?: number;
 }
 
 /**
@@ -165,6 +170,7 @@ export function encodeMapSpec(spec: MapSpec): { attr: Uint8Array; type: number; 
       .setU32('btf_value_type_id', u32(spec.btf.valueTypeId, 'btf.valueTypeId'));
     btfObject = (btf as { readonly fd?: unknown }).fd;
   }
+  if (spec.btfVmlinuxValueTypeId !== undefined) attr.setU32('btf_vmlinux_value_type_id', u32(spec.btfVmlinuxValueTypeId, 'btfVmlinuxValueTypeId'));
   // Send only up to the last field in use: older kernels reject unknown non-zero tails (E2BIG),
   // and zero tails cost nothing, but a short attr is what libbpf sends too.
   const used = spec.mapExtra !== undefined ? 72 : 64;

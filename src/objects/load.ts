@@ -28,6 +28,9 @@ import { CoreRelocator } from './core/relocator.js';
 import { KsymResolver, applyKsym } from './ksym.js';
 import type { CodeSection } from './program-spec.js';
 import { BpfObject, type LoadOptions } from './object.js';
+import { layoutStructOps } from './struct-ops.js';
+import { btfFromId } from '../codec/btf/sources.js';
+import { ProgramType } from '../sys/program-types.js';
 
 /** Where libbpf pins maps with `LIBBPF_PIN_BY_NAME` when no folder is given. */
 export const DEFAULT_PIN_PATH = '/sys/fs/bpf';
@@ -75,6 +78,65 @@ function createMap(spec: ObjectMapSpec, btfFd: number | undefined, inner: BpfMap
   }
 }
 
+/**
+ * A struct_ops map: its value type is the kernel's `bpf_struct_ops_<name>` (by vmlinux id, with
+ * the object's BTF alongside as the kernel requires); the value is written at attach.
+ */
+function createStructOpsMap(spec: ObjectSpec, mapSpec: ObjectMapSpec, btfFd: number | undefined): BpfMap<unknown, unknown> {
+  const structOps = mapSpec.structOps as NonNullable<ObjectMapSpec['structOps']>;
+  if (btfFd === undefined || !spec.btf) throw new ObjectError('ERR_BPFMAP_OBJECT_MAP', 'a struct_ops map needs the object\'s BTF loaded in the kernel', { map: mapSpec.name });
+  const layout = layoutStructOps(structOps, spec.btf);
+  try {
+    return BpfMap.create({
+      type: MapType.struct_ops, keySize: 4, valueSize: layout.value.length, maxEntries: 1, name: mapSpec.name.slice(0, 15), flags: mapSpec.flags,
+      btf: { fd: btfFd, keyTypeId: 0, valueTypeId: 0 }, btfVmlinuxValueTypeId: layout.valueTypeId,
+    }) as BpfMap<unknown, unknown>;
+  } catch (error) {
+    if (error instanceof BpfError) throw new ObjectError('ERR_BPFMAP_OBJECT_MAP', `cannot create the struct_ops map for struct ${structOps.typeName}: ${error.message}`, { map: mapSpec.name }, { cause: error });
+    throw error;
+  }
+}
+
+/** What a program is loaded against besides its section's own target: struct_ops members, freplace targets. */
+interface LoadTarget {
+  readonly btfId: number;
+  readonly attachType: number;
+  readonly object: NativeObject<'prog'> | null;
+}
+
+/** Each struct_ops program's kernel struct and member index, from the maps that name it. */
+function structOpsTargets(spec: ObjectSpec): Map<string, LoadTarget> {
+  const targets = new Map<string, LoadTarget>();
+  for (const mapSpec of spec.maps.values()) {
+    if (!mapSpec.structOps || !spec.btf) continue;
+    const layout = layoutStructOps(mapSpec.structOps, spec.btf);
+    for (const slot of layout.slots) {
+      const previous = targets.get(slot.program);
+      if (previous && (previous.btfId !== layout.kernelTypeId || previous.attachType !== slot.memberIndex)) {
+        throw new ObjectError('ERR_BPFMAP_OBJECT_MAP', `program '${slot.program}' is used for two different struct_ops members; a program serves one member of one struct type`, { map: mapSpec.name, program: slot.program });
+      }
+      targets.set(slot.program, { btfId: layout.kernelTypeId, attachType: slot.memberIndex, object: null });
+    }
+  }
+  return targets;
+}
+
+/** An freplace program's target: the function's id in the target program's BTF. */
+function freplaceTarget(program: ProgramSpec): LoadTarget {
+  const target = program.attachProgram;
+  if (!target) {
+    throw new ObjectError('ERR_BPFMAP_OBJECT_SECTION', `freplace program needs the program it extends: spec.program('${program.name}').setAttachTarget(loadedProgram, '${program.attachTarget || 'function'}')`, { program: program.name, section: program.sectionName });
+  }
+  const btfId = target.info().btfId;
+  if (!btfId) throw new ObjectError('ERR_BPFMAP_OBJECT_KSYM', `target program '${target.name}' was loaded without BTF, so its functions cannot be replaced`, { program: program.name, section: program.sectionName });
+  const { btf } = btfFromId(btfId);
+  const [func] = btf.typesByName(program.attachTarget, 'func');
+  if (!func) {
+    throw new ObjectError('ERR_BPFMAP_OBJECT_KSYM', `target program '${target.name}' has no function '${program.attachTarget}' in its BTF (only global, non-inlined functions can be replaced)`, { program: program.name, section: program.sectionName, symbol: program.attachTarget });
+  }
+  return { btfId: func.id, attachType: 0, object: target.handle };
+}
+
 /** Checks that a map given to `replaceMap` fits the spec. */
 function checkReplacement(spec: ObjectMapSpec, map: BpfMap<unknown, unknown>): void {
   const info = map.info;
@@ -113,6 +175,7 @@ function prepareMap(spec: ObjectSpec, key: string, mapSpec: ObjectMapSpec, btfFd
       if (!isNotPinned(error)) throw error;
     }
   }
+  if (mapSpec.structOps) return { map: createStructOpsMap(spec, mapSpec, btfFd), created: true, borrowed: false };
   let inner: BpfMap<unknown, unknown> | undefined;
   if (mapSpec.inner) inner = createMap(mapSpec.inner, undefined, undefined);
   let map: BpfMap<unknown, unknown>;
@@ -163,6 +226,7 @@ function loadProgram(
   btf: NativeObject<'btf'> | null,
   options: LoadOptions,
   context: LinkContext,
+  target?: LoadTarget,
 ): BpfProgram {
   if (program.type === 0) {
     throw new ObjectError('ERR_BPFMAP_OBJECT_SECTION', `section name '${program.sectionName}' matches no program type libbpf knows (set spec.programs.get('${program.name}').type to load it anyway)`, { program: program.name, section: program.sectionName });
@@ -181,12 +245,12 @@ function loadProgram(
     .setU32('prog_flags', program.flags)
     .setU32('kern_version', program.kernelVersion)
     .setText('prog_name', program.name.slice(0, PROGRAM_NAME_LENGTH).replace(/[^A-Za-z0-9_.]/g, '_'))
-    .setU32('expected_attach_type', program.attachType ?? 0)
-    .setU32('attach_btf_id', program.attachBtf ? attachBtfId(program) : 0);
+    .setU32('expected_attach_type', target?.attachType ?? program.attachType ?? 0)
+    .setU32('attach_btf_id', target ? target.btfId : program.attachBtf ? attachBtfId(program) : 0);
   const trueSize = new Uint32Array(1);
   const attempt = (level: number, log: Uint8Array | null): NativeObject<'prog'> | number => {
     attr.setU32('log_level', log ? level : 0);
-    return native.progLoad(attr.bytes, linked.instructions, program.license || 'GPL', log, funcInfo, lineInfo, maps, btf, null, trueSize);
+    return native.progLoad(attr.bytes, linked.instructions, program.license || 'GPL', log, funcInfo, lineInfo, maps, btf, target?.object ?? null, trueSize);
   };
   const level = options.logLevel ?? 0;
   let log: Uint8Array | null = level > 0 ? new Uint8Array(options.logSize ?? FIRST_LOG_SIZE) : null;
@@ -205,7 +269,8 @@ function loadProgram(
     const errno = -result;
     throw new VerifierError(program.name, program.sectionName, errno, errnoName(errno), text, errno === Errno.ENOSPC);
   }
-  const loaded = BpfProgram.adopt(result, { sectionName: program.sectionName, ...(program.attachType !== undefined ? { attachType: program.attachType } : {}) });
+  const attachType = target ? target.attachType : program.attachType;
+  const loaded = BpfProgram.adopt(result, { sectionName: program.sectionName, ...(attachType !== undefined ? { attachType } : {}) });
   if (level > 0) loaded.verifierLog = text;
   return loaded;
 }
@@ -299,9 +364,21 @@ export function loadObject(spec: ObjectSpec, options: LoadOptions): BpfObject {
     const context = linkContext(spec);
     const wanted = options.programs ? new Set(options.programs) : undefined;
     if (wanted) for (const name of wanted) spec.program(name);
+    const structOps = structOpsTargets(spec);
     for (const program of spec.programs.values()) {
       if (wanted ? !wanted.has(program.name) : !program.autoload) continue;
-      programs.set(program.name, loadProgram(spec, program, handles, btfHandle, options, context));
+      let target: LoadTarget | undefined;
+      if (program.type === ProgramType.struct_ops) {
+        target = structOps.get(program.name);
+        // As libbpf: a struct_ops program no struct_ops map uses is not loaded (it has no member to serve).
+        if (!target) {
+          if (wanted) throw new ObjectError('ERR_BPFMAP_OBJECT_SECTION', 'no struct_ops variable of the object uses this program, so it has no member to be loaded for', { program: program.name, section: program.sectionName });
+          continue;
+        }
+      } else if (program.type === ProgramType.ext) {
+        target = freplaceTarget(program);
+      }
+      programs.set(program.name, loadProgram(spec, program, handles, btfHandle, options, context, target));
     }
     // Initial programs of prog_arrays.
     for (const [key, mapSpec] of spec.maps) {

@@ -10,9 +10,10 @@ import { MapFlags, MapType, mapTypeName } from '../sys/constants.js';
 import type { BpfMap } from '../map/bpf-map.js';
 import { ObjectError } from './errors.js';
 import { SectionType, SymbolType, type ElfObject } from './elf.js';
+import type { StructOpsSpec } from './struct-ops.js';
 
 /** Where a map spec came from. */
-export type ObjectMapKind = 'btf' | 'legacy' | 'data' | 'kconfig';
+export type ObjectMapKind = 'btf' | 'legacy' | 'data' | 'kconfig' | 'struct_ops';
 
 /** How a map is pinned at load: not at all, or by its name under the pin folder (`LIBBPF_PIN_BY_NAME`). */
 export type MapPinning = 'none' | 'byName';
@@ -55,6 +56,8 @@ export class ObjectMapSpec {
   data: Uint8Array | undefined;
   /** An existing map to use instead of creating this one (see `ObjectSpec.replaceMap`). */
   replacement: BpfMap<unknown, unknown> | undefined;
+  /** For struct_ops maps: the variable, its kernel struct, members, programs and data. */
+  readonly structOps: StructOpsSpec | undefined;
   /** Where the definition came from. */
   readonly kind: ObjectMapKind;
   /** The ELF section (`.maps`, `maps`, `.rodata`, ...). */
@@ -65,7 +68,7 @@ export class ObjectMapSpec {
   constructor(init: {
     name: string; kind: ObjectMapKind; sectionName: string; sectionOffset: number; type: number; keySize: number; valueSize: number;
     maxEntries: number; flags?: number; mapExtra?: bigint; numaNode?: number; pinning?: MapPinning; keyTypeId?: number; valueTypeId?: number;
-    inner?: ObjectMapSpec; slots?: MapSlot[]; data?: Uint8Array;
+    inner?: ObjectMapSpec; slots?: MapSlot[]; data?: Uint8Array; structOps?: StructOpsSpec;
   }) {
     this.name = init.name;
     this.kind = init.kind;
@@ -85,6 +88,7 @@ export class ObjectMapSpec {
     this.slots = init.slots ?? [];
     this.data = init.data;
     this.replacement = undefined;
+    this.structOps = init.structOps;
   }
 
   /** bpftool's name for the map type. */

@@ -19,6 +19,7 @@ import { fixupObjectBtf } from './btf-fixup.js';
 import { layoutKconfig, type KconfigExtern } from './kconfig.js';
 import type { BpfObject, LoadOptions } from './object.js';
 import { loadObject } from './load.js';
+import { parseStructOps } from './struct-ops.js';
 
 /** How to read an object. */
 export interface OpenOptions {
@@ -107,6 +108,12 @@ export class ObjectSpec {
     this.maps = new Map();
     for (const map of [...parseBtfMaps(elf, this.btf), ...parseLegacyMaps(elf)]) this.maps.set(map.name, map);
     for (const map of parseDataMaps(elf, this.btf, this.name)) this.maps.set(map.sectionName, map);
+    for (const { spec, sectionName, sectionOffset, flags, size } of parseStructOps(elf, this.btf)) {
+      this.maps.set(spec.variable, new ObjectMapSpec({
+        name: spec.variable, kind: 'struct_ops', sectionName, sectionOffset,
+        type: MapType.struct_ops, keySize: 4, valueSize: size, maxEntries: 1, flags, structOps: spec,
+      }));
+    }
     if (this.kconfig && this.kconfig.size > 0) {
       this.maps.set('.kconfig', new ObjectMapSpec({
         name: internalMapName(this.name, '.kconfig'), kind: 'kconfig', sectionName: '.kconfig', sectionOffset: 0,

@@ -5,6 +5,8 @@
  */
 import { programTypeName, attachTypeName } from '../sys/program-types.js';
 import type { ElfSymbol } from './elf.js';
+import type { BpfProgram } from './program.js';
+import { argumentError } from '../sys/errors.js';
 
 /** Size of one BPF instruction. */
 export const INSTRUCTION_SIZE = 8;
@@ -77,6 +79,11 @@ export class ProgramSpec {
   kernelVersion: number;
   /** Load this program (false: leave it out, as libbpf's `autoload`). */
   autoload: boolean;
+  /**
+   * For freplace (`SEC("freplace/FUNC")`) programs: the loaded program whose global function
+   * `attachTarget` this one replaces (see `setAttachTarget`). libbpf's `attach_prog_fd`.
+   */
+  attachProgram: BpfProgram | undefined;
   /** @internal The function's code in its section. */
   readonly code: CodeFunction;
 
@@ -95,6 +102,26 @@ export class ProgramSpec {
     this.license = init.license;
     this.kernelVersion = init.kernelVersion;
     this.autoload = true;
+    this.attachProgram = undefined;
+  }
+
+  /**
+   * Sets what an freplace program replaces: a global function of a loaded program (by default
+   * the function its section names), as libbpf's `bpf_program__set_attach_target`.
+   *
+   * @example
+   * spec.program('new_pick').setAttachTarget(target.program('xdp_main'), 'pick');
+   */
+  setAttachTarget(program: BpfProgram, functionName: string = this.attachTarget): this {
+    if (program === null || typeof program !== 'object' || typeof (program as { id?: unknown }).id !== 'number') {
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPTIONS', `setAttachTarget: expected a loaded BpfProgram, got ${typeof program}`);
+    }
+    if (typeof functionName !== 'string' || functionName === '') {
+      throw argumentError(TypeError, 'ERR_BPFMAP_OPTIONS', `setAttachTarget: name the function to replace (section '${this.sectionName}' names none)`);
+    }
+    this.attachProgram = program;
+    this.attachTarget = functionName;
+    return this;
   }
 
   /** bpftool's name of the program type (`'xdp'`), `'unspec'` when unknown. */

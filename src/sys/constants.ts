@@ -128,6 +128,8 @@ export const MapFlags = {
   MMAPABLE: 0x400,
   PRESERVE_ELEMS: 0x800,
   INNER_MAP: 0x1000,
+  /** struct_ops maps registered through a bpf_link (`SEC(".struct_ops.link")`). */
+  LINK: 0x2000,
 } as const;
 
 /** Element update flags. */

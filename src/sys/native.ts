@@ -117,7 +117,8 @@ export interface NativeAddon {
     lineInfo: Uint8Array | null,
     maps: readonly NativeObject<'map'>[],
     btf: NativeObject<'btf'> | null,
-    attachBtfObject: NativeObject<'btf'> | null,
+    /** A module's BTF (attach_btf_obj_fd), or for freplace the target program (attach_prog_fd). */
+    attachBtfObject: NativeObject<'btf'> | NativeObject<'prog'> | null,
     logTrueSize: Uint32Array,
   ): NativeObject<'prog'> | number;
   /** BPF_PROG_TEST_RUN; `out` receives retval, data_size_out, ctx_size_out, duration: 0 | -errno. */
@@ -193,6 +194,22 @@ export interface NativeAddon {
   linkFromId(id: number): NativeObject<'link'> | number;
   /** LINK_GET_NEXT_ID: the next link id above `id` | -errno (-ENOENT past the last). */
   linkNextId(id: number): number;
+  // struct_ops (native/struct_ops.c).
+  /** MAP_UPDATE_ELEM of a struct_ops map's value, each program's private fd written at its slot offset: 0 | -errno. */
+  structOpsUpdate(map: NativeObject<'map'>, value: Uint8Array, slots: Uint32Array, programs: NativeObject<'prog'>[]): number;
+  /** BPF_LINK_CREATE(BPF_STRUCT_OPS) of a BPF_F_LINK struct_ops map: link | -errno. */
+  structOpsLinkCreate(map: NativeObject<'map'>): NativeObject<'link'> | number;
+  // Legacy attach, query, anchored and freplace links (native/prog_attach.c).
+  /** BPF_PROG_ATTACH to a cgroup (path) or interface (ifindex, path null); anchor: program/link handle or null (then relativeId): 0 | -errno. */
+  progAttach(prog: NativeObject<'prog'>, cgroupPath: string | null, ifindex: number, attachType: number, flags: number, anchor: NativeObject<'prog'> | NativeObject<'link'> | null, relativeId: number, expectedRevision: bigint): number;
+  /** BPF_PROG_DETACH (prog null: the one program of a non-multi cgroup attachment): 0 | -errno. */
+  progDetach(prog: NativeObject<'prog'> | null, cgroupPath: string | null, ifindex: number, attachType: number, flags: number, anchor: NativeObject<'prog'> | NativeObject<'link'> | null, relativeId: number, expectedRevision: bigint): number;
+  /** BPF_PROG_QUERY; out receives [count, attach_flags, revision]: 0 | -errno (-ENOSPC: more than progIds holds). */
+  progQuery(cgroupPath: string | null, ifindex: number, attachType: number, queryFlags: number, progIds: Uint32Array, progFlags: Uint32Array | null, linkIds: Uint32Array | null, out: Float64Array): number;
+  /** BPF_LINK_CREATE for tcx/cgroup with before/after anchors and an expected revision: link | -errno. */
+  linkCreateAnchored(prog: NativeObject<'prog'>, cgroupPath: string | null, ifindex: number, attachType: number, flags: number, anchor: NativeObject<'prog'> | NativeObject<'link'> | null, relativeId: number, expectedRevision: bigint): NativeObject<'link'> | number;
+  /** BPF_LINK_CREATE of an extension (freplace) program onto function `targetBtfId` of `target` (null, 0: its load-time target): link | -errno. */
+  linkCreateFreplace(prog: NativeObject<'prog'>, target: NativeObject<'prog'> | null, targetBtfId: number): NativeObject<'link'> | number;
   /** The handle's kind number (`NativeKind`). */
   objKind(handle: NativeObject): number;
   /** A new handle on the same object, with its own private fd. */

@@ -18,6 +18,7 @@ import { attachRawTracepoint } from './raw-tracepoint.js';
 import { sectionTarget } from './section.js';
 import { attachTcx } from './tcx.js';
 import { attachTracepoint } from './tracepoint.js';
+import { attachFreplace } from './freplace.js';
 import { attachTracing } from './tracing.js';
 import { attachUprobe } from './uprobe.js';
 import { attachUprobeMulti } from './uprobe-multi.js';
@@ -72,6 +73,8 @@ export function attachProgram(program: BpfProgram, options: AutoAttachOptions = 
       return attachTracing(program);
     case 'iter':
       return attachIter(program);
+    case 'freplace':
+      return attachFreplace(program);
     case 'none':
       if (options.interface !== undefined && program.type === ProgramType.xdp) return attachXdp(program, { interface: options.interface });
       if (options.interface !== undefined && program.type === ProgramType.sched_cls && program.attachType !== undefined && tcxTypes.has(program.attachType)) {

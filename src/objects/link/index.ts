@@ -14,6 +14,7 @@ export { attachKprobeMulti, kprobeMultiUnsupportedReason, type KprobeMultiOption
 export { attachUprobe, type UprobeOptions } from './uprobe.js';
 export { attachUprobeMulti, type UprobeMultiOptions } from './uprobe-multi.js';
 export { attachTracing } from './tracing.js';
+export { attachFreplace, type FreplaceOptions } from './freplace.js';
 export { attachCgroup, type CgroupOptions } from './cgroup.js';
 export { attachIter, IterLink, type IterMap } from './iter.js';
 export { attachPerfEvent, type PerfEventOptions } from './perf-event.js';

@@ -19,7 +19,9 @@ export type SectionTarget =
   | { readonly kind: 'raw_tracepoint'; readonly name: string }
   /** fentry, fexit, fmod_ret, tp_btf, lsm: the target was fixed at load (attach_btf_id). */
   | { readonly kind: 'tracing'; readonly target: string }
-  | { readonly kind: 'iter'; readonly target: string };
+  | { readonly kind: 'iter'; readonly target: string }
+  /** An freplace program: the function it was loaded to replace (of the program given at load). */
+  | { readonly kind: 'freplace'; readonly target: string };
 
 /** A section that names no target, and why it cannot be auto-attached. */
 export interface NoSectionTarget {
@@ -135,6 +137,13 @@ export function sectionTarget(section: string, program = '?'): SectionTarget | N
     if (rest !== undefined) {
       if (rest === '') return none(`a bare '${section}' section names no iterator`);
       return { kind: 'iter', target: rest };
+    }
+  }
+  {
+    const rest = after(section, ['freplace']);
+    if (rest !== undefined) {
+      if (rest === '') return none(`a bare '${section}' section names no function to replace`);
+      return { kind: 'freplace', target: rest };
     }
   }
   const kind = section.split('/')[0] ?? section;
