@@ -9,8 +9,9 @@
 import type { BpfMap } from '../map/bpf-map.js';
 import type { Btf } from '../codec/btf/btf.js';
 import type { Codec } from '../codec/codec.js';
+import type { FieldFormatOptions, FormatPlan } from '../codec/btf/field-format.js';
 import type { EntryFormatter } from './entries.js';
-import { UsageError } from './grammar.js';
+import { UsageError, type CommandOptions } from './grammar.js';
 
 /** What a map's BTF gives the CLI. */
 export interface MapTypes extends MapBtf {
@@ -20,6 +21,39 @@ export interface MapTypes extends MapBtf {
   readonly keyCodec: Codec<unknown> | undefined;
   /** Encodes JSON values (one CPU's value); undefined without a value type. */
   readonly valueCodec: Codec<unknown> | undefined;
+  /** Which parts of the value `--format`/`--net` show otherwise (undefined: none). */
+  readonly valuePlan: FormatPlan | undefined;
+}
+
+/**
+ * `--format FIELD=FORMAT[,...]` and `--net`, as the library's field format options, or undefined
+ * when neither was given. A malformed rule is a usage error naming it and the formats there are.
+ */
+export async function fieldFormatOptionOf(options: CommandOptions): Promise<FieldFormatOptions | undefined> {
+  const text = options.value('format');
+  const net = options.flag('net');
+  if (text === undefined && !net) return undefined;
+  const { parseFieldFormats } = await import('../codec/btf/field-format.js');
+  try {
+    return { ...(text !== undefined ? { fields: parseFieldFormats(text) } : {}), net };
+  } catch (error) {
+    throw new UsageError(`--format: ${(error as Error).message}`);
+  }
+}
+
+/** Runs `plan` (which compiles field formats), turning a bad rule into a usage error. */
+export function planOrUsageError<T>(plan: () => T): T {
+  try {
+    return plan();
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_BPFMAP_FIELD_FORMAT') throw new UsageError(`--format: ${(error as Error).message}`);
+    throw error;
+  }
+}
+
+/** The usage error for `--format`/`--net` on a map without BTF. */
+export function noBtfForFormat(label: string): UsageError {
+  return new UsageError(`--format/--net: ${label} has no BTF types, so it has no fields to format`);
 }
 
 /** A map's BTF and the ids of its key and value types in it (0 for a type it lacks). */
@@ -45,16 +79,24 @@ export async function mapBtfOf(map: BpfMap, options: { requireTypes?: boolean } 
   return { btf: btfFromId(info.btfId).btf, keyTypeId: info.btfKeyTypeId, valueTypeId: info.btfValueTypeId };
 }
 
-/** The map's BTF types, or undefined when it has none (or a struct_ops kernel value type). */
-export async function mapTypesOf(map: BpfMap): Promise<MapTypes | undefined> {
+/**
+ * The map's BTF types, or undefined when it has none (or a struct_ops kernel value type). With
+ * `format` (from `--format`/`--net`), the formatter shows the fields it names otherwise; a rule
+ * that fits no field, or a map without BTF, is a usage error.
+ */
+export async function mapTypesOf(map: BpfMap, format?: FieldFormatOptions): Promise<MapTypes | undefined> {
   const mapBtf = await mapBtfOf(map);
-  if (mapBtf === undefined) return undefined;
-  const [{ btfCodec }, { formatBtfValue }] = await Promise.all([import('../codec/btf/codec.js'), import('../codec/btf/format.js')]);
+  if (mapBtf === undefined) {
+    if (format !== undefined) throw noBtfForFormat(`map ${map.name === '' ? `id ${map.id}` : `'${map.name}'`}`);
+    return undefined;
+  }
+  const [{ btfCodec }, { formatWithPlan, planEntryFormats }] = await Promise.all([import('../codec/btf/codec.js'), import('../codec/btf/format.js')]);
   const { btf, keyTypeId, valueTypeId } = mapBtf;
+  const [keyPlan, valuePlan] = format === undefined ? [undefined, undefined] : planOrUsageError(() => planEntryFormats(btf, keyTypeId, valueTypeId, format));
   const formatter: EntryFormatter | undefined = valueTypeId === 0 ? undefined : {
     // bpftool leaves the key out of `formatted` when the map has no BTF key type (.data maps).
-    ...(keyTypeId !== 0 ? { key: (bytes: Uint8Array, offset: number) => formatBtfValue(btf, keyTypeId, bytes, offset) } : {}),
-    value: (bytes, offset) => formatBtfValue(btf, valueTypeId, bytes, offset),
+    ...(keyTypeId !== 0 ? { key: (bytes: Uint8Array, offset: number) => formatWithPlan(btf, keyTypeId, bytes, offset, keyPlan) } : {}),
+    value: (bytes, offset) => formatWithPlan(btf, valueTypeId, bytes, offset, valuePlan),
   };
   return {
     btf,
@@ -63,6 +105,7 @@ export async function mapTypesOf(map: BpfMap): Promise<MapTypes | undefined> {
     formatter,
     keyCodec: keyTypeId === 0 ? undefined : btfCodec(btf, keyTypeId),
     valueCodec: valueTypeId === 0 ? undefined : btfCodec(btf, valueTypeId),
+    valuePlan,
   };
 }
 

@@ -13,6 +13,7 @@ import { btfFromId } from '../codec/btf/sources.js';
 import { BtfBuilder } from '../codec/btf/writer.js';
 import { loadBtfHandle } from '../codec/btf/load.js';
 import { formatMapEntry, type FormattedEntry } from '../codec/btf/format.js';
+import type { FieldFormatOptions } from '../codec/btf/field-format.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { MapType, mapTypeName, resolveMapType } from '../sys/constants.js';
 import { BtfError } from '../codec/btf/errors.js';
@@ -123,13 +124,16 @@ export function openTyped<K = unknown, V = unknown>(path: string, options: { rea
 
 /**
  * bpftool's `formatted` object for one raw dump entry of a map with BTF, or undefined when the
- * map has no BTF. `value` is the whole per-CPU buffer for per-CPU maps.
+ * map has no BTF. `value` is the whole per-CPU buffer for per-CPU maps. `format` shows chosen
+ * fields as addresses, ports, ... (see `FieldFormatOptions`).
+ * @example
+ * formatEntry(flows, key, value, { fields: { saddr: 'ip', dport: 'port' } });
  */
-export function formatEntry(map: BpfMap<unknown, unknown>, key: Uint8Array, value: Uint8Array): FormattedEntry | undefined {
+export function formatEntry(map: BpfMap<unknown, unknown>, key: Uint8Array, value: Uint8Array, format?: FieldFormatOptions): FormattedEntry | undefined {
   const info = map.info;
   const btf = loadMapBtf(info);
   if (!btf || !(info.btfValueTypeId || info.btfVmlinuxValueTypeId)) return undefined;
-  return formatMapEntry(btf, info, key, value, map.perCpu ? possibleCpus() : undefined);
+  return formatMapEntry(btf, info, key, value, map.perCpu ? possibleCpus() : undefined, format);
 }
 
 /** Key and value types for `createWithBtf`: ids in `btf`, or names looked up there. */

@@ -9,7 +9,8 @@ import { BpfError, Errno } from '../../sys/errors.js';
 import { MapType, isKeylessType } from '../../sys/constants.js';
 import { entryPrinterOf, type Command, type CommandContext } from '../command.js';
 import { foundLine, hexStrings, hexText, type EntryPrinter } from '../entries.js';
-import { mapTypesOf } from '../formatter.js';
+import { fieldFormatOptionOf, mapTypesOf } from '../formatter.js';
+import type { FieldFormatOptions } from '../../codec/btf/field-format.js';
 import { UsageError, parseMapRef, parseU32 } from '../grammar.js';
 import { mapIdsOf, mapLabel, openMap } from '../map-ref.js';
 import { toJson, type Output } from '../output.js';
@@ -81,9 +82,9 @@ function dumpWithErrors(map: BpfMap, printer: EntryPrinter, out: Output, emit: (
 }
 
 /** Dumps one map: its entries (a JSON array with -j), then bpftool's `Found N elements` in text. */
-async function dumpOne(map: BpfMap, requestedBatch: number | undefined, { out, stderr }: Pick<CommandContext, 'out' | 'stderr'>, end = '\n'): Promise<void> {
+async function dumpOne(map: BpfMap, requestedBatch: number | undefined, { out, stderr }: Pick<CommandContext, 'out' | 'stderr'>, end = '\n', format?: FieldFormatOptions): Promise<void> {
   const batchSize = requestedBatch ?? batchSizeFor(map.keySize, map.valueBufferSize);
-  const printer = entryPrinterOf(map, out, (await mapTypesOf(map))?.formatter);
+  const printer = entryPrinterOf(map, out, (await mapTypesOf(map, format))?.formatter);
   if (LOOKUP_FAILS_TYPES.has(map.type)) {
     const stream = out.json ? out.jsonArray() : undefined;
     const count = dumpWithErrors(map, printer, out, (text) => (stream ? stream.item(text) : out.line(text)));
@@ -130,11 +131,12 @@ async function run({ args, options, out, stderr }: CommandContext): Promise<void
   const batchOption = options.value('batch');
   const requestedBatch = batchOption === undefined ? undefined : parseU32(batchOption, '--batch');
   if (requestedBatch === 0) throw new UsageError('--batch: must be at least 1');
+  const format = await fieldFormatOptionOf(options);
   options.end();
   const ids = ref.kind === 'name' ? mapIdsOf(ref) : undefined;
   if (ids === undefined || ids.length === 1) {
     using map = ids === undefined ? openMap(ref, { readOnly: true }) : BpfMap.fromId(ids[0] as number, { readOnly: true });
-    await dumpOne(map, requestedBatch, { out, stderr });
+    await dumpOne(map, requestedBatch, { out, stderr }, '\n', format);
     return;
   }
   // Several maps share the name: bpftool dumps each after its header (JSON: an array of
@@ -148,12 +150,12 @@ async function run({ args, options, out, stderr }: CommandContext): Promise<void
       // The header's members, then `"elements":` and the map's array in place of the closing brace.
       const members = fields.slice(0, -1).trimEnd();
       out.writer.write(`${index > 0 ? ',' : ''}${members},${out.indent ? `\n${out.indent.repeat(2)}"elements": ` : '"elements":'}`);
-      await dumpOne(map, requestedBatch, { out, stderr }, '');
+      await dumpOne(map, requestedBatch, { out, stderr }, '', format);
       out.writer.write(out.indent ? `\n${out.indent}}` : '}');
     } else {
       if (index > 0) out.line();
       out.line(`${header.id}: ${typeof header.type === 'number' ? `type ${header.type}` : header.type}  ${header.name !== undefined ? `name ${header.name}  ` : ''}flags 0x${header.flags.toString(16)}`);
-      await dumpOne(map, requestedBatch, { out, stderr });
+      await dumpOne(map, requestedBatch, { out, stderr }, '\n', format);
     }
   }
   if (out.json) out.writer.line(out.indent ? '\n]' : ']');

@@ -9,6 +9,7 @@
  * `--type`, the record decoded through that BTF type instead (`{"formatted": {...}}`; text: its
  * compact JSON), found in `--btf FILE`, the map's BTF, or the BTF of the programs using the map.
  * Perf samples lost to a full buffer print as `{"cpu":1,"lost":12}` / `lost 12 samples on cpu 1`.
+ * With `--type`, `--format FIELD=FORMAT[,...]` and `--net` show fields as addresses and ports.
  */
 import type { Btf } from '../../codec/btf/btf.js';
 import type { EventReader } from '../../events/event-reader.js';
@@ -16,7 +17,8 @@ import type { BpfMap } from '../../map/bpf-map.js';
 import { MapType } from '../../sys/constants.js';
 import type { Command, CommandContext } from '../command.js';
 import { hexLine } from '../entries.js';
-import { typeIdByName } from '../formatter.js';
+import { fieldFormatOptionOf, planOrUsageError, typeIdByName } from '../formatter.js';
+import type { FieldFormatOptions } from '../../codec/btf/field-format.js';
 import { OperationError, UsageError, parseMapRef, parseSeconds, parseU32 } from '../grammar.js';
 import { Interrupt } from '../interrupt.js';
 import { mapLabel, openMap } from '../map-ref.js';
@@ -96,19 +98,20 @@ function trailingArrayOf(btf: Btf, typeId: number): TrailingArray | undefined {
  * as it is filled) decode their fixed part and the elements present of the array, and say so:
  * `"partial":{"member":"args","bytes":12,"of":7680}`. Other short records are an error.
  */
-async function typedPrinter(out: Output, btf: Btf, typeId: number, typeName: string): Promise<RecordPrinter> {
-  const { formatBtfValue } = await import('../../codec/btf/format.js');
+async function typedPrinter(out: Output, btf: Btf, typeId: number, typeName: string, format: FieldFormatOptions | undefined): Promise<RecordPrinter> {
+  const [{ formatWithPlan }, { planFieldFormats }] = await Promise.all([import('../../codec/btf/format.js'), import('../../codec/btf/field-format.js')]);
+  const [plan] = format === undefined ? [] : planOrUsageError(() => planFieldFormats(btf, [{ typeId }], format));
   const size = btf.size(typeId);
   const trailing = trailingArrayOf(btf, typeId);
   const padded = new Uint8Array(size);
   const decode = (data: Uint8Array): { formatted: unknown; partial?: { member: string; bytes: number; of: number } } => {
-    if (data.length >= size) return { formatted: formatBtfValue(btf, typeId, data, 0) };
+    if (data.length >= size) return { formatted: formatWithPlan(btf, typeId, data, 0, plan) };
     if (trailing === undefined || data.length < trailing.offset) {
       throw new OperationError(`a record of ${data.length} bytes is shorter than ${typeName} (${size} bytes)${trailing !== undefined ? `, even without its last member '${trailing.name}' (from byte ${trailing.offset})` : ''}`);
     }
     padded.fill(0);
     padded.set(data.subarray(0, size));
-    const formatted = formatBtfValue(btf, typeId, padded, 0) as Record<string, unknown>;
+    const formatted = formatWithPlan(btf, typeId, padded, 0, plan) as Record<string, unknown>;
     const present = data.length - trailing.offset;
     const count = Math.floor(present / trailing.elementSize);
     if (trailing.chars) {
@@ -144,6 +147,8 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   const typeOption = options.value('type');
   const btfFile = options.value('btf');
   if (btfFile !== undefined && typeOption === undefined) throw new UsageError('--btf FILE goes with --type NAME');
+  const format = await fieldFormatOptionOf(options);
+  if (format !== undefined && typeOption === undefined) throw new UsageError('--format/--net go with --type NAME: raw records have no fields');
   options.end();
 
   // Read-write: a ring buffer's consumer page is mapped writable, a perf reader stores its fds.
@@ -156,7 +161,7 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
     }
     if (typeOption !== undefined) {
       const { btf, typeId } = await findRecordType(map, btfFile, typeOption);
-      print = await typedPrinter(out, btf, typeId, typeOption.trim());
+      print = await typedPrinter(out, btf, typeId, typeOption.trim(), format);
     } else {
       print = bytesPrinter(out);
     }
@@ -187,5 +192,5 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   }
 }
 
-/** `events MAP [--count N] [--timeout S] [--type NAME [--btf FILE]]`. */
+/** `events MAP [--count N] [--timeout S] [--type NAME [--btf FILE] [--format RULES] [--net]]`. */
 export const eventsCommand: Command = { run };

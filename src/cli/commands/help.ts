@@ -11,6 +11,12 @@ const DEFINITIONS = [
   '       OPTIONS := { {-j|--json} [{-p|--pretty}] | {-f|--bpffs} | {-V|--version} }',
 ];
 
+/** The `--format`/`--net` paragraph of dump, lookup, watch and events. */
+const FORMAT_HELP =
+  '--format FIELD=FORMAT[,...] shows BTF fields (a field path, or a type name like __be32) as\n' +
+  'ipv4, ipv6, ip (IPv4 or IPv6 by size or a family field), port (__be16 in host order), be,\n' +
+  'mac or hex; --net shows __be16, __be32, struct in_addr and in6_addr so (see docs/cli.md).';
+
 /**
  * What each command does, for `bpfmap help COMMAND` and `bpfmap COMMAND --help`. Commands missing
  * here still get their usage line.
@@ -19,9 +25,9 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   show: 'Lists maps (all of them, or the one MAP names) as bpftool map show does; -f adds their pins.',
   list: 'Same as show.',
   help: "Prints the usage of every command, or what one command does ('bpfmap help watch').",
-  dump: 'Prints every entry of a map, through batch lookups; with BTF, also its decoded form ("formatted").',
+  dump: 'Prints every entry of a map, through batch lookups; with BTF, also its decoded form ("formatted").\n' + FORMAT_HELP,
   update: 'Writes one entry. Per-CPU maps get the value on every CPU. The flag defaults to any.',
-  lookup: 'Prints the value of one key; exit status 1 when the key is missing (-j prints null).',
+  lookup: 'Prints the value of one key; exit status 1 when the key is missing (-j prints null).\n' + FORMAT_HELP,
   getnext: 'Prints the key after KEY (or the first key) in the kernel\'s iteration order.',
   delete: 'Deletes one entry; exit status 1 when the key is missing.',
   pin: 'Pins the map at PATH, which must be on a bpf file system (mount -t bpf bpf /sys/fs/bpf).',
@@ -41,11 +47,11 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
     'with -j. --type NAME decodes them through a BTF struct (found in the programs using the map,\n' +
     'or in --btf FILE). Consuming a tool\'s buffer takes the records away from the tool: a ring\n' +
     'buffer\'s records go to one reader, and on a perf event array bpfmap puts its own buffers in\n' +
-    'place of the tool\'s (as bpftool event_pipe does) and removes them when it stops.',
+    'place of the tool\'s (as bpftool event_pipe does) and removes them when it stops.\n' + FORMAT_HELP,
   watch: 'Redraws a live table of the map every --interval seconds: each numeric field with its rate\n' +
     '(FIELD/s). No rates for fields that are not counters: enums, pointers, and fields whose name\n' +
     'says time or identity (ts, time, *_ns, *_us, *_ms, stamp, *id, pid, tid, cpu). --per-cpu adds\n' +
-    'a column per CPU. Shows when no program uses the map any more (orphaned).',
+    'a column per CPU. Shows when no program uses the map any more (orphaned).\n' + FORMAT_HELP,
   hist: 'Draws the histograms a map holds as their tool prints them: libbpf-tools\' struct hist values\n' +
     '(one per key), bcc\'s slot keys, bpftrace\'s hist()/lhist() maps (found from the map, or\n' +
     '--layout; lhist needs --min --max --step). --section FIELD names or picks the key fields that\n' +

@@ -2,16 +2,17 @@
 import { isKeylessType } from '../../sys/constants.js';
 import { entryPrinterOf, parseKey, printEntry, type Command, type CommandContext } from '../command.js';
 import { hexText } from '../entries.js';
-import { mapTypesOf } from '../formatter.js';
+import { fieldFormatOptionOf, mapTypesOf } from '../formatter.js';
 import { OperationError, parseMapRef } from '../grammar.js';
 import { openMap } from '../map-ref.js';
 
 async function run({ args, options, out }: CommandContext): Promise<void> {
   const ref = parseMapRef(args);
+  const format = await fieldFormatOptionOf(options);
   options.end();
   using map = openMap(ref, { readOnly: true });
   if (isKeylessType(map.type)) throw new OperationError(`${map.typeName} maps have no keys: use 'peek'`);
-  const types = await mapTypesOf(map);
+  const types = await mapTypesOf(map, format);
   const key = parseKey(args, map, types);
   args.end();
   const value = new Uint8Array(map.valueBufferSize);

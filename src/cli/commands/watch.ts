@@ -12,7 +12,7 @@ import type { BpfMap } from '../../map/bpf-map.js';
 import { isKeylessType } from '../../sys/constants.js';
 import { entryShapeOf, type Command, type CommandContext } from '../command.js';
 import { hexLine } from '../entries.js';
-import { mapTypesOf, type MapTypes } from '../formatter.js';
+import { fieldFormatOptionOf, mapTypesOf, type MapTypes } from '../formatter.js';
 import { UsageError, parseMapRef, parseSeconds } from '../grammar.js';
 import { Interrupt } from '../interrupt.js';
 import { mapLabel, openMap } from '../map-ref.js';
@@ -83,18 +83,23 @@ function rawScalar(bytes: Uint8Array, offset: number, size: number): number | bi
 
 /**
  * The value's fields that are not counters by their BTF type: enums (numbers only when the value
- * has no name) and pointers. For a value that is itself one, its single field `value`.
+ * has no name) and pointers, and fields `--format`/`--net` show as ports or addresses. For a
+ * value that is itself one, its single field `value`.
  */
 function ratelessMembers(types: MapTypes): Set<string> {
   const rateless = new Set<string>();
   if (types.valueTypeId === 0) return rateless;
+  const plan = types.valuePlan;
+  if (plan?.format !== undefined) rateless.add('value');
   const notCounter = (typeId: number): boolean => {
     const kind = types.btf.resolve(typeId).kind;
     return kind === 'enum' || kind === 'enum64' || kind === 'ptr';
   };
   const value = types.btf.resolve(types.valueTypeId);
   if (value.kind === 'struct' || value.kind === 'union') {
-    for (const member of value.members) if (member.name !== '' && notCounter(member.type)) rateless.add(member.name);
+    for (const [index, member] of value.members.entries()) {
+      if (member.name !== '' && (notCounter(member.type) || plan?.members?.[index]?.format !== undefined)) rateless.add(member.name);
+    }
   } else if (notCounter(types.valueTypeId)) {
     rateless.add('value');
   }
@@ -125,11 +130,12 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   const intervalOption = options.value('interval');
   const intervalMs = intervalOption === undefined ? DEFAULT_INTERVAL_MS : parseSeconds(intervalOption, '--interval');
   const perCpuColumns = options.flag('per-cpu');
+  const format = await fieldFormatOptionOf(options);
   options.end();
   using map = openMap(ref, { readOnly: true });
   if (isKeylessType(map.type)) throw new UsageError(`watch needs a map with keys; ${mapLabel(map)} is ${map.typeName}`);
   if (perCpuColumns && !map.perCpu) throw new UsageError(`--per-cpu: ${mapLabel(map)} is ${map.typeName}, not a per-CPU map`);
-  const types = await mapTypesOf(map);
+  const types = await mapTypesOf(map, format);
   const read = sampler(map, types);
   const rates = new WatchRates(perCpuColumns, types === undefined ? new Set() : ratelessMembers(types));
   const title = `${mapLabel(map)} (${map.typeName}, id ${map.id})`;

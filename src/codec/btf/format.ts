@@ -14,6 +14,9 @@
  * Where bpftool fails, bpfmap does better: floats print as numbers (shortest text that reads back
  * to the same float; NaN and infinities as strings), and 64-bit values keep every digit.
  * Differences in text only: bpftool escapes `'` as `\'` (invalid JSON); bpfmap writes valid JSON.
+ *
+ * Opt-in field formats (`field-format.ts`) show chosen fields as addresses, ports and the like;
+ * without them the output is bpftool's, unchanged.
  */
 import { roundUp8 } from '../../sys/layout.js';
 import type { Btf } from './btf.js';
@@ -21,19 +24,46 @@ import { BtfError } from './errors.js';
 import { checkArrayLength } from './codec.js';
 import type { FormattedValue } from './json.js';
 import type { BtfArray, BtfComposite, BtfDatasec, BtfEnum, BtfEnum64, BtfInt, BtfType } from './types.js';
+import { planFieldFormats, type FieldFormatOptions, type FormatPlan } from './field-format.js';
+import { ipv4Text, ipv6Text, macText } from '../net-address.js';
 
 const MAX_DEPTH = 64;
 
 /**
- * Formats one value of a BTF type the way bpftool's `formatted` field shows it.
+ * Formats one value of a BTF type the way bpftool's `formatted` field shows it; with `format`,
+ * the fields it names show as addresses, ports, ... (see `FieldFormatOptions`; the rules are
+ * compiled on every call: to format many values, make a formatter once with `btfValueFormatter`).
  * @throws BtfError for kinds bpftool cannot show either (forward declarations, functions, void).
+ * @throws TypeError (`ERR_BPFMAP_FIELD_FORMAT`) for a rule that names no field or type, or a
+ *   format that does not fit its field.
+ * @example
+ * formatBtfValue(btf, eventId, bytes, 0, { fields: { saddr: 'ip', daddr: 'ip', dport: 'port' } });
+ * // { saddr: '127.0.0.1', daddr: '127.0.0.1', dport: 19300, ... }
  */
-export function formatBtfValue(btf: Btf, typeId: number, bytes: Uint8Array, offset = 0): FormattedValue {
+export function formatBtfValue(btf: Btf, typeId: number, bytes: Uint8Array, offset = 0, format?: FieldFormatOptions): FormattedValue {
+  const plan = format === undefined ? undefined : planFieldFormats(btf, [{ typeId }], format)[0];
+  return formatWithPlan(btf, typeId, bytes, offset, plan);
+}
+
+/**
+ * A function that formats values of one BTF type, with field formats compiled once.
+ * @throws TypeError (`ERR_BPFMAP_FIELD_FORMAT`) as `formatBtfValue` does, when it is made.
+ * @example
+ * const show = btfValueFormatter(btf, btf.typeByName('event').id, { net: true });
+ * for (const record of records) console.log(show(record));
+ */
+export function btfValueFormatter(btf: Btf, typeId: number, format: FieldFormatOptions = {}): (bytes: Uint8Array, offset?: number) => FormattedValue {
+  const [plan] = planFieldFormats(btf, [{ typeId }], format);
+  return (bytes, offset = 0) => formatWithPlan(btf, typeId, bytes, offset, plan);
+}
+
+/** `formatBtfValue` with a compiled plan (from `planFieldFormats`; undefined for bpftool's output). */
+export function formatWithPlan(btf: Btf, typeId: number, bytes: Uint8Array, offset: number, plan: FormatPlan | undefined): FormattedValue {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const size = btf.size(typeId);
   if (offset < 0 || offset + size > bytes.length) throw new RangeError(`need ${size} bytes at offset ${offset}, have ${bytes.length}`);
   try {
-    return new Formatter(btf, view).type(typeId, 0, offset, 0);
+    return new Formatter(btf, view, bytes).type(typeId, 0, offset, 0, plan, undefined);
   } catch (error) {
     // Offsets come from the BTF: a member placed past its type's end (possible only in malformed
     // BTF) reads outside the bytes, which DataView reports as a bare RangeError.
@@ -60,42 +90,62 @@ export type FormattedEntry =
 /**
  * The `formatted` object of one dump entry: `{key, value}`, or for per-CPU maps (pass `cpus`, the
  * possible-CPU count, and the whole per-CPU value buffer) `{key, values: [{cpu, value}]}`. The key
- * is left out when the map has no BTF key type (as for `.data` maps).
+ * is left out when the map has no BTF key type (as for `.data` maps). With `format`, the fields
+ * it names in the key or the value (paths may start with `key.` or `value.`) show as addresses,
+ * ports, ... (see `FieldFormatOptions`).
  *
  * @example
  * formatToJson(formatMapEntry(btf, map.info, keyBytes, valueBytes));
+ * formatMapEntry(btf, map.info, keyBytes, valueBytes, undefined, { fields: { 'key.daddr': 'ipv4', dport: 'port' } });
  */
-export function formatMapEntry(btf: Btf, info: FormatMapInfo, key: Uint8Array, value: Uint8Array, cpus?: number): FormattedEntry {
-  const keyPart = info.btfKeyTypeId ? { key: formatBtfValue(btf, info.btfKeyTypeId, key) } : {};
+export function formatMapEntry(btf: Btf, info: FormatMapInfo, key: Uint8Array, value: Uint8Array, cpus?: number, format?: FieldFormatOptions): FormattedEntry {
   const valueTypeId = info.btfVmlinuxValueTypeId || info.btfValueTypeId;
-  if (cpus === undefined) return { ...keyPart, value: formatBtfValue(btf, valueTypeId, value) };
+  const [keyPlan, valuePlan] = format === undefined ? [] : planEntryFormats(btf, info.btfKeyTypeId, valueTypeId, format);
+  const keyPart = info.btfKeyTypeId ? { key: formatWithPlan(btf, info.btfKeyTypeId, key, 0, keyPlan) } : {};
+  if (cpus === undefined) return { ...keyPart, value: formatWithPlan(btf, valueTypeId, value, 0, valuePlan) };
   const stride = roundUp8(info.valueSize);
   const values = [];
-  for (let cpu = 0; cpu < cpus; cpu++) values.push({ cpu, value: formatBtfValue(btf, valueTypeId, value, cpu * stride) });
+  for (let cpu = 0; cpu < cpus; cpu++) values.push({ cpu, value: formatWithPlan(btf, valueTypeId, value, cpu * stride, valuePlan) });
   return { ...keyPart, values };
+}
+
+/**
+ * Plans of field formats for a map's key and value types (a type id of 0: none), with the
+ * paths rooted at `key` and `value`.
+ * @throws TypeError (`ERR_BPFMAP_FIELD_FORMAT`) as `planFieldFormats` does.
+ */
+export function planEntryFormats(btf: Btf, keyTypeId: number, valueTypeId: number, format: FieldFormatOptions): [FormatPlan | undefined, FormatPlan | undefined] {
+  const roots = [...(keyTypeId ? [{ typeId: keyTypeId, name: 'key' }] : []), ...(valueTypeId ? [{ typeId: valueTypeId, name: 'value' }] : [])];
+  const plans = planFieldFormats(btf, roots, format);
+  return keyTypeId ? [plans[0], plans[1]] : [undefined, plans[0]];
 }
 
 class Formatter {
   private readonly le: boolean;
 
-  constructor(private readonly btf: Btf, private readonly view: DataView) {
+  constructor(private readonly btf: Btf, private readonly view: DataView, private readonly bytes: Uint8Array) {
     this.le = btf.header.littleEndian;
   }
 
-  type(id: number, bitOffset: number, offset: number, depth: number): FormattedValue {
+  /**
+   * `plan` says which fields below show in another format (undefined: none, bpftool's output);
+   * `family` is the address family of the innermost enclosing struct that has one.
+   */
+  type(id: number, bitOffset: number, offset: number, depth: number, plan: FormatPlan | undefined, family: number | undefined): FormattedValue {
     if (depth > MAX_DEPTH) throw new BtfError('ERR_BTF_CYCLE', `types nest deeper than ${MAX_DEPTH}`, { typeId: id });
+    if (plan?.format !== undefined && plan.format !== 'family') return this.special(plan, offset, family);
     const type = this.btf.type(id);
     switch (type.kind) {
       case 'int': return this.int(type, bitOffset, offset);
-      case 'struct': case 'union': return this.composite(type, offset, depth);
-      case 'array': return this.array(type, offset, depth);
+      case 'struct': case 'union': return this.composite(type, offset, depth, plan, family);
+      case 'array': return this.array(type, offset, depth, plan, family);
       case 'enum': return this.enumeration(type, offset);
       case 'enum64': return this.enumeration64(type, offset);
       case 'ptr': return this.view.getBigUint64(offset, this.le);
       case 'float': return this.float(type.size, offset);
       case 'typedef': case 'volatile': case 'const': case 'restrict': case 'type_tag':
-        return this.type(this.resolveForDump(id), bitOffset, offset, depth + 1);
-      case 'var': return { [type.name]: this.type(type.type, bitOffset, offset, depth + 1) };
+        return this.type(this.resolveForDump(id), bitOffset, offset, depth + 1, plan, family);
+      case 'var': return { [type.name]: this.type(type.type, bitOffset, offset, depth + 1, undefined, undefined) };
       case 'datasec': return this.datasec(type, offset, depth);
       case 'void': return '(unknown)';
       default:
@@ -149,15 +199,52 @@ class Formatter {
     return `0x${value.toString(16)}`;
   }
 
-  private composite(type: BtfComposite, offset: number, depth: number): FormattedValue {
+  /** A field in the format a rule gave it (see field-format.ts). */
+  private special(plan: FormatPlan, offset: number, family: number | undefined): FormattedValue {
+    const bytes = this.bytes;
+    switch (plan.format) {
+      case 'ipv4': return ipv4Text(bytes, offset);
+      case 'ipv6': return ipv6Text(bytes, offset);
+      case 'ip':
+        // AF_INET is 2 (some tools store the IP version, 4); AF_INET6 is 10 (or version 6).
+        if (plan.size === 4 || family === 2 || family === 4) return ipv4Text(bytes, offset);
+        return ipv6Text(bytes, offset);
+      case 'port': return this.view.getUint16(offset, false);
+      case 'be':
+        switch (plan.size) {
+          case 1: return this.view.getUint8(offset);
+          case 2: return this.view.getUint16(offset, false);
+          case 4: return this.view.getUint32(offset, false);
+          default: return this.view.getBigUint64(offset, false);
+        }
+      case 'mac': return macText(bytes, offset);
+      default: {
+        let text = '';
+        for (let i = 0; i < plan.size; i++) text += this.view.getUint8(offset + i).toString(16).padStart(2, '0');
+        return text;
+      }
+    }
+  }
+
+  /** The address family a struct's family field holds (read as an unsigned integer). */
+  private familyAt(plan: FormatPlan, offset: number): number | undefined {
+    const source = plan.family;
+    if (source === undefined) return undefined;
+    const at = offset + source.offset;
+    return source.size === 1 ? this.view.getUint8(at) : source.size === 2 ? this.view.getUint16(at, this.le) : this.view.getUint32(at, this.le);
+  }
+
+  private composite(type: BtfComposite, offset: number, depth: number, plan: FormatPlan | undefined, family: number | undefined): FormattedValue {
     const out: Record<string, FormattedValue> = {};
-    for (const member of type.members) {
+    const members = plan?.members;
+    if (plan?.family !== undefined) family = this.familyAt(plan, offset);
+    for (const [index, member] of type.members.entries()) {
       const end = member.bitfieldSize ? Math.ceil((member.bitOffset + member.bitfieldSize) / 8) : (member.bitOffset >>> 3) + this.btf.size(member.type);
       if (end > type.size) throw new BtfError('ERR_BTF_BAD_TYPE', `member '${member.name}' runs past the end of ${type.kind} ${type.name || '(anonymous)'}`, { typeId: type.id });
       const at = offset + (member.bitOffset >>> 3);
       out[member.name] = member.bitfieldSize
         ? this.bitfield(member.bitfieldSize, member.bitOffset & 7, at)
-        : this.type(member.type, member.bitOffset & 7, at, depth + 1);
+        : this.type(member.type, member.bitOffset & 7, at, depth + 1, members?.[index], family);
     }
     return out;
   }
@@ -179,13 +266,16 @@ class Formatter {
     return undefined;
   }
 
-  private array(type: BtfArray, offset: number, depth: number): FormattedValue {
-    const text = this.stringAt(type, offset);
-    if (text !== undefined) return text;
+  private array(type: BtfArray, offset: number, depth: number, plan: FormatPlan | undefined, family: number | undefined): FormattedValue {
+    const element = plan?.element;
+    if (element === undefined) {
+      const text = this.stringAt(type, offset);
+      if (text !== undefined) return text;
+    }
     const stride = this.btf.size(type.type);
     checkArrayLength(type);
     const items: FormattedValue[] = [];
-    for (let i = 0; i < type.length; i++) items.push(this.type(type.type, 0, offset + i * stride, depth + 1));
+    for (let i = 0; i < type.length; i++) items.push(this.type(type.type, 0, offset + i * stride, depth + 1, element, family));
     return items;
   }
 
@@ -227,7 +317,7 @@ class Formatter {
   private datasec(type: BtfDatasec, offset: number, depth: number): FormattedValue {
     const vars: FormattedValue[] = type.vars.map((v) => {
       if (v.offset + this.btf.size(v.type) > type.size) throw new BtfError('ERR_BTF_BAD_TYPE', `a variable runs past the end of section ${type.name}`, { typeId: type.id });
-      return this.type(v.type, 0, offset + v.offset, depth + 1);
+      return this.type(v.type, 0, offset + v.offset, depth + 1, undefined, undefined);
     });
     return { [type.name]: vars };
   }
