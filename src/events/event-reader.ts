@@ -29,9 +29,12 @@ export interface IterateOptions {
   /**
    * When a yielded record counts as consumed (its space given back to the producer):
    * - `'at-least-once'` (ring buffers' default): when the loop asks for the next record, or
-   *   leaves (break, return, throw). A process that dies while handling a record leaves it for
-   *   the next reader, which gets it again: handle records idempotently.
-   * - `'at-most-once'` (perf buffers' only mode): as it is yielded. A process that dies while
+   *   leaves (break, return, throw). A loop abandoned while handling a record (never resumed)
+   *   leaves it for the next loop or `consume()` on the reader, which gets it again; for ring
+   *   buffers, a process that dies while handling a record leaves it for the next reader too.
+   *   Handle records idempotently. Perf buffers offer it as well, but their buffers belong to
+   *   the process that opened them: a process that dies takes every unread sample with it.
+   * - `'at-most-once'` (perf buffers' default): as it is yielded. A consumer that dies while
    *   handling it loses it; nothing is ever delivered twice.
    */
   readonly delivery?: Delivery;
@@ -89,7 +92,8 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
    * I/O keep running. Ends on `close()`, on `signal`, after `count` records or after
    * `idleTimeoutMs` without a record. Records are consumed one at a time: ring buffers by
    * default when the next one is asked for (at-least-once: a process killed while handling a
-   * record leaves it to the next reader), perf buffers as they are yielded (at-most-once); see
+   * record leaves it to the next reader), perf buffers by default as they are yielded
+   * (at-most-once); see
    * `IterateOptions.delivery`. Breaking out of the loop loses nothing.
    *
    * @example
@@ -102,7 +106,7 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
       throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delivery must be 'at-least-once' or 'at-most-once', got ${show(delivery)}`);
     }
     if (delivery === 'at-least-once') {
-      if (this.defaultDelivery !== 'at-least-once') {
+      if (!this.canHold) {
         throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `${this.constructor.name} delivers at most once: its records are consumed as they are read`);
       }
       yield* this.#recordsAtLeastOnce(options);
@@ -177,6 +181,11 @@ export abstract class EventReader<T> implements AsyncIterable<EventRecord<T>>, D
   /** How `records()` delivers when not told: readers that implement `holdNext` say 'at-least-once'. */
   protected get defaultDelivery(): Delivery {
     return 'at-most-once';
+  }
+
+  /** True for readers that implement `holdNext` and `commitHeld` (at-least-once delivery). */
+  protected get canHold(): boolean {
+    return false;
   }
 
   /** At-least-once support: the next record, not yet consumed; undefined when none is waiting. */

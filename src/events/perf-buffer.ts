@@ -17,7 +17,7 @@ import { native, nativeObject, type NativeMapping, type NativeObject } from '../
 import { possibleCpus } from '../sys/cpus.js';
 import { EventReader, type EventHandler } from './event-reader.js';
 import { PERF_HEADER_SIZE, PerfMmapPage, PerfRecordType, pageSize } from './layout.js';
-import { recordMaker, type DecodeOptions } from './record.js';
+import { recordMaker, type DecodeOptions, type EventRecord } from './record.js';
 import { openEventMap, type EventMapSource } from './source.js';
 
 const ENODEV = 19;
@@ -95,6 +95,17 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
   readonly #timestamps: boolean;
   /** Where the next read starts, so one busy CPU cannot starve the others. */
   #nextBuffer = 0;
+  /** True while a consume loop runs: close() from a handler then waits for it to store its tails. */
+  #draining = false;
+  /** close() was called during a consume loop; the loop releases when it ends. */
+  #releaseDeferred = false;
+  /**
+   * The sample `holdNext()` handed out and `commitHeld()` gives back (at-least-once): its buffer
+   * (undefined: none), and the tail before and after it.
+   */
+  #heldBuffer: CpuBuffer | undefined;
+  #heldFrom = 0;
+  #heldTo = 0;
 
   private constructor(map: ReturnType<typeof openEventMap>, epoll: NativeObject<'epoll'>, buffers: CpuBuffer[], options: PerfBufferOptions<T>) {
     // Async waits watch every CPU's fd with its own persistent handle (a perf event's poll()
@@ -190,15 +201,30 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
     );
   }
 
-  /** {@inheritDoc EventReader.consume} Lost-sample records update `lostByCpu` and call `onLost`. */
+  /**
+   * {@inheritDoc EventReader.consume} Lost-sample records update `lostByCpu` and call `onLost`.
+   * A handler (or `onLost`) may `close()` the reader: the loop stops after it, stores how far it
+   * read, then releases the buffers. Calling `consume()` from inside a handler is
+   * `ERR_BPFMAP_REENTRANT` (the outer loop's positions are not stored yet: the record being
+   * handled would be delivered again).
+   */
   consume(handler: EventHandler<T>, limit = Infinity): number {
     this.ensureOpen();
+    if (this.#draining) {
+      throw new BpfError(`perf buffer '${this.name}': consume() called from inside a consume() handler`, { code: 'ERR_BPFMAP_REENTRANT', errno: 0, subject: { name: this.name } });
+    }
     let delivered = 0;
     const count = this.#buffers.length;
-    for (let step = 0; step < count && delivered < limit; step++) {
-      const index = (this.#nextBuffer + step) % count;
-      delivered += this.#drainCpu(this.#buffers[index]!, handler, limit - delivered);
-      if (delivered >= limit) this.#nextBuffer = (index + 1) % count;
+    this.#draining = true;
+    try {
+      for (let step = 0; step < count && delivered < limit && !this.#releaseDeferred; step++) {
+        const index = (this.#nextBuffer + step) % count;
+        delivered += this.#drainCpu(this.#buffers[index]!, handler, limit - delivered);
+        if (delivered >= limit) this.#nextBuffer = (index + 1) % count;
+      }
+    } finally {
+      this.#draining = false;
+      if (this.#releaseDeferred) this.#releaseNow();
     }
     return delivered;
   }
@@ -226,12 +252,11 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
           const rawSize = Math.min(fields.getUint32(rawSizeAt, true), size - rawSizeAt - 4);
           delivered++;
           handler(this.#makeRecord(record, rawSizeAt + 4, rawSize), cpu, time);
-        } else if (type === PerfRecordType.lost && size >= PERF_HEADER_SIZE + 16) {
-          const id = fields.getBigUint64(PERF_HEADER_SIZE, true);
-          const lost = Number(fields.getBigUint64(PERF_HEADER_SIZE + 8, true));
-          this.lostByCpu[cpu] = (this.lostByCpu[cpu] ?? 0) + lost;
-          this.#onLost?.(cpu, lost, id);
+        } else if (type === PerfRecordType.lost) {
+          this.#countLost(cpu, fields, size);
         }
+        // close() from a handler: stop here; `finally` stores the tail, consume() releases.
+        if (this.#releaseDeferred) break;
       }
     } finally {
       // Release store: the kernel may reuse everything before the new tail.
@@ -240,11 +265,97 @@ export class PerfBuffer<T = Uint8Array> extends EventReader<T> {
     return delivered;
   }
 
+  /** A PERF_RECORD_LOST record: adds its count to `lostByCpu` and tells `onLost`. */
+  #countLost(cpu: number, fields: DataView, size: number): void {
+    if (size < PERF_HEADER_SIZE + 16) return;
+    const id = fields.getBigUint64(PERF_HEADER_SIZE, true);
+    const lost = Number(fields.getBigUint64(PERF_HEADER_SIZE + 8, true));
+    this.lostByCpu[cpu] = (this.lostByCpu[cpu] ?? 0) + lost;
+    this.#onLost?.(cpu, lost, id);
+  }
+
+  /** Perf buffers can keep a sample until the next is asked for, when `records({ delivery: 'at-least-once' })` asks. */
+  protected override get canHold(): boolean {
+    return true;
+  }
+
+  /**
+   * At-least-once delivery (see `EventReader.records`): the next sample of any CPU (round robin,
+   * as `consume()`), copied or decoded, without moving that CPU's tail past it; `commitHeld()`
+   * does that. Lost-sample records before it are counted and consumed at once.
+   */
+  protected override holdNext(): EventRecord<T> | undefined {
+    this.ensureOpen();
+    const count = this.#buffers.length;
+    for (let step = 0; step < count; step++) {
+      const index = (this.#nextBuffer + step) % count;
+      const record = this.#holdIn(this.#buffers[index]!);
+      if (this.closed) return undefined; // onLost closed the reader
+      if (record !== undefined) {
+        this.#nextBuffer = (index + 1) % count;
+        return record;
+      }
+    }
+    return undefined;
+  }
+
+  #holdIn(buffer: CpuBuffer): EventRecord<T> | undefined {
+    const { meta, view, bytes, dataOffset, dataSize, cpu } = buffer;
+    const head = Number(BigInt.asUintN(64, Atomics.load(meta, PerfMmapPage.dataHead / 8)));
+    let tail = Number(BigInt.asUintN(64, meta[PerfMmapPage.dataTail / 8]!));
+    while (tail < head) {
+      const at = tail % dataSize;
+      const type = view.getUint32(dataOffset + at, true);
+      const size = view.getUint16(dataOffset + at + 6, true);
+      if (size < PERF_HEADER_SIZE) return undefined; // malformed: as consume(), stop here
+      const record = copyOut(bytes, dataOffset, dataSize, at, size);
+      const fields = new DataView(record.buffer, record.byteOffset, record.byteLength);
+      const rawSizeAt = this.#rawSizeAt;
+      if (type === PerfRecordType.sample && size >= rawSizeAt + 4) {
+        const rawSize = Math.min(fields.getUint32(rawSizeAt, true), size - rawSizeAt - 4);
+        const data = this.#makeRecord(record, rawSizeAt + 4, rawSize);
+        this.#heldBuffer = buffer;
+        this.#heldFrom = tail;
+        this.#heldTo = tail + size;
+        return this.#timestamps ? { cpu, time: fields.getBigUint64(PERF_HEADER_SIZE, true), data } : { cpu, data };
+      }
+      tail += size;
+      Atomics.store(meta, PerfMmapPage.dataTail / 8, BigInt(tail));
+      if (type === PerfRecordType.lost) {
+        this.#countLost(cpu, fields, size);
+        if (this.closed) return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** Gives back the space of the sample `holdNext()` handed out. */
+  protected override commitHeld(): void {
+    const buffer = this.#heldBuffer;
+    this.#heldBuffer = undefined;
+    if (buffer === undefined || this.closed) return;
+    // Nothing to do when consume() has read past the sample meanwhile.
+    if (Number(BigInt.asUintN(64, buffer.meta[PerfMmapPage.dataTail / 8]!)) !== this.#heldFrom) return;
+    Atomics.store(buffer.meta, PerfMmapPage.dataTail / 8, BigInt(this.#heldTo));
+  }
+
   protected ensureOpen(): void {
     if (this.closed) throw new BpfError(`perf buffer '${this.name}' is closed`, { code: 'ERR_BPFMAP_CLOSED', errno: 0 });
   }
 
   protected release(): void {
+    // From inside a handler: the consume loop still has to store its tails (unmapping now would
+    // make its next read a detached-buffer TypeError), so it releases when it ends.
+    if (this.#draining) {
+      this.#releaseDeferred = true;
+      return;
+    }
+    this.#releaseNow();
+  }
+
+  #releaseNow(): void {
+    this.#releaseDeferred = false;
+    this.#heldBuffer = undefined;
     releaseBuffers(this.#map, this.#buffers);
     native.objClose(this.#epoll);
     this.#map.close();

@@ -302,6 +302,10 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
     return 'at-least-once';
   }
 
+  protected override get canHold(): boolean {
+    return true;
+  }
+
   /**
    * At-least-once delivery (see `EventReader.records`): the next record, copied or decoded,
    * without giving its space back; `commitHeld()` does that. Discarded records before it are
