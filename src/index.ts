@@ -86,3 +86,5 @@ export { parseWebConfig, loadWebConfig, type WebConfig } from './serve/http/web-
 export { readHistograms, histogramOf, histogramBucket, checkHistogramLayout, type Histogram, type HistogramBucket, type HistogramLayout, type HistogramLayoutName, type LhistLayout, type HistogramSource, type MapHistograms, type ReadHistogramsOptions } from './map/histogram.js';
 export { programsUsingMap, findRecordType, findBtfType, type FoundRecordType } from './map/map-users.js';
 export { sumPerCpu, type Summable } from './map/per-cpu-sum.js';
+export { MemoryMap, type MemoryMapOptions } from './map/memory-map.js';
+export { type BpfMapLike } from './map/map-like.js';
