@@ -617,8 +617,8 @@ export class MemoryMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind =
 
   /**
    * Raw chunks of entries, as `BpfMap.batches()`: views over buffers the next chunk reuses. With
-   * `delete`, entries are removed as read (an array map refuses: EINVAL from MAP_DELETE_ELEM, as
-   * `BpfMap` reports it).
+   * `delete`, entries are removed as read (an array map refuses: ENOTSUPP from
+   * MAP_LOOKUP_AND_DELETE_BATCH, the kernel's answer).
    */
   *batches(options?: BatchOptions): Generator<MapBatch> {
     this.#requireKeyed('batches');
@@ -628,7 +628,8 @@ export class MemoryMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind =
     if (typeof andDelete !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delete must be a boolean, got ${describe(andDelete)}`);
     const denied = this.#access(true, andDelete);
     if (denied !== 0) throw this.#fail(andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH', denied);
-    if (andDelete && !(this.#core.store instanceof HashStore)) throw this.#fail('MAP_DELETE_ELEM', EINVAL);
+    // The kernel has no lookup-and-delete batch for arrays.
+    if (andDelete && !(this.#core.store instanceof HashStore)) throw this.#fail('MAP_LOOKUP_AND_DELETE_BATCH', ENOTSUPP);
     const buffers = new BatchBuffers(this.keySize, this.valueBufferSize, size);
     let count = 0;
     const store = this.#core.store;
@@ -750,11 +751,14 @@ export class MemoryMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind =
         throw error;
       }
     });
-    const batched = flagBits === 0 && supportsBatchType(this.type);
-    if (batched) {
+    // The kernel's batch takes only 'lock' per element: it checks access first (EPERM), then
+    // refuses 'lock' on a value without a spin lock (EINVAL), and BpfMap goes on one update at a time.
+    const batchable = (flagBits & ~UpdateFlags.lock) === 0 && supportsBatchType(this.type);
+    if (batchable) {
       const denied = this.#access(false, true);
       if (denied !== 0) throw new BpfBatchError(this.#fail('MAP_UPDATE_BATCH', denied), 0);
     }
+    const batched = batchable && flagBits === 0;
     for (let i = 0; i < list.length; i++) {
       const rc = this.#update(
         buffers.keys.subarray(i * this.keySize, (i + 1) * this.keySize),

@@ -32,8 +32,7 @@ export interface MemoryShape {
   readonly valueStride: number;
 }
 
-/** The kernel's limits: MAX_BPF_STACK for hash keys, PCPU_MIN_UNIT_SIZE for per-CPU values. */
-const MAX_HASH_KEY = 512;
+/** The kernel's limit on per-CPU values: PCPU_MIN_UNIT_SIZE. */
 const MAX_PERCPU_VALUE = 32768;
 /** KMALLOC_MAX_SIZE on x86-64 and arm64 (4 KiB pages): 1 << (PAGE_SHIFT + MAX_PAGE_ORDER). */
 const KMALLOC_MAX_SIZE = 1 << 22;
@@ -96,7 +95,6 @@ export function memoryShape(spec: MapSpec, possibleCpus: unknown): MemoryShape {
       if (lru && (flags & MapFlags.NO_PREALLOC) !== 0) refuse(Errno.ENOTSUPP, 'LRU maps are always preallocated: no NO_PREALLOC');
       if (!lru && (flags & MapFlags.NO_COMMON_LRU) !== 0) refuse(Errno.EINVAL, 'NO_COMMON_LRU is only for LRU maps');
       if (maxEntries === 0 || keySize === 0 || valueSize === 0) refuse(Errno.EINVAL, `${typeName} needs maxEntries, keySize and valueSize above 0`);
-      if (keySize > MAX_HASH_KEY) refuse(Errno.E2BIG, `keys of ${keySize} bytes are more than the ${MAX_HASH_KEY} a hash map takes`);
       if (perCpu && valueSize > MAX_PERCPU_VALUE) refuse(Errno.E2BIG, `per-CPU values of ${valueSize} bytes are more than ${MAX_PERCPU_VALUE}`);
       if (valueSize >= KMALLOC_MAX_SIZE) refuse(Errno.E2BIG, `values of ${valueSize} bytes are too big`);
       break;
