@@ -20,6 +20,8 @@ import type { MapInfo } from './info.js';
  * export function topTalkers(flows: BpfMapLike<FlowKey, FlowStats>, n: number): FlowKey[] { ... }
  */
 export interface BpfMapLike<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind = AnyMapKind> extends Iterable<[K, V]> {
+  /** Type-level only (undefined at run time): the map type the handle's type knows, which decides what methods type-check. */
+  readonly typeKind?: Kind;
   /** Map type number (`MapType`). */
   readonly type: number;
   /** bpftool's name of the map type. */
