@@ -1,62 +1,62 @@
 /**
- * `bpfmap -j dump` against `bpftool -j map dump` on the same 1M-entry hash map, in the same run,
- * with wall time and peak RSS of each (from /usr/bin/time -v, or procfs sampling without it).
- * Both write to a file, whose sizes are compared so that neither does less work.
+ * `bpfmap -j dump` against `bpftool -j map dump` on the same hash map (200k entries by default, the
+ * size where start-up weighs most), in interleaved rounds so that the other load on this machine
+ * falls on both alike. Each round runs both commands once, writing to a file whose size is
+ * compared so that neither does less work. Reports medians of wall time and of CPU time (user +
+ * system, from /usr/bin/time), the ratio of the medians and the spread of the per-round ratios,
+ * peak RSS, and the load average before and after.
  *
- * Run as root after a build: `node dist/bench/cli.js [entries]`.
+ * With `--callgrind`, also counts the user-space instructions of `bpfmap -j dump` and of
+ * `node -e ''` (the start-up floor) under valgrind: counts barely move with the machine's load,
+ * so they show a change in bpfmap's own work where wall times cannot. (bpftool's time is mostly
+ * in the kernel, which callgrind does not see, so it has no count to compare with.)
+ *
+ * Run as root after a build: `node dist/bench/cli.js [entries] [--rounds N] [--callgrind]`.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../src/index.js';
+import { median } from './harness.js';
 
-const entries = Number(process.argv[2] ?? 1_000_000);
+const quick = process.argv.includes('--quick');
+const entries = Number(process.argv.slice(2).find((word) => /^\d+$/.test(word)) ?? 200_000);
+const roundsAt = process.argv.indexOf('--rounds');
+const rounds = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : quick ? 3 : 9;
 const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 const hasGnuTime = existsSync('/usr/bin/time');
 
 interface RunResult {
   readonly seconds: number;
+  /** User + system CPU seconds (NaN without GNU time). */
+  readonly cpuSeconds: number;
   readonly peakRssKiB: number;
   readonly outputBytes: number;
 }
 
-/** Peak RSS by sampling /proc/PID/status (VmHWM) until the process exits. */
-async function runSampled(command: string, args: string[], outputPath: string): Promise<RunResult> {
+/** Runs a command with stdout to `outputPath`: wall time, and CPU time and peak RSS from GNU time. */
+function run(argv: readonly string[], outputPath: string): RunResult {
   const fd = openSync(outputPath, 'w');
   const start = process.hrtime.bigint();
-  const child = spawn(command, args, { stdio: ['ignore', fd, 'inherit'] });
-  let peak = 0;
-  const timer = setInterval(() => {
-    try {
-      const match = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      if (match) peak = Math.max(peak, Number(match[1]));
-    } catch {
-      // The process ended between samples.
-    }
-  }, 5);
-  const status = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-  clearInterval(timer);
-  closeSync(fd);
-  if (status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${status}`);
-  return { seconds: Number(process.hrtime.bigint() - start) / 1e9, peakRssKiB: peak, outputBytes: statSync(outputPath).size };
-}
-
-/** Wall time and peak RSS from GNU time. */
-function runTimed(command: string, args: string[], outputPath: string): RunResult {
-  const fd = openSync(outputPath, 'w');
-  const start = process.hrtime.bigint();
-  const result = spawnSync('/usr/bin/time', ['-v', command, ...args], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+  const result = hasGnuTime
+    ? spawnSync('/usr/bin/time', ['-f', '%U %S %M', ...argv], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' })
+    : spawnSync(argv[0] as string, argv.slice(1), { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   closeSync(fd);
-  if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(result.stderr);
-  return { seconds, peakRssKiB: Number(rss?.[1] ?? 0), outputBytes: statSync(outputPath).size };
+  if (result.status !== 0) throw new Error(`${argv.join(' ')} exited ${result.status}: ${result.stderr}`);
+  const [user, system, rss] = hasGnuTime ? (result.stderr.trim().split('\n').pop() ?? '').split(' ').map(Number) : [NaN, NaN, NaN];
+  return { seconds, cpuSeconds: (user ?? NaN) + (system ?? NaN), peakRssKiB: rss ?? NaN, outputBytes: statSync(outputPath).size };
 }
 
-function run(command: string, args: string[], outputPath: string): Promise<RunResult> | RunResult {
-  return hasGnuTime ? runTimed(command, args, outputPath) : runSampled(command, args, outputPath);
+/** User-space instructions of a command under callgrind (stdout discarded), or undefined without valgrind. */
+function instructions(argv: readonly string[]): number | undefined {
+  const result = spawnSync('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--callgrind-out-file=/dev/null', ...argv], {
+    stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 26,
+  });
+  const match = /Collected : (\d+)/.exec(result.stderr ?? '');
+  return match ? Number(match[1]) : undefined;
 }
 
 function fill(map: BpfMap): void {
@@ -74,6 +74,7 @@ function fill(map: BpfMap): void {
   }
 }
 
+const load = (): string => loadavg().map((value) => value.toFixed(2)).join(' ');
 const folder = mkdtempSync('/sys/fs/bpf/bpfmap-bench-cli-');
 const outputs = mkdtempSync(path.join(tmpdir(), 'bpfmap-bench-cli-'));
 try {
@@ -81,14 +82,41 @@ try {
   fill(map);
   const pin = path.join(folder, 'map');
   map.pin(pin);
-  console.log(`hash map, ${entries} entries, 4-byte keys, 8-byte values; peak RSS via ${hasGnuTime ? '/usr/bin/time -v' : '/proc/PID/status VmHWM sampling'}`);
-  const bpftool = await run('bpftool', ['-j', 'map', 'dump', 'pinned', pin], path.join(outputs, 'bpftool.json'));
-  const bpfmap = await run(process.execPath, [cliPath, '-j', 'dump', 'pinned', pin], path.join(outputs, 'bpfmap.json'));
-  const row = (name: string, result: RunResult): string =>
-    `${name.padEnd(24)} ${result.seconds.toFixed(3).padStart(8)} s  ${(result.peakRssKiB / 1024).toFixed(1).padStart(8)} MiB peak RSS  ${result.outputBytes} bytes`;
+  console.log(`hash map, ${entries} entries, 4-byte keys, 8-byte values; ${rounds} interleaved rounds; load average before: ${load()}`);
+  const bpftoolArgv = ['bpftool', '-j', 'map', 'dump', 'pinned', pin];
+  const bpfmapArgv = [process.execPath, cliPath, '-j', 'dump', 'pinned', pin];
+  const bpftool: RunResult[] = [];
+  const bpfmap: RunResult[] = [];
+  for (let round = 0; round < rounds; round++) {
+    // Alternate which goes first, so that neither always follows the other's page-cache writes.
+    if (round % 2 === 0) {
+      bpftool.push(run(bpftoolArgv, path.join(outputs, 'bpftool.json')));
+      bpfmap.push(run(bpfmapArgv, path.join(outputs, 'bpfmap.json')));
+    } else {
+      bpfmap.push(run(bpfmapArgv, path.join(outputs, 'bpfmap.json')));
+      bpftool.push(run(bpftoolArgv, path.join(outputs, 'bpftool.json')));
+    }
+  }
+  const same = readFileSync(path.join(outputs, 'bpftool.json')).equals(readFileSync(path.join(outputs, 'bpfmap.json')));
+  const row = (name: string, results: RunResult[]): string => {
+    const wall = results.map((result) => result.seconds);
+    return `${name.padEnd(22)} median ${median(wall).toFixed(3)} s (${Math.min(...wall).toFixed(3)}-${Math.max(...wall).toFixed(3)}), ` +
+      `CPU ${median(results.map((result) => result.cpuSeconds)).toFixed(3)} s, ${(median(results.map((result) => result.peakRssKiB)) / 1024).toFixed(1)} MiB peak RSS, ${results[0]?.outputBytes} bytes`;
+  };
   console.log(row('bpftool -j map dump', bpftool));
   console.log(row('bpfmap -j dump', bpfmap));
-  console.log(`speedup: ${(bpftool.seconds / bpfmap.seconds).toFixed(1)}x (goal >= 5x); output sizes ${bpftool.outputBytes === bpfmap.outputBytes ? 'equal' : 'DIFFER'}`);
+  const ratios = bpftool.map((result, i) => result.seconds / (bpfmap[i] as RunResult).seconds).sort((a, b) => a - b);
+  const wallRatio = median(bpftool.map((result) => result.seconds)) / median(bpfmap.map((result) => result.seconds));
+  const cpuRatio = median(bpftool.map((result) => result.cpuSeconds)) / median(bpfmap.map((result) => result.cpuSeconds));
+  console.log(`speedup (medians of wall time): ${wallRatio.toFixed(1)}x (goal >= 5x ${wallRatio >= 5 ? '✓' : '✗'}); per-round ratios ${(ratios[0] ?? NaN).toFixed(1)}-${(ratios[ratios.length - 1] ?? NaN).toFixed(1)}x; CPU time ${cpuRatio.toFixed(1)}x`);
+  console.log(`output: ${same ? 'byte for byte the same' : 'DIFFERENT'}; load average after: ${load()}`);
+  if (process.argv.includes('--callgrind')) {
+    const floor = instructions([process.execPath, '-e', '']);
+    const dump = instructions(bpfmapArgv);
+    if (floor === undefined || dump === undefined) console.log('callgrind: valgrind not available');
+    else console.log(`callgrind, user-space instructions: node -e '' ${(floor / 1e6).toFixed(0)}M; bpfmap -j dump ${(dump / 1e6).toFixed(0)}M (${((dump - floor) / 1e6).toFixed(0)}M above the floor, ${((dump - floor) / entries).toFixed(0)} per entry)`);
+  }
+  if (!same) process.exitCode = 1;
 } finally {
   rmSync(folder, { recursive: true, force: true });
   rmSync(outputs, { recursive: true, force: true });

@@ -76,3 +76,14 @@ export function rate(ops: number, seconds: number, unit = 'ops/s'): string {
   const perSecond = ops / seconds;
   return perSecond >= 1e6 ? `${(perSecond / 1e6).toFixed(2)}M ${unit}` : `${(perSecond / 1e3).toFixed(1)}k ${unit}`;
 }
+
+/** The median of some numbers (the upper one of an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
+
+/** `min-max` of some ratios, for how far rounds disagree. */
+export function spread(values: readonly number[], digits = 2): string {
+  return `${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)}`;
+}

@@ -2,18 +2,52 @@
  * Core map benchmark: bpfmap against a C program using libbpf (bench/c/map_baseline.c) and
  * against bpftool, in the same run, on the same machine.
  *
- *   node dist/bench/map.js [--quick]
+ * Every figure comes from interleaved rounds (bpfmap, then C, then bpfmap again...) and is the
+ * median of its rounds: on a shared VM the speed of a syscall drifts over seconds, so timing one
+ * side long after the other skews a ratio more than anything measured here, and a median is less
+ * at the mercy of one disturbed round than a best. Each row also gives the range of its per-round
+ * ratios, which says how noisy the figure is; the load average is printed before and after.
+ *
+ *   node dist/bench/map.js [--quick] [--rounds N] [--entries N]
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { BpfMap } from '../src/index.js';
 import { native, NativeKind } from '../src/sys/native.js';
-import { buildC, runC, bestSeconds, timeCommand, report, rate, type BenchRow } from './harness.js';
+import { loadavg } from 'node:os';
+import { buildC, runC, bestSeconds, timeCommand, report, rate, median, spread, type BenchRow } from './harness.js';
 
 const quick = process.argv.includes('--quick');
+function numberOption(name: string, fallback: number): number {
+  const at = process.argv.indexOf(name);
+  return at > 0 ? Number(process.argv[at + 1]) : fallback;
+}
 const OPS = quick ? 100_000 : 200_000;
-const ENTRIES = quick ? 100_000 : 1_000_000;
+/** Entries of the iteration rows: 200k, the size of the figures in issue 11 (start-up costs weigh most). */
+const ENTRIES = numberOption('--entries', quick ? 100_000 : 200_000);
+const ROUNDS = numberOption('--rounds', quick ? 5 : 15);
 const KEYS_FOR_POINT_OPS = 1024;
+const load = (): string => loadavg().map((value) => value.toFixed(2)).join(' ');
+console.log(`load average before: ${load()}; ${ROUNDS} interleaved rounds, medians`);
+
+/** Per-round seconds of each side of a comparison. */
+class Rounds<Name extends string> {
+  readonly seconds = new Map<Name, number[]>();
+  add(name: Name, seconds: number): void {
+    const list = this.seconds.get(name) ?? [];
+    list.push(seconds);
+    this.seconds.set(name, list);
+  }
+  median(name: Name): number {
+    return median(this.seconds.get(name) ?? []);
+  }
+  /** The ratio of medians baseline/ours, and the range of per-round ratios. */
+  ratio(ours: Name, baseline: Name): { ratio: number; range: string } {
+    const a = this.seconds.get(ours) ?? [];
+    const b = this.seconds.get(baseline) ?? [];
+    return { ratio: this.median(baseline) / this.median(ours), range: spread(a.map((value, i) => (b[i] ?? NaN) / value)) };
+  }
+}
 
 function u32(n: number): Uint8Array {
   const bytes = new Uint8Array(4);
@@ -25,11 +59,7 @@ const baseline = buildC('map_baseline', ['-lbpf']);
 const rows: BenchRow[] = [];
 
 // --- single get / set on a hash map with 4-byte keys and 8-byte values
-// Rounds interleave bpfmap and the C baseline, and each side keeps its best round: on a shared
-// VM the speed of a syscall drifts over seconds, so timing one side long after the other skews
-// the ratio more than anything measured here.
 {
-  const rounds = quick ? 5 : 9;
   using map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: KEYS_FOR_POINT_OPS });
   const keys = Array.from({ length: KEYS_FOR_POINT_OPS }, (_, i) => u32(i));
   const value = new Uint8Array(8);
@@ -41,30 +71,35 @@ const rows: BenchRow[] = [];
   if (typeof floorObject === 'number') throw new Error(`objFromFd failed: ${floorObject}`);
   const floor = native.mapBind(floorObject);
   if (typeof floor === 'number') throw new Error(`mapBind failed: ${floor}`);
-  const best = { get: Infinity, getInto: Infinity, set: Infinity, floor: Infinity, cGet: Infinity, cSet: Infinity, cGetTouch: Infinity };
-  for (let round = 0; round < rounds; round++) {
-    best.get = Math.min(best.get, bestSeconds(1, () => {
+  const rounds = new Rounds<'get' | 'getInto' | 'set' | 'floor' | 'cGet' | 'cSet' | 'cGetTouch'>();
+  for (let round = 0; round < ROUNDS; round++) {
+    rounds.add('get', bestSeconds(1, () => {
       for (let i = 0; i < OPS; i++) map.get(keys[i % KEYS_FOR_POINT_OPS]!);
     }));
-    best.getInto = Math.min(best.getInto, bestSeconds(1, () => {
+    rounds.add('cGet', runC<{ seconds: number }>(baseline, ['get', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds);
+    rounds.add('getInto', bestSeconds(1, () => {
       for (let i = 0; i < OPS; i++) map.getInto(keys[i % KEYS_FOR_POINT_OPS]!, target);
     }));
-    best.set = Math.min(best.set, bestSeconds(1, () => {
+    rounds.add('set', bestSeconds(1, () => {
       for (let i = 0; i < OPS; i++) map.set(keys[i % KEYS_FOR_POINT_OPS]!, value);
     }));
-    best.floor = Math.min(best.floor, bestSeconds(1, () => {
+    rounds.add('cSet', runC<{ seconds: number }>(baseline, ['set', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds);
+    rounds.add('floor', bestSeconds(1, () => {
       for (let i = 0; i < OPS; i++) native.mapLookupStaged(floor.id, 0);
     }));
-    best.cGet = Math.min(best.cGet, runC<{ seconds: number }>(baseline, ['get', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds);
-    best.cSet = Math.min(best.cSet, runC<{ seconds: number }>(baseline, ['set', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds);
-    best.cGetTouch = Math.min(best.cGetTouch, runC<{ seconds: number }>(baseline, ['get-touch', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds);
+    rounds.add('cGetTouch', runC<{ seconds: number }>(baseline, ['get-touch', String(OPS), String(KEYS_FOR_POINT_OPS)]).seconds);
   }
   native.mapClose(floor.id);
-  rows.push({ name: 'get (returns a copy)', ours: rate(OPS, best.get), baseline: `${rate(OPS, best.cGet)} (libbpf)`, ratio: best.cGet / best.get, goal: '≥ 0.9x' });
-  rows.push({ name: 'getInto (no allocation)', ours: rate(OPS, best.getInto), baseline: `${rate(OPS, best.cGet)} (libbpf)`, ratio: best.cGet / best.getInto, goal: '≥ 0.9x' });
-  rows.push({ name: 'set', ours: rate(OPS, best.set), baseline: `${rate(OPS, best.cSet)} (libbpf)`, ratio: best.cSet / best.set, goal: '≥ 0.9x' });
-  rows.push({ name: 'floor: a bare addon call per lookup (no checks, no copies)', ours: rate(OPS, best.floor), baseline: `${rate(OPS, best.cGet)} (libbpf)`, ratio: best.cGet / best.floor, goal: 'the N-API limit here' });
-  rows.push({ name: 'getInto vs libbpf touching 64 pages between calls (TLB cost of a working set, see README)', ours: rate(OPS, best.getInto), baseline: `${rate(OPS, best.cGetTouch)} (libbpf, 64 pages)`, ratio: best.cGetTouch / best.getInto, goal: 'explains the gap' });
+  const libbpf = `${rate(OPS, rounds.median('cGet'))} (libbpf)`;
+  const row = (name: string, ours: 'get' | 'getInto' | 'set' | 'floor', base: 'cGet' | 'cSet' | 'cGetTouch', baselineText: string, goal: string): BenchRow => {
+    const { ratio, range } = rounds.ratio(ours, base);
+    return { name: `${name} (rounds ${range}x)`, ours: rate(OPS, rounds.median(ours)), baseline: baselineText, ratio, goal };
+  };
+  rows.push(row('get (returns a copy)', 'get', 'cGet', libbpf, '≥ 0.9x'));
+  rows.push(row('getInto (no allocation)', 'getInto', 'cGet', libbpf, '≥ 0.9x'));
+  rows.push(row('set', 'set', 'cSet', `${rate(OPS, rounds.median('cSet'))} (libbpf)`, '≥ 0.9x'));
+  rows.push(row('floor: a bare addon call per lookup (no checks, no copies)', 'floor', 'cGet', libbpf, 'the N-API limit here'));
+  rows.push(row('getInto vs libbpf touching 64 pages between calls (TLB cost of a working set, see README)', 'getInto', 'cGetTouch', `${rate(OPS, rounds.median('cGetTouch'))} (libbpf, 64 pages)`, 'explains the gap'));
 }
 
 // --- full iteration of ENTRIES entries
@@ -76,28 +111,30 @@ const rows: BenchRow[] = [];
     for (let i = start; i < Math.min(start + chunk, ENTRIES); i++) entries.push([u32(i), new Uint8Array(8)]);
     map.setBatch(entries);
   }
-  // Interleaved rounds, best of each side, as for the single operations above.
-  let batchSeconds = Infinity;
-  let entriesSeconds = Infinity;
-  let c = Infinity;
-  for (let round = 0; round < 5; round++) {
+  // Interleaved rounds, medians, as for the single operations above.
+  const rounds = new Rounds<'batches' | 'entries' | 'c'>();
+  for (let round = 0; round < ROUNDS; round++) {
     let seen = 0;
-    batchSeconds = Math.min(batchSeconds, bestSeconds(1, () => {
+    rounds.add('batches', bestSeconds(1, () => {
       for (const batch of map.batches()) seen += batch.count;
     }));
     if (seen !== ENTRIES) throw new Error(`batches saw ${seen} of ${ENTRIES}`);
+    rounds.add('c', runC<{ ops: number; seconds: number }>(baseline, ['batch', '1', String(ENTRIES)]).seconds);
     seen = 0;
-    entriesSeconds = Math.min(entriesSeconds, bestSeconds(1, () => {
+    rounds.add('entries', bestSeconds(1, () => {
       for (const entry of map.entries()) {
         void entry;
         seen++;
       }
     }));
     if (seen !== ENTRIES) throw new Error(`entries saw ${seen} of ${ENTRIES}`);
-    c = Math.min(c, runC<{ ops: number; seconds: number }>(baseline, ['batch', '1', String(ENTRIES)]).seconds);
   }
-  rows.push({ name: `iterate ${ENTRIES} entries: batches()`, ours: rate(ENTRIES, batchSeconds, 'entries/s'), baseline: `${rate(ENTRIES, c, 'entries/s')} (libbpf batch)`, ratio: c / batchSeconds, goal: '≥ 0.8x' });
-  rows.push({ name: `iterate ${ENTRIES} entries: entries()`, ours: rate(ENTRIES, entriesSeconds, 'entries/s'), baseline: `${rate(ENTRIES, c, 'entries/s')} (libbpf batch)`, ratio: c / entriesSeconds, goal: '≥ 0.5x' });
+  const c = rounds.median('c');
+  const entriesSeconds = rounds.median('entries');
+  const batchRatio = rounds.ratio('batches', 'c');
+  const entriesRatio = rounds.ratio('entries', 'c');
+  rows.push({ name: `iterate ${ENTRIES} entries: batches() (rounds ${batchRatio.range}x)`, ours: rate(ENTRIES, rounds.median('batches'), 'entries/s'), baseline: `${rate(ENTRIES, c, 'entries/s')} (libbpf batch)`, ratio: batchRatio.ratio, goal: '≥ 0.8x' });
+  rows.push({ name: `iterate ${ENTRIES} entries: entries() (rounds ${entriesRatio.range}x)`, ours: rate(ENTRIES, entriesSeconds, 'entries/s'), baseline: `${rate(ENTRIES, c, 'entries/s')} (libbpf batch)`, ratio: entriesRatio.ratio, goal: '≥ 0.5x' });
 
   const dir = path.join('/sys/fs/bpf', `bpfmap-bench-${process.pid}`);
   mkdirSync(dir);
@@ -132,6 +169,7 @@ const rows: BenchRow[] = [];
   rows.push({ name: `read ${ENTRIES} array values: mmap() vs getInto()`, ours: rate(ENTRIES, mmapSeconds, 'values/s'), baseline: `${rate(ENTRIES, getSeconds, 'values/s')} (get)`, ratio: getSeconds / mmapSeconds, goal: '≥ 100x' });
 }
 
+console.log(`load average after: ${load()}`);
 report('Core map operations (hash map, 4-byte keys, 8-byte values)', rows, [
   (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.9, (r) => r.ratio >= 0.9, () => undefined, () => undefined, (r) => r.ratio >= 0.8, (r) => r.ratio >= 0.5, (r) => r.ratio >= 5, (r) => r.ratio >= 100,
 ]);
