@@ -102,11 +102,14 @@ async function dumpOne(map: BpfMap, requestedBatch: number | undefined, { out, s
   if (!isKeylessType(map.type)) {
     for (const batch of map.batches({ batchSize })) {
       const { keys, values, keySize, valueStride } = batch;
-      for (let i = 0; i < batch.count; i++) {
-        if (raw) raw.entry(keys, i * keySize, values, i * valueStride);
-        else if (stream) stream.item(printer.json(keys, i * keySize, values, i * valueStride));
-        else if (table) table.add(printer.formatted(keys, i * keySize, values, i * valueStride) ?? {});
-        else out.line(printer.text(keys, i * keySize, values, i * valueStride));
+      if (raw) {
+        raw.entries(keys, 0, keySize, values, 0, valueStride, batch.count);
+      } else {
+        for (let i = 0; i < batch.count; i++) {
+          if (stream) stream.item(printer.json(keys, i * keySize, values, i * valueStride));
+          else if (table) table.add(printer.formatted(keys, i * keySize, values, i * valueStride) ?? {});
+          else out.line(printer.text(keys, i * keySize, values, i * valueStride));
+        }
       }
       count += batch.count;
       if (progress.add(batch.count)) await progress.pause();
