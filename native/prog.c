@@ -27,6 +27,7 @@ enum {
 #define MAX_INSNS (1u << 20)       /* BPF_COMPLEXITY_LIMIT_INSNS: the kernel's own cap */
 #define MAX_FD_ARRAY 65536
 #define LICENSE_MAX 128
+#define PROG_LOAD_ATTEMPTS 5         /* libbpf's: tries of a load the verifier cut short with EAGAIN */
 
 /* Optional record buffer: whole records of rec_size bytes, or null. */
 static int arg_records(napi_env env, napi_value v, size_t rec_size, uint8_t **data, size_t *count) {
@@ -144,7 +145,15 @@ static napi_value prog_load(napi_env env, napi_callback_info info) {
   put_ptr(attr, PL_CORE_RELOS, NULL);
   put_u32(attr, PL_CORE_RELO_REC_SIZE, 0);
   put_u32(attr, PL_LOG_TRUE_SIZE, 0);
-  long rc = sys_bpf(CMD_PROG_LOAD, attr, PROG_LOAD_SIZE);
+  /*
+   * The verifier gives up with EAGAIN when a signal is pending (a profiler's SIGPROF, a timer):
+   * try again, as libbpf does (PROG_LOAD_ATTEMPTS, 5 tries), rather than report a refusal.
+   */
+  long rc;
+  int attempts = PROG_LOAD_ATTEMPTS;
+  do {
+    rc = sys_bpf(CMD_PROG_LOAD, attr, PROG_LOAD_SIZE);
+  } while (rc < 0 && errno == EAGAIN && --attempts > 0);
   int saved = errno;
   free(fd_array);
   free(code);
