@@ -85,6 +85,41 @@ export interface LineInfoRecord {
   readonly source: string;
 }
 
+/**
+ * A line record as parsed: its file name and source text are decoded from the BTF strings on
+ * first read (an object has a record per few instructions, and a load reads none of the text).
+ */
+class ParsedLineInfo implements LineInfoRecord {
+  readonly insn: number;
+  readonly fileNameOffset: number;
+  readonly lineOffset: number;
+  readonly line: number;
+  readonly column: number;
+  readonly #btf: Btf;
+
+  constructor(btf: Btf, insn: number, fileNameOffset: number, lineOffset: number, line: number, column: number) {
+    this.#btf = btf;
+    this.insn = insn;
+    this.fileNameOffset = fileNameOffset;
+    this.lineOffset = lineOffset;
+    this.line = line;
+    this.column = column;
+  }
+
+  get fileName(): string {
+    return this.#btf.string(this.fileNameOffset);
+  }
+
+  get source(): string {
+    return this.#btf.string(this.lineOffset);
+  }
+
+  /** The same record at another instruction index. */
+  at(insn: number): ParsedLineInfo {
+    return new ParsedLineInfo(this.#btf, insn, this.fileNameOffset, this.lineOffset, this.line, this.column);
+  }
+}
+
 /** One `bpf_core_relo`: an instruction whose immediate or offset depends on kernel types. */
 export interface CoreRelocationRecord {
   /** Instruction index within the ELF section. */
@@ -175,6 +210,10 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, options: BtfExtParseOpt
     throw new BtfError('ERR_BTF_EXT_HEADER', `.BTF.ext: hdr_len ${headerLength} outside [${HEADER_WITHOUT_CORE}, ${bytes.length}] (the header must hold func_info and line_info)`, { byteOffset: 4 });
   }
   const dataLength = bytes.length - headerLength;
+  // String offsets of line records are checked here and decoded only when read.
+  const checkString = (offset: number, at: number, what: string): void => {
+    if (offset >= btf.header.stringLength && btf.base === undefined) throw badRecord(`${what} string offset ${offset} is not in the .BTF string section`, at);
+  };
   const string = (offset: number, at: number, what: string): string => {
     try {
       return btf.string(offset);
@@ -237,15 +276,9 @@ export function parseBtfExt(bytes: Uint8Array, btf: Btf, options: BtfExtParseOpt
           const fileNameOffset = u32(at + 4);
           const lineOffset = u32(at + 8);
           const lineColumn = u32(at + 12);
-          section.lineInfo.push({
-            insn,
-            fileNameOffset,
-            lineOffset,
-            line: lineColumn >>> LINE_COLUMN_BITS,
-            column: lineColumn & ((1 << LINE_COLUMN_BITS) - 1),
-            fileName: string(fileNameOffset, at + 4, 'line_info file name'),
-            source: string(lineOffset, at + 8, 'line_info line'),
-          });
+          checkString(fileNameOffset, at + 4, 'line_info file name');
+          checkString(lineOffset, at + 8, 'line_info line');
+          section.lineInfo.push(new ParsedLineInfo(btf, insn, fileNameOffset, lineOffset, lineColumn >>> LINE_COLUMN_BITS, lineColumn & ((1 << LINE_COLUMN_BITS) - 1)));
         } else {
           const kindNumber = u32(at + 12);
           const kind = CORE_RELOCATION_KINDS[kindNumber];
@@ -305,13 +338,53 @@ export function programExtInfo(ranges: readonly PlacedRange[]): ProgramExtInfo {
   for (const { section, start, count, at } of ranges) {
     const shift = at - start;
     const end = start + count;
-    for (const record of section.funcInfo) if (record.insn >= start && record.insn < end) funcInfo.push({ ...record, insn: record.insn + shift });
-    for (const record of section.lineInfo) if (record.insn >= start && record.insn < end) lineInfo.push({ ...record, insn: record.insn + shift });
+    // Records are in instruction order (as clang writes them): start at the run's first one
+    // rather than scan a section that 40 programs share once per program.
+    for (let i = firstAtOrAfter(section.funcInfo, start); i < section.funcInfo.length; i++) {
+      const record = section.funcInfo[i] as FuncInfoRecord;
+      if (record.insn >= end) {
+        if (sortedRecords.get(section.funcInfo) === true) break;
+        continue;
+      }
+      if (record.insn >= start) funcInfo.push({ ...record, insn: record.insn + shift });
+    }
+    for (let i = firstAtOrAfter(section.lineInfo, start); i < section.lineInfo.length; i++) {
+      const record = section.lineInfo[i] as LineInfoRecord;
+      if (record.insn >= end) {
+        if (sortedRecords.get(section.lineInfo) === true) break;
+        continue;
+      }
+      if (record.insn >= start) lineInfo.push(record instanceof ParsedLineInfo ? record.at(record.insn + shift) : { ...record, insn: record.insn + shift });
+    }
   }
   funcInfo.sort((a, b) => a.insn - b.insn);
   // Stable sort: several line records may name the same instruction; keep clang's order.
   lineInfo.sort((a, b) => a.insn - b.insn);
   return { funcInfo, lineInfo };
+}
+
+/**
+ * Index of the first record at or after instruction `insn` when the records are sorted by
+ * instruction; 0 (scan everything) when they are not, so unsorted input is still handled.
+ */
+const sortedRecords = new WeakMap<readonly { readonly insn: number }[], boolean>();
+
+function firstAtOrAfter(records: readonly { readonly insn: number }[], insn: number): number {
+  let sorted = sortedRecords.get(records);
+  if (sorted === undefined) {
+    sorted = true;
+    for (let i = 1; i < records.length && sorted; i++) if ((records[i] as { insn: number }).insn < (records[i - 1] as { insn: number }).insn) sorted = false;
+    sortedRecords.set(records, sorted);
+  }
+  if (!sorted) return 0;
+  let low = 0;
+  let high = records.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((records[middle] as { insn: number }).insn < insn) low = middle + 1;
+    else high = middle;
+  }
+  return low;
 }
 
 /**

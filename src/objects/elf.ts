@@ -55,6 +55,12 @@ export class ElfObject {
   readonly sections: readonly ElfSection[];
   readonly symbols: readonly ElfSymbol[];
   readonly littleEndian: boolean;
+  /**
+   * Relocation tables by the section they apply to, read on first use: most of an object's are
+   * for DWARF (`.rel.debug_str_offsets` alone has one per string), which the loader never reads,
+   * as libbpf skips them.
+   */
+  readonly #relocationSections = new Map<number, ElfSection[]>();
   readonly #relocations = new Map<number, ElfRelocation[]>();
   readonly #byName = new Map<string, ElfSection>();
 
@@ -77,9 +83,9 @@ export class ElfObject {
     this.symbols = symtab ? this.#readSymbols(symtab) : [];
     for (const section of this.sections) {
       if (section.type !== SectionType.REL) continue;
-      const list = this.#relocations.get(section.info) ?? [];
-      list.push(...this.#readRelocations(section));
-      this.#relocations.set(section.info, list);
+      const list = this.#relocationSections.get(section.info) ?? [];
+      list.push(section);
+      this.#relocationSections.set(section.info, list);
     }
   }
 
@@ -101,7 +107,13 @@ export class ElfObject {
 
   /** The relocations that apply to the section at `index`, in file order. */
   relocations(index: number): readonly ElfRelocation[] {
-    return this.#relocations.get(index) ?? [];
+    let list = this.#relocations.get(index);
+    if (!list) {
+      list = [];
+      for (const section of this.#relocationSections.get(index) ?? []) list.push(...this.#readRelocations(section));
+      this.#relocations.set(index, list);
+    }
+    return list;
   }
 
   #view(section: ElfSection): DataView {
@@ -142,11 +154,14 @@ export class ElfObject {
     const le = this.littleEndian;
     const relocations: ElfRelocation[] = [];
     for (let at = 0; at + REL_SIZE <= section.size; at += REL_SIZE) {
-      const info = view.getBigUint64(at + 8, le);
-      const symbolIndex = Number(info >> 32n);
+      // r_info is symbol << 32 | type; read as two 32-bit halves (no BigInt per relocation).
+      const symbolIndex = view.getUint32(at + (le ? 12 : 8), le);
+      const type = view.getUint32(at + (le ? 8 : 12), le);
       const symbol = this.symbols[symbolIndex];
       if (!symbol) throw new ObjectError('ERR_BPFMAP_OBJECT_ELF', `relocation in ${section.name} names symbol ${symbolIndex}, which does not exist`);
-      relocations.push({ offset: Number(view.getBigUint64(at, le)), symbol, type: Number(info & 0xffffffffn) });
+      const offsetHigh = view.getUint32(at + (le ? 4 : 0), le);
+      const offsetLow = view.getUint32(at + (le ? 0 : 4), le);
+      relocations.push({ offset: offsetHigh * 2 ** 32 + offsetLow, symbol, type });
     }
     return relocations;
   }

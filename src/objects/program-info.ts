@@ -56,14 +56,40 @@ export function programMapIds(prog: NativeObject<'prog'>): number[] {
   }
 }
 
+function readInfoStruct(prog: NativeObject<'prog'>): StructBuffer<keyof typeof progInfoLayout.fields> {
+  const info = new StructBuffer(progInfoLayout);
+  const rc = native.objInfo(prog, info.bytes);
+  if (rc < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -rc, undefined, 'program info');
+  return info;
+}
+
+/** The parts of a program's info that never change while it is loaded. */
+export type ProgramIdentity = Pick<ProgramInfo, 'type' | 'id' | 'tag' | 'name' | 'attachBtfObjectId' | 'attachBtfId'>;
+
+/**
+ * Reads what never changes about a program with one OBJ_GET_INFO_BY_FD: no fdinfo file and no
+ * second call for its map ids (a loader holding 40 programs paid three system calls and a /proc
+ * read for each, for fields nobody had asked for yet).
+ * @throws BpfError (OBJ_GET_INFO_BY_FD) when the kernel refuses.
+ */
+export function readProgramIdentity(prog: NativeObject<'prog'>): ProgramIdentity {
+  const info = readInfoStruct(prog);
+  return {
+    type: info.u32('type'),
+    id: info.u32('id'),
+    tag: Buffer.from(info.raw('tag')).toString('hex'),
+    name: info.text('name'),
+    attachBtfObjectId: info.u32('attach_btf_obj_id'),
+    attachBtfId: info.u32('attach_btf_id'),
+  };
+}
+
 /**
  * Reads a program's info (the struct is built in addon memory; see native/objects.c).
  * @throws BpfError (OBJ_GET_INFO_BY_FD) when the kernel refuses.
  */
 export function readProgramInfo(prog: NativeObject<'prog'>): ProgramInfo {
-  const info = new StructBuffer(progInfoLayout);
-  const rc = native.objInfo(prog, info.bytes);
-  if (rc < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -rc, undefined, 'program info');
+  const info = readInfoStruct(prog);
   let memlock: number | undefined;
   const fdinfo = native.objFdInfo(prog);
   const match = typeof fdinfo === 'string' ? /^memlock:\s*(\d+)/m.exec(fdinfo) : null;

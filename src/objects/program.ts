@@ -8,7 +8,7 @@ import { BpfError, Errno, argumentError, check } from '../sys/errors.js';
 import { idAttr, StructBuffer } from '../sys/layout.js';
 import { bpfObjectKind } from '../sys/fd-kind.js';
 import { attachTypeName, programTypeName } from '../sys/program-types.js';
-import { readProgramInfo, type ProgramInfo } from './program-info.js';
+import { readProgramIdentity, readProgramInfo, type ProgramIdentity, type ProgramInfo } from './program-info.js';
 
 /** What `run` passes to BPF_PROG_TEST_RUN. */
 export interface RunOptions {
@@ -65,7 +65,7 @@ function programError(command: 'OBJ_PIN' | 'OBJ_GET' | 'PROG_GET_FD_BY_ID' | 'OB
 export class BpfProgram implements Disposable {
   /** The addon's handle: it owns the program's private fd (closed when collected, too). */
   readonly #handle: NativeObject<'prog'>;
-  readonly #info: ProgramInfo;
+  readonly #info: ProgramIdentity;
   readonly #origin: ProgramOrigin;
   #closed = false;
   /** The verifier's log of a load made with `logLevel` > 0 (`''` otherwise). */
@@ -74,7 +74,7 @@ export class BpfProgram implements Disposable {
   /** Use the static constructors (`fromPinned`, `fromId`, `fromFd`) or `ObjectSpec.load`. Takes ownership of the handle. */
   protected constructor(handle: NativeObject<'prog'>, origin: ProgramOrigin = {}) {
     try {
-      this.#info = readProgramInfo(handle);
+      this.#info = readProgramIdentity(handle);
     } catch (error) {
       native.objClose(handle);
       throw error;

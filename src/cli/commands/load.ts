@@ -11,14 +11,13 @@ import path from 'node:path';
 import type { Command, CommandContext } from '../command.js';
 import { OperationError } from '../grammar.js';
 import { BpfObject } from '../../objects/object.js';
-import { attachProgram } from '../../objects/link/attach.js';
 
 /** bpftool's pin name of a map under `pinmaps`: bpffs refuses `.` in names, so it becomes `_`. */
 export function pinmapsName(mapName: string): string {
   return mapName.replace(/\./g, '_');
 }
 
-function run({ args, options, out }: CommandContext): void {
+async function run({ args, options, out }: CommandContext): Promise<void> {
   const objectPath = args.next('object file');
   const pinPath = args.next('pin folder for the programs');
   let mapDir: string | undefined;
@@ -31,6 +30,8 @@ function run({ args, options, out }: CommandContext): void {
   args.end();
   options.end();
   // Maps pinned by name (LIBBPF_PIN_BY_NAME) go under MAP_DIR when one is given, else where libbpf puts them.
+  // The attach modules (two dozen) load only for autoattach: a plain load does not pay for them.
+  const attachProgram = autoattach ? (await import('../../objects/link/attach.js')).attachProgram : undefined;
   using object = BpfObject.load(objectPath, mapDir === undefined ? {} : { pinPath: mapDir });
   const pinned: string[] = [];
   try {
@@ -38,7 +39,7 @@ function run({ args, options, out }: CommandContext): void {
     // Pins are named by the C function's full name, as bpftool's; the kernel keeps only 15 characters.
     for (const [name, program] of object.programs) {
       const target = path.join(pinPath, name);
-      const link = autoattach ? attachProgram(program) : undefined;
+      const link = attachProgram?.(program);
       if (link) {
         try {
           link.pin(target);
