@@ -67,6 +67,9 @@ export {
 } from './objects/link/index.js';
 export { attachFreplace, type FreplaceOptions } from './objects/link/index.js';
 export { BpfObject, GlobalVariables, type LoadOptions } from './objects/object.js';
+export {
+  attachPrograms, requiredTarget, type ProgramTarget, type RequiredTarget, type InterfaceTarget, type CgroupTarget, type ProcessTarget,
+} from './objects/skeleton-attach.js';
 export { ObjectSpec, type OpenOptions as ObjectOpenOptions, type VariableSpec } from './objects/object-spec.js';
 export { ObjectMapSpec, type ObjectMapKind, type MapPinning, type MapSlot } from './objects/map-spec.js';
 export { ProgramSpec } from './objects/program-spec.js';

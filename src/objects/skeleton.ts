@@ -10,6 +10,7 @@
 import { typeScriptExpressions } from '../codec/btf/typescript.js';
 import { isPerCpuType } from '../sys/constants.js';
 import type { ObjectSpec } from './object-spec.js';
+import { requiredTarget, takesProcess } from './skeleton-attach.js';
 
 /** Options of `generateSkeleton`. */
 export interface SkeletonOptions {
@@ -88,6 +89,24 @@ export function generateSkeleton(spec: ObjectSpec, options: SkeletonOptions): st
     variableList.push(JSON.stringify(variable.name));
   }
   const programs = [...spec.programs.keys()];
+  // attach()'s targets, typed by program: an interface or a cgroup where the section names none
+  // (required: the caller decides, or passes false), a pid for uprobes, false for the rest.
+  const targetLines: string[] = [];
+  let targetsRequired = false;
+  for (const [name, program] of spec.programs) {
+    const needs = requiredTarget(program);
+    if (needs === 'interface') {
+      targetLines.push(`  /** Section '${program.sectionName}': the interface (name or index) to attach to, or false to leave it unattached. */`, `  readonly ${property(name)}: { readonly interface: bpfmap.NetworkInterface } | false;`);
+      targetsRequired = true;
+    } else if (needs === 'cgroup') {
+      targetLines.push(`  /** Section '${program.sectionName}': the cgroup v2 directory to attach to, or false to leave it unattached. */`, `  readonly ${property(name)}: { readonly cgroup: string } | false;`);
+      targetsRequired = true;
+    } else if (takesProcess(program.sectionName)) {
+      targetLines.push(`  /** Section '${program.sectionName}': only this process (default every process), or false to leave it unattached. */`, `  readonly ${property(name)}?: { readonly pid?: number } | false;`);
+    } else {
+      targetLines.push(`  /** Section '${program.sectionName}': false leaves it unattached. */`, `  readonly ${property(name)}?: false;`);
+    }
+  }
   const importFrom = options.importFrom ?? 'bpfmap';
   const source = options.bytes
     ? [
@@ -139,14 +158,23 @@ export function generateSkeleton(spec: ObjectSpec, options: SkeletonOptions): st
     `  readonly constants?: ${prefix}Constants;`,
     '}',
     '',
+    `/** Where \`attach()\` puts each program, by name. */`,
+    `export interface ${prefix}AttachTargets {`,
+    ...targetLines,
+    '}',
+    '',
     `/** ${options.sourceName}, loaded. Close it (or \`using\`) to detach its links and release its maps and programs. */`,
     `export interface ${prefix}Skeleton extends Disposable {`,
     '  readonly object: bpfmap.BpfObject;',
     `  readonly maps: ${prefix}Maps;`,
     `  readonly programs: ${prefix}Programs;`,
     `  readonly globals: ${prefix}Globals;`,
-    '  /** Attaches every program its section name says how to attach (libbpf\'s auto-attach); the links close with the skeleton. */',
-    '  attach(): readonly bpfmap.Link[];',
+    '  /**',
+    '   * Attaches every program: where its section name says (libbpf\'s auto-attach), XDP, tcx and',
+    '   * cgroup programs where `targets` says; all or none. The links close with the skeleton.',
+    '   * @throws BpfAttachError `ERR_BPFMAP_ATTACH_TARGET` naming a program that needs a target and has none.',
+    '   */',
+    `  attach(targets${targetsRequired ? '' : '?'}: ${prefix}AttachTargets): readonly bpfmap.Link[];`,
     '  close(): void;',
     '}',
     '',
@@ -181,11 +209,8 @@ export function generateSkeleton(spec: ObjectSpec, options: SkeletonOptions): st
     '      maps,',
     '      programs,',
     '      globals,',
-    '      attach(): readonly bpfmap.Link[] {',
-    '        for (const program of object.programs.values()) {',
-    '          const link = bpfmap.attachProgram(program);',
-    '          if (link) links.push(link);',
-    '        }',
+    `      attach(targets: ${prefix}AttachTargets${targetsRequired ? '' : ' = {}'}): readonly bpfmap.Link[] {`,
+    '        links.push(...bpfmap.attachPrograms(object.programs, targets, new Set(object.spec.programs.keys())));',
     '        return links;',
     '      },',
     '      close(): void {',

@@ -4,7 +4,8 @@
  * proving wrong keys, values and constants are compile errors, then runs: constants set before
  * load change the XDP program's verdict, values round-trip through the typed maps (struct keys
  * and values, enums, strings, per-CPU arrays), globals read and write both ways, and attach()
- * attaches the raw tracepoint program, which counts this process's getppid() calls.
+ * (told to leave the XDP program, which names no interface) attaches the raw tracepoint program,
+ * which counts this process's getppid() calls.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -65,7 +66,13 @@ const results: Record<string, unknown> = {};
   const cpus = skel.maps.skel_percpu.get(0)?.length ?? 0;
   skel.maps.skel_percpu.set(0, Array.from({ length: cpus }, (_, cpu) => cpu + 10));
   results.percpu = skel.maps.skel_percpu.get(0);
-  const links = skel.attach();
+  try {
+    // @ts-expect-error the XDP program names no interface: attach() must be told where, or false
+    skel.attach();
+  } catch (error) {
+    results.attachWithoutTarget = (error as { code?: string }).code;
+  }
+  const links = skel.attach({ skel_xdp: false });
   results.links = links.map((link) => link.info().typeName);
   for (let i = 0; i < 5; i++) void process.ppid;
   results.getppid = skel.maps.skel_counts.get(1);
@@ -108,7 +115,8 @@ test('bpfmap gen: the skeleton type-checks under --strict, refuses wrong types, 
   const percpu = results.percpu as number[];
   assert.ok(percpu.length >= 1);
   assert.deepEqual(percpu, percpu.map((_, cpu) => cpu + 10));
-  assert.deepEqual(results.links, ['raw_tracepoint'], 'attach() attached the raw tracepoint, not the XDP program');
+  assert.equal(results.attachWithoutTarget, 'ERR_BPFMAP_ATTACH_TARGET', 'attach() without the XDP program\'s interface is refused at run time too');
+  assert.deepEqual(results.links, ['raw_tracepoint'], 'attach() attached the raw tracepoint, not the XDP program it was told to leave');
   assert.ok(Number(String(results.getppid).slice(0, -1)) >= 5, `the attached raw tracepoint counted this process's getppid() calls (${String(results.getppid)})`);
   assert.ok((results.embedded as number) > 1000);
   assert.equal(results.byPathVerdict, 2, 'the skeleton that reads its object by path loads it with the default verdict (XDP_PASS)');

@@ -22,7 +22,9 @@ export type AttachErrorCode =
   /** The section name does not say where to attach (bare `kprobe`, `xdp`, ...) or is malformed. */
   | 'ERR_BPFMAP_ATTACH_SECTION'
   /** The binary to probe is missing or not an ELF file bpfmap can read. */
-  | 'ERR_BPFMAP_ATTACH_BINARY';
+  | 'ERR_BPFMAP_ATTACH_BINARY'
+  /** A program whose section names no target (XDP, tcx, cgroup) was given none, or one of the wrong kind (`attachPrograms`, a skeleton's `attach()`). */
+  | 'ERR_BPFMAP_ATTACH_TARGET';
 
 /** What an attach failure was about. */
 export interface AttachSubject {

@@ -165,10 +165,10 @@ function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** A veth pair with one end in a fresh namespace; both removed when the test ends. */
-export function vethPair(t: TestContext): VethPair {
+/** A veth pair with one end in a fresh namespace `bpfmap-<label>-<pid>-...`; both removed when the test ends. */
+export function vethPair(t: TestContext, label = 'attach'): VethPair {
   const tag = `${process.pid % 100000}${Math.random().toString(36).slice(2, 5)}`;
-  const netns = `bpfmap-attach-${process.pid}-${tag}`;
+  const netns = `bpfmap-${label}-${process.pid}-${tag}`;
   const outer = `bax${tag}`.slice(0, 15);
   const inner = `bay${tag}`.slice(0, 15);
   const subnet = 64 + (process.pid % 128);
