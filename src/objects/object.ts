@@ -3,6 +3,7 @@
  * global variables, read and written by name through the memory-mapped data sections.
  */
 import { btfCodec } from '../codec/btf/codec.js';
+import { bytesCodec } from '../codec/codec.js';
 import { MapFlags } from '../sys/constants.js';
 import { BpfError, Errno } from '../sys/errors.js';
 import type { BpfMap } from '../map/bpf-map.js';
@@ -159,12 +160,14 @@ export class GlobalVariables {
       const bytes = mapping.writable ? mapping.bytes : mapping.read(0);
       return { bytes, offset: variable.offset, typeId: variable.typeId, write: undefined, constant: !mapping.writable };
     }
-    const raw = map.withCodecs<Uint8Array, Uint8Array>();
+    // Raw bytes both ways: the loaded map is typed (an array index key, the DATASEC's value).
+    const rawCodecs = (): BpfMap<Uint8Array, Uint8Array> => map.withCodecs<Uint8Array, Uint8Array>(bytesCodec(map.keySize), bytesCodec(map.valueSize));
+    const raw = rawCodecs();
     try {
       const value = raw.get(u32Key(0));
       if (!value) throw new BpfError(`map '${map.name}' has no entry 0`, { code: 'ENOENT', errno: Errno.ENOENT });
       const write = (): void => {
-        const writer = map.withCodecs<Uint8Array, Uint8Array>();
+        const writer = rawCodecs();
         try {
           writer.set(u32Key(0), value);
         } finally {
