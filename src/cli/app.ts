@@ -50,7 +50,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'dequeue', usage: 'dequeue MAP', load: async () => (await import('./commands/queue.js')).dequeueCommand },
   { name: 'freeze', usage: 'freeze MAP', load: async () => (await import('./commands/freeze.js')).freezeCommand },
   { name: 'btf', usage: 'btf    MAP', load: async () => (await import('./commands/btf.js')).btfCommand },
-  { name: 'events', usage: 'events MAP [--count N] [--timeout SECONDS] [--type NAME [--btf FILE] [--format FIELD=FORMAT[,...]] [--net]]', load: async () => (await import('./commands/events.js')).eventsCommand },
+  { name: 'events', usage: 'events MAP [--count N] [--timeout SECONDS] [--force] [--type NAME [--btf FILE] [--format FIELD=FORMAT[,...]] [--net]]', load: async () => (await import('./commands/events.js')).eventsCommand },
   { name: 'watch', usage: 'watch  MAP [--interval SECONDS] [--per-cpu] [--format FIELD=FORMAT[,...]] [--net]', load: async () => (await import('./commands/watch.js')).watchCommand },
   { name: 'hist', usage: 'hist   MAP [--layout libbpf|bcc|bpftrace|linear|lhist [--min N --max N --step N]] [--section FIELD[,FIELD]] [--unit NAME]', load: async () => (await import('./commands/hist.js')).histCommand },
   {

@@ -53,10 +53,16 @@ import { EventReader, type Delivery, type EventHandler } from './event-reader.js
 import { RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE, TWO_POW_32, pageSize } from './layout.js';
 import { RecordView, recordMaker, type DecodeOptions } from './record.js';
 import { openEventMap, type EventMapSource } from './source.js';
-import { claimMap } from './exclusive.js';
+import { claimMap, refuseOtherRingUsers } from './exclusive.js';
 
 /** Options of `RingBuffer.open`. */
-export type RingBufferOptions<T> = DecodeOptions<T>;
+export interface RingBufferOptions<T> extends DecodeOptions<T> {
+  /**
+   * Open even when another process is found reading the ring (default false: that is
+   * `ERR_BPFMAP_IN_USE` naming it; see docs/events.md, "One consumer").
+   */
+  readonly ignoreOtherProcesses?: boolean;
+}
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /** Indices of a u64's low and high u32 words in a Uint32Array over it. */
@@ -160,14 +166,19 @@ export class RingBuffer<T = Uint8Array> extends EventReader<T> {
   /**
    * Opens a ring buffer map for reading. A reader started late finds every record the producer
    * committed since the last consumer stopped. A map has one consumer: a second `RingBuffer` on
-   * the same map in this process is refused until the first is closed.
+   * the same map in this process is refused until the first is closed, and so is one on a map
+   * that another process is seen reading (through /proc; `ignoreOtherProcesses` overrides).
    * @throws TypeError when the map is not a ringbuf; BpfError when it cannot be mapped, or
-   *   `ERR_BPFMAP_IN_USE` when this process reads it already.
+   *   `ERR_BPFMAP_IN_USE` when this process reads it already; `BpfInUseError` (the same code,
+   *   with `processes`) when another process does.
    */
   static open<T = Uint8Array>(source: EventMapSource, options: RingBufferOptions<T> = {}): RingBuffer<T> {
     if (options === null || typeof options !== 'object') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `RingBuffer options must be an object, got ${show(options)}`);
+    const ignoreOthers = options.ignoreOtherProcesses ?? false;
+    if (typeof ignoreOthers !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `ignoreOtherProcesses must be a boolean, got ${show(ignoreOthers)}`);
     const map = openEventMap(source, MapType.ringbuf, 'RingBuffer');
     try {
+      if (!ignoreOthers) refuseOtherRingUsers('consumer', 'RingBuffer', map);
       return new RingBuffer<T>(map, options);
     } catch (error) {
       map.close();

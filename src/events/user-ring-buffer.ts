@@ -14,7 +14,16 @@ import { native, nativeObject, type NativeMapping } from '../sys/native.js';
 import { FdWaiter, type WaitResult } from './fd-waiter.js';
 import { RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT, RINGBUF_HEADER_SIZE, pageSize, ringbufRecordSpan } from './layout.js';
 import { openEventMap, type EventMapSource } from './source.js';
-import { claimMap } from './exclusive.js';
+import { claimMap, refuseOtherRingUsers } from './exclusive.js';
+
+/** Options of `UserRingBuffer.open`. */
+export interface UserRingBufferOptions {
+  /**
+   * Open even when another process is found writing the ring (default false: that is
+   * `ERR_BPFMAP_IN_USE` naming it; see docs/events.md).
+   */
+  readonly ignoreOtherProcesses?: boolean;
+}
 
 /**
  * Space reserved in a user ring buffer. Fill `data`, then call `submit()` or `discard()`
@@ -148,13 +157,21 @@ export class UserRingBuffer implements Disposable {
   /**
    * Opens a user ring buffer map for writing. Only one producer may write a map at a time: a
    * second `UserRingBuffer` on the same map in this process is refused until the first is
-   * closed. Records a dead producer left reserved are discarded, so they do not block the ring.
+   * closed, and so is one on a map that another process is seen writing (through /proc;
+   * `ignoreOtherProcesses` overrides). Records a dead producer left reserved are discarded, so
+   * they do not block the ring.
    * @throws TypeError when the map is not a user_ringbuf; BpfError when it cannot be mapped, or
-   *   `ERR_BPFMAP_IN_USE` when this process writes it already.
+   *   `ERR_BPFMAP_IN_USE` when this process writes it already; `BpfInUseError` (the same code,
+   *   with `processes`) when another process does.
    */
-  static open(source: EventMapSource): UserRingBuffer {
+  static open(source: EventMapSource, options: UserRingBufferOptions = {}): UserRingBuffer {
+    if (options === null || typeof options !== 'object') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `UserRingBuffer options must be an object, got ${show(options)}`);
+    const ignoreOthers = options.ignoreOtherProcesses ?? false;
+    if (typeof ignoreOthers !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `ignoreOtherProcesses must be a boolean, got ${show(ignoreOthers)}`);
     const map = openEventMap(source, MapType.user_ringbuf, 'UserRingBuffer');
     try {
+      // Before mapping: opening discards records left reserved, which a live producer is writing.
+      if (!ignoreOthers) refuseOtherRingUsers('producer', 'UserRingBuffer', map);
       return new UserRingBuffer(map);
     } catch (error) {
       map.close();

@@ -148,6 +148,8 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   const btfFile = options.value('btf');
   if (btfFile !== undefined && typeOption === undefined) throw new UsageError('--btf FILE goes with --type NAME');
   const format = await fieldFormatOptionOf(options);
+  // A ring buffer another process reads (a running tool) is refused, naming it, unless --force.
+  const force = options.flag('force');
   if (format !== undefined && typeOption === undefined) throw new UsageError('--format/--net go with --type NAME: raw records have no fields');
   options.end();
 
@@ -167,7 +169,7 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
     }
     if (map.type === MapType.ringbuf) {
       const { RingBuffer } = await import('../../events/ring-buffer.js');
-      reader = RingBuffer.open(map);
+      reader = RingBuffer.open(map, { ignoreOtherProcesses: force });
     } else {
       const { PerfBuffer } = await import('../../events/perf-buffer.js');
       reader = PerfBuffer.open(map, {
@@ -192,5 +194,5 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   }
 }
 
-/** `events MAP [--count N] [--timeout S] [--type NAME [--btf FILE] [--format RULES] [--net]]`. */
+/** `events MAP [--count N] [--timeout S] [--force] [--type NAME [--btf FILE] [--format RULES] [--net]]`. */
 export const eventsCommand: Command = { run };

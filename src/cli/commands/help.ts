@@ -47,7 +47,8 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
     'with -j. --type NAME decodes them through a BTF struct (found in the programs using the map,\n' +
     'or in --btf FILE). Consuming a tool\'s buffer takes the records away from the tool: a ring\n' +
     'buffer\'s records go to one reader, and on a perf event array bpfmap puts its own buffers in\n' +
-    'place of the tool\'s (as bpftool event_pipe does) and removes them when it stops.\n' + FORMAT_HELP,
+    'place of the tool\'s (as bpftool event_pipe does) and removes them when it stops. A ring buffer\n' +
+    'that another process is seen reading is refused, naming it; --force reads it anyway.\n' + FORMAT_HELP,
   watch: 'Redraws a live table of the map every --interval seconds: each numeric field with its rate\n' +
     '(FIELD/s). No rates for fields that are not counters: enums, pointers, and fields whose name\n' +
     'says time or identity (ts, time, *_ns, *_us, *_ms, stamp, *id, pid, tid, cpu). --per-cpu adds\n' +
