@@ -1,0 +1,165 @@
+/**
+ * Reading a whole map: entries / keys / values, raw `batches()`, and `clear()`. Batch lookups
+ * where the kernel and map type have them; GET_NEXT_KEY walks otherwise.
+ */
+import { describe } from '../codec/codec.js';
+import { native } from '../sys/native.js';
+import { Command, type CommandName } from '../sys/commands.js';
+import { BpfError, Errno, argumentError } from '../sys/errors.js';
+import { MapType } from '../sys/constants.js';
+import { ENOENT, type MapCore } from './map-core.js';
+import { BatchCursor, BatchBuffers, type MapBatch, type BatchOptions } from './batch.js';
+import { DEFAULT_BATCH, batchCount, batchOptions } from './batch-ops.js';
+
+/**
+ * The one iteration loop: batches where possible, next-key walks otherwise; `pick` decides
+ * what each step yields and decodes only that.
+ */
+export function* iterate<K, V, R>(core: MapCore<K, V>, operation: string, pick: (key: () => K, value: () => V) => R): Generator<R> {
+  core.requireKeyed(operation);
+  let keys: Uint8Array = new Uint8Array(0);
+  let values: Uint8Array = new Uint8Array(0);
+  let index = 0;
+  const key = (): K => core.keyCodec.decode(keys, index * core.keySize);
+  const value = (): V => core.valueCodec.decode(values, index * core.valueBufferSize);
+  if (core.canBatch()) {
+    for (const batch of batchLoop(core, DEFAULT_BATCH, false)) {
+      keys = batch.keys;
+      values = batch.values;
+      for (index = 0; index < batch.count; index++) yield pick(key, value);
+    }
+    if (!core.batchUnsupported) return;
+  }
+  index = 0;
+  for ([keys, values] of walkByNextKey(core)) yield pick(key, value);
+}
+
+/**
+ * Walks the map with GET_NEXT_KEY + LOOKUP, yielding views of a key and a value buffer that
+ * the next step reuses. The next key is fetched before yielding, so deleting the yielded key
+ * is safe; keys that vanish between the two calls are skipped; the walk aborts after more
+ * than max_entries keys, which only concurrent deletes (restarting hash iteration) can cause.
+ */
+function* walkByNextKey<K, V>(core: MapCore<K, V>): Generator<[Uint8Array, Uint8Array]> {
+  let current = new Uint8Array(Math.max(core.keySize, 4));
+  let next = new Uint8Array(Math.max(core.keySize, 4));
+  const value = new Uint8Array(Math.max(core.valueBufferSize, 1));
+  let rc = native.mapNextKey(core.handle, null, current);
+  let steps = 0;
+  while (rc === 0) {
+    if (++steps > core.maxEntries + 1) {
+      throw new BpfError(
+        `MAP_GET_NEXT_KEY on map '${core.name}' id ${core.id}: iteration aborted after ${steps - 1} keys, more than max_entries (${core.maxEntries}); keys are being deleted concurrently`,
+        { code: 'ERR_ITERATION_ABORTED', errno: 0, command: 'MAP_GET_NEXT_KEY', subject: core.subject },
+      );
+    }
+    const found = native.mapLookup(core.handle, current, value, 0);
+    if (found !== 0 && found !== ENOENT) throw core.fail('MAP_LOOKUP_ELEM', found);
+    const nextRc = native.mapNextKey(core.handle, current, next);
+    if (nextRc !== 0 && nextRc !== ENOENT) throw core.fail('MAP_GET_NEXT_KEY', nextRc);
+    if (found === 0) yield [current.subarray(0, core.keySize), value.subarray(0, core.valueBufferSize)];
+    [current, next] = [next, current];
+    rc = nextRc;
+  }
+  if (rc !== ENOENT) throw core.fail('MAP_GET_NEXT_KEY', rc);
+}
+
+/** Raw batch lookups (see `BpfMap.batches`), with the next-key fallback in the same shape. */
+export function* rawBatches<K, V>(core: MapCore<K, V>, options?: BatchOptions): Generator<MapBatch> {
+  core.requireKeyed('batches');
+  const given = batchOptions(options, 'batches');
+  const size = batchCount(core, given.batchSize ?? DEFAULT_BATCH, 'batchSize');
+  const andDelete = given.delete ?? false;
+  if (typeof andDelete !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delete must be a boolean, got ${describe(andDelete)}`);
+  if (core.canBatch()) {
+    yield* batchLoop(core, size, andDelete);
+    if (!core.batchUnsupported) return;
+  }
+  // Fallback: assemble chunks from next-key iteration, in the same shape.
+  const buffers = new BatchBuffers(core.keySize, core.valueBufferSize, size);
+  let count = 0;
+  for (const [key, value] of walkByNextKey(core)) {
+    buffers.keys.set(key, count * core.keySize);
+    buffers.values.set(value, count * core.valueBufferSize);
+    if (andDelete) deleteRaw(core, key);
+    if (++count === size) {
+      yield buffers.chunk(count);
+      count = 0;
+    }
+  }
+  if (count > 0) yield buffers.chunk(count);
+}
+
+function deleteRaw<K, V>(core: MapCore<K, V>, key: Uint8Array): void {
+  const rc = native.mapDelete(core.handle, key);
+  if (rc !== 0 && rc !== ENOENT) throw core.fail('MAP_DELETE_ELEM', rc);
+}
+
+/**
+ * The batch loop. Sets `batchUnsupported` (and yields nothing) when the first call says the
+ * kernel or map type has no batch support; retries ENOSPC with a doubled batch; treats ENOENT
+ * with a partial count as the last chunk.
+ */
+function* batchLoop<K, V>(core: MapCore<K, V>, initialSize: number, andDelete: boolean): Generator<MapBatch> {
+  const command = andDelete ? Command.MAP_LOOKUP_AND_DELETE_BATCH : Command.MAP_LOOKUP_BATCH;
+  const name: CommandName = andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH';
+  let size = Math.min(initialSize, Math.max(core.maxEntries, 1));
+  let buffers = new BatchBuffers(core.keySize, core.valueBufferSize, size);
+  const cursor = new BatchCursor(core.keySize);
+  let started = false;
+  for (;;) {
+    const rc = native.mapBatch(
+      core.handle, command, started ? cursor.in : null, cursor.out,
+      buffers.keys, buffers.values, size, 0, core.countOut,
+    );
+    const count = core.countOut[0] ?? 0;
+    if (rc === 0 || rc === ENOENT) {
+      if (count > 0) yield buffers.chunk(count);
+      if (rc === ENOENT) return;
+      cursor.advance();
+      started = true;
+      continue;
+    }
+    if (rc === -Errno.ENOSPC && count === 0 && size < core.maxEntries) {
+      // A hash bucket holds more entries than the batch: grow and retry from the same cursor.
+      size = Math.min(size * 2, core.maxEntries);
+      buffers = new BatchBuffers(core.keySize, core.valueBufferSize, size);
+      continue;
+    }
+    if (!started && count === 0 && (rc === -Errno.EINVAL || rc === -Errno.ENOTSUPP || rc === -Errno.EOPNOTSUPP)) {
+      core.batchUnsupported = true;
+      return;
+    }
+    throw core.fail(name, rc);
+  }
+}
+
+/** Removes every entry (see `BpfMap.clear`). */
+export function clearMap<K, V>(core: MapCore<K, V>): void {
+  if (core.type === MapType.queue || core.type === MapType.stack) {
+    let rc: number;
+    while ((rc = native.mapLookupAndDeleteStaged(core.handle, 0)) === 0);
+    if (rc !== ENOENT) throw core.fail('MAP_LOOKUP_AND_DELETE_ELEM', rc);
+    return;
+  }
+  core.requireKeyed('clear');
+  if (core.type === MapType.array || core.type === MapType.percpu_array) {
+    const zero = new Uint8Array(core.valueBufferSize);
+    const key = new Uint8Array(4);
+    const view = new DataView(key.buffer);
+    for (let i = 0; i < core.maxEntries; i++) {
+      view.setUint32(0, i, true);
+      const rc = native.mapUpdate(core.handle, key, zero, 0);
+      if (rc !== 0) throw core.fail('MAP_UPDATE_ELEM', rc);
+    }
+    return;
+  }
+  for (;;) {
+    const keys: Uint8Array[] = [];
+    for (const batch of rawBatches(core)) {
+      for (let i = 0; i < batch.count; i++) keys.push(batch.keys.slice(i * core.keySize, (i + 1) * core.keySize));
+    }
+    if (keys.length === 0) return;
+    for (const key of keys) deleteRaw(core, key);
+  }
+}
