@@ -87,13 +87,13 @@ static int anchor_of(napi_env env, napi_value handle_value, napi_value id_value,
 }
 
 /*
- * progAttach(prog, cgroupPath|null, ifindex, attachType, flags, anchor|null, relativeId, expectedRevision)
- * progDetach(prog|null, cgroupPath|null, ifindex, attachType, flags, anchor|null, relativeId, expectedRevision)
- *   -> 0 | -errno. BPF_PROG_ATTACH / BPF_PROG_DETACH. With BPF_F_REPLACE (cgroups), the anchor is
- *   the program to replace (replace_bpf_fd shares relative_fd's place).
+ * progAttach(prog, cgroupPath|null, ifindex, attachType, flags, anchor|null, relativeId, expectedRevision, replace|null)
+ * progDetach(prog|null, cgroupPath|null, ifindex, attachType, flags, anchor|null, relativeId, expectedRevision, null)
+ *   -> 0 | -errno. BPF_PROG_ATTACH / BPF_PROG_DETACH: target at 0, program at 4, attach type at
+ *   8, flags at 12, replace_bpf_fd at 16 (with BPF_F_REPLACE), relative_fd/id at 20, revision at 24.
  */
 static napi_value attach_or_detach(napi_env env, napi_callback_info info, int cmd, const char *what) {
-  ARGS(8);
+  ARGS(9);
   obj_handle *prog = NULL;
   if (cmd == CMD_PROG_ATTACH_PA || !is_nullish(env, argv[0])) {
     prog = arg_object(env, argv[0], KIND_PROG, what);
@@ -105,6 +105,13 @@ static napi_value attach_or_detach(napi_env env, napi_callback_info info, int cm
   if (!arg_u32(env, argv[4], &flags)) THROW(env, "progAttach: flags must be a u32");
   if (!arg_u64_any(env, argv[7], &revision)) THROW(env, "progAttach: expectedRevision must be a non-negative integer");
   if (!anchor_of(env, argv[5], argv[6], &flags, &relative, what)) return NULL;
+  obj_handle *replace = NULL;
+  if (!is_nullish(env, argv[8])) {
+    if (cmd != CMD_PROG_ATTACH_PA) THROW(env, "progDetach: replace must be null");
+    if (!(replace = arg_object(env, argv[8], KIND_PROG, "progAttach: program to replace"))) return NULL;
+  }
+  if (replace) flags |= F_REPLACE;
+  else flags &= ~F_REPLACE;
   int opened;
   int ok = target_of(env, argv[1], argv[2], &target, &opened, what);
   if (ok == 0) return NULL;
@@ -114,7 +121,8 @@ static napi_value attach_or_detach(napi_env env, napi_callback_info info, int cm
   put_u32(attr, 4, prog ? (uint32_t)prog->fd : 0);
   put_u32(attr, 8, attach_type);
   put_u32(attr, 12, flags);
-  put_u32(attr, 16, relative);
+  put_u32(attr, 16, replace ? (uint32_t)replace->fd : 0);
+  put_u32(attr, 20, relative);
   put_u64(attr, 24, revision);
   long rc = sys_bpf(cmd, attr, sizeof(attr));
   int saved = errno;

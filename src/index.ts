@@ -66,7 +66,10 @@ export {
   type TracepointOptions, type KprobeOptions, type KprobeMultiOptions, type UprobeOptions, type UprobeMultiOptions, type CgroupOptions, type IterMap,
   type PerfEventOptions, type AutoAttachOptions, type SectionTarget, type NoSectionTarget, type ElfFunction, type NetworkInterface,
 } from './objects/link/index.js';
-export { attachFreplace, type FreplaceOptions } from './objects/link/index.js';
+export {
+  attachFreplace, attachProgramLegacy, queryPrograms, ProgramAttachment, AttachFlags,
+  type FreplaceOptions, type AttachAnchor, type AnchorOptions, type AttachPoint, type ProgAttachOptions, type AttachedProgram, type ProgramQuery,
+} from './objects/link/index.js';
 export { BpfObject, GlobalVariables, type LoadOptions } from './objects/object.js';
 export {
   attachPrograms, requiredTarget, type ProgramTarget, type RequiredTarget, type InterfaceTarget, type CgroupTarget, type ProcessTarget,

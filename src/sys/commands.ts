@@ -11,6 +11,7 @@ export const Command = {
   PROG_ATTACH: 8,
   PROG_DETACH: 9,
   PROG_TEST_RUN: 10,
+  PROG_QUERY: 16,
   PROG_GET_NEXT_ID: 11,
   MAP_GET_NEXT_ID: 12,
   PROG_GET_FD_BY_ID: 13,

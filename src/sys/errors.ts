@@ -61,6 +61,7 @@ export const Errno = {
   EINVAL: constants.errno.EINVAL,
   ENOSPC: constants.errno.ENOSPC,
   E2BIG: constants.errno.E2BIG,
+  ESTALE: constants.errno.ESTALE,
   EOPNOTSUPP: constants.errno.EOPNOTSUPP,
   ENOTSUPP,
 } as const;

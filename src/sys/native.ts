@@ -200,10 +200,10 @@ export interface NativeAddon {
   /** BPF_LINK_CREATE(BPF_STRUCT_OPS) of a BPF_F_LINK struct_ops map: link | -errno. */
   structOpsLinkCreate(map: NativeObject<'map'>): NativeObject<'link'> | number;
   // Legacy attach, query, anchored and freplace links (native/prog_attach.c).
-  /** BPF_PROG_ATTACH to a cgroup (path) or interface (ifindex, path null); anchor: program/link handle or null (then relativeId): 0 | -errno. */
-  progAttach(prog: NativeObject<'prog'>, cgroupPath: string | null, ifindex: number, attachType: number, flags: number, anchor: NativeObject<'prog'> | NativeObject<'link'> | null, relativeId: number, expectedRevision: bigint): number;
+  /** BPF_PROG_ATTACH to a cgroup (path) or interface (ifindex, path null); anchor: program/link handle or null (then relativeId); replace sets BPF_F_REPLACE: 0 | -errno. */
+  progAttach(prog: NativeObject<'prog'>, cgroupPath: string | null, ifindex: number, attachType: number, flags: number, anchor: NativeObject<'prog'> | NativeObject<'link'> | null, relativeId: number, expectedRevision: bigint, replace: NativeObject<'prog'> | null): number;
   /** BPF_PROG_DETACH (prog null: the one program of a non-multi cgroup attachment): 0 | -errno. */
-  progDetach(prog: NativeObject<'prog'> | null, cgroupPath: string | null, ifindex: number, attachType: number, flags: number, anchor: NativeObject<'prog'> | NativeObject<'link'> | null, relativeId: number, expectedRevision: bigint): number;
+  progDetach(prog: NativeObject<'prog'> | null, cgroupPath: string | null, ifindex: number, attachType: number, flags: number, anchor: NativeObject<'prog'> | NativeObject<'link'> | null, relativeId: number, expectedRevision: bigint, replace: null): number;
   /** BPF_PROG_QUERY; out receives [count, attach_flags, revision]: 0 | -errno (-ENOSPC: more than progIds holds). */
   progQuery(cgroupPath: string | null, ifindex: number, attachType: number, queryFlags: number, progIds: Uint32Array, progFlags: Uint32Array | null, linkIds: Uint32Array | null, out: Float64Array): number;
   /** BPF_LINK_CREATE for tcx/cgroup with before/after anchors and an expected revision: link | -errno. */

@@ -11,19 +11,21 @@ import { AttachType, attachTypeName } from '../../sys/program-types.js';
 import type { BpfProgram } from '../program.js';
 import { BpfAttachError, type AttachSubject } from './errors.js';
 import { Link, linkOrThrow, subjectOf, withProgramHandle } from './link.js';
+import { encodeAnchor, linkAnchored, type AnchorOptions } from './prog-attach.js';
 
 /** statfs f_type of cgroup v2. */
 const CGROUP2_SUPER_MAGIC = 0x63677270;
 
-/** Where to attach a cgroup program. */
-export interface CgroupOptions {
+/** Where to attach a cgroup program; `before`/`after` order it among the cgroup's programs (Linux 6.16+). */
+export interface CgroupOptions extends AnchorOptions {
   /** A cgroup v2 directory (`/sys/fs/cgroup/my.slice`). */
   readonly cgroup: string;
   /** The attach type (`'cgroup_inet_ingress'` or its number); defaults to the program's. */
   readonly attachType?: keyof typeof AttachType | number;
 }
 
-function checkCgroup(cgroup: string, subject: AttachSubject): string {
+/** @internal The absolute path of a cgroup v2 directory, or a BpfAttachError saying why it is not one. */
+export function checkCgroup(cgroup: string, subject: AttachSubject): string {
   const absolute = path.resolve(cgroup);
   let isDirectory = false;
   try {
@@ -62,8 +64,14 @@ export function attachCgroup(program: BpfProgram, options: CgroupOptions): Link 
   }
   const subject = subjectOf(program, `cgroup (${attachTypeName(attachType)})`, options.cgroup);
   const cgroup = checkCgroup(options.cgroup, subject);
-  const result = withProgramHandle(program, (prog) => native.linkCreateCgroup(prog, cgroup, attachType, 0));
+  const anchor = encodeAnchor(options, 'attachCgroup');
+  const result = anchor.flags || anchor.expectedRevision
+    ? linkAnchored(program, cgroup, 0, attachType, anchor)
+    : withProgramHandle(program, (prog) => native.linkCreateCgroup(prog, cgroup, attachType, 0));
   return linkOrThrow(result, subject, 'BPF_LINK_CREATE (cgroup)', 'LINK_CREATE', (errno) =>
-    errno === Errno.EINVAL ? `the program (${program.typeName}) was not loaded for attach type ${attachTypeName(attachType)}` : undefined,
+    errno === Errno.EINVAL && anchor.flags ? `the kernel may predate cgroup ordering (before/after: Linux 6.16), or the program (${program.typeName}) was not loaded for attach type ${attachTypeName(attachType)}`
+      : errno === Errno.EINVAL ? `the program (${program.typeName}) was not loaded for attach type ${attachTypeName(attachType)}`
+        : errno === Errno.ENOENT && anchor.flags ? 'the anchor is not attached to this cgroup for this attach type'
+          : errno === Errno.ESTALE ? 'the attach point changed since expectedRevision' : undefined,
   );
 }

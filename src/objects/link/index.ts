@@ -15,6 +15,10 @@ export { attachUprobe, type UprobeOptions } from './uprobe.js';
 export { attachUprobeMulti, type UprobeMultiOptions } from './uprobe-multi.js';
 export { attachTracing } from './tracing.js';
 export { attachFreplace, type FreplaceOptions } from './freplace.js';
+export {
+  attachProgramLegacy, queryPrograms, ProgramAttachment, AttachFlags,
+  type AttachAnchor, type AnchorOptions, type AttachPoint, type ProgAttachOptions, type AttachedProgram, type ProgramQuery,
+} from './prog-attach.js';
 export { attachCgroup, type CgroupOptions } from './cgroup.js';
 export { attachIter, IterLink, type IterMap } from './iter.js';
 export { attachPerfEvent, type PerfEventOptions } from './perf-event.js';

@@ -9,9 +9,10 @@ import type { BpfProgram } from '../program.js';
 import { BpfAttachError } from './errors.js';
 import { Link, linkOrThrow, subjectOf, withProgramHandle } from './link.js';
 import { resolveInterface, type NetworkInterface } from './netdev.js';
+import { encodeAnchor, linkAnchored, type AnchorOptions } from './prog-attach.js';
 
-/** Where to attach a tcx program. */
-export interface TcxOptions {
+/** Where to attach a tcx program, and (optionally) where among the interface's other tcx programs. */
+export interface TcxOptions extends AnchorOptions {
   /** Interface name or index. */
   readonly interface: NetworkInterface;
   /** Which direction; defaults to the program's own (`tcx/ingress`, `tcx/egress`), else ingress. */
@@ -30,11 +31,16 @@ export function attachTcx(program: BpfProgram, options: TcxOptions): Link {
   const { ifindex, name } = resolveInterface(options.interface, subjectOf(program, 'tcx', String(options.interface)));
   const subject = subjectOf(program, 'tcx', `${name} ${direction}`);
   const attachType = direction === 'ingress' ? AttachType.tcx_ingress : AttachType.tcx_egress;
-  const result = withProgramHandle(program, (prog) => native.linkCreate(prog, attachType, ifindex, 0, 0, 0n, null));
+  const anchor = encodeAnchor(options, 'attachTcx');
+  const result = anchor.flags || anchor.expectedRevision
+    ? linkAnchored(program, null, ifindex, attachType, anchor)
+    : withProgramHandle(program, (prog) => native.linkCreate(prog, attachType, ifindex, 0, 0, 0n, null));
   if (typeof result === 'number' && -result === Errno.EINVAL && program.type !== 3) {
     throw new BpfAttachError(subject, 'EINVAL', `tcx takes sched_cls programs (SEC("tcx/${direction}")), '${program.name}' is of type ${program.typeName}`, { errno: Errno.EINVAL, command: 'LINK_CREATE' });
   }
   return linkOrThrow(result, subject, 'BPF_LINK_CREATE (tcx)', 'LINK_CREATE', (errno) =>
-    errno === Errno.EINVAL ? 'the kernel may predate tcx (Linux 6.6), or the program was loaded for another attach type' : undefined,
+    errno === Errno.EINVAL ? 'the kernel may predate tcx (Linux 6.6), or the program was loaded for another attach type'
+      : errno === Errno.ENOENT && anchor.flags ? 'the anchor is not attached to this interface and direction'
+        : errno === Errno.ESTALE ? 'the attach point changed since expectedRevision' : undefined,
   );
 }
