@@ -6,8 +6,9 @@
  */
 export { MemoryMap, type MemoryMapOptions } from './map/memory-map.js';
 export { type BpfMapLike } from './map/map-like.js';
-export { type SetFlags, type GetFlags } from './map/element-flags.js';
-export { type AnyMapKind, type MapKindOf, type KindFor, type KeyedMapKind, type PerCpuMapType, type MapValue, type MapCodecs, type BatchPage } from './map/bpf-map.js';
+export { type SetFlags, type GetFlags } from './map/flags.js';
+export { type AnyMapKind, type MapKindOf, type KindFor, type KeyedMapKind, type PerCpuMapType, type MapValue, type MapCodecs } from './map/map-kinds.js';
+export { type BatchPage } from './map/batch-ops.js';
 export { type MapSpec, type MapFlagName } from './map/spec.js';
 export { type MapInfo } from './map/info.js';
 export { BatchCursor, type MapBatch, type BatchOptions } from './map/batch.js';

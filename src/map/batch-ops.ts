@@ -3,7 +3,7 @@
  * deleteBatch (one syscall for many entries, one per entry where the kernel has no batches), and
  * the batch-size checks `batches()` shares.
  */
-import { show, describe } from '../codec/codec.js';
+import { describe } from '../codec/codec.js';
 import { native } from '../sys/native.js';
 import { Command, type CommandName } from '../sys/commands.js';
 import { BpfBatchError, Errno, argumentError } from '../sys/errors.js';
@@ -11,11 +11,9 @@ import { UpdateFlags } from '../sys/constants.js';
 import { ENOENT, type MapCore } from './map-core.js';
 import { resolveSetFlags, type SetFlags } from './flags.js';
 import { BatchCursor, BatchBuffers } from './batch.js';
+import { DEFAULT_BATCH, batchCount, batchOptions, listOf } from './batch-args.js';
 
-/** Entries per batch syscall unless told otherwise. */
-export const DEFAULT_BATCH = 4096;
-/** The most buffer memory one batch call may allocate (keys and values together). */
-const MAX_BATCH_BYTES = 1 << 30;
+export { DEFAULT_BATCH, batchCount, batchOptions };
 
 /** One page of a typed batch lookup. */
 export interface BatchPage<K, V> {
@@ -25,46 +23,6 @@ export interface BatchPage<K, V> {
   readonly cursor: BatchCursor;
   /** True when the map has no more entries after this page. */
   readonly done: boolean;
-}
-
-/** The items of an iterable, with a typed error when it is not one. */
-function listOf<T>(items: Iterable<T>, what: string): T[] {
-  if (items === null || (typeof items !== 'object' && typeof items !== 'function') || typeof (items as Partial<Iterable<T>>)[Symbol.iterator] !== 'function') {
-    throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `${what} must be iterable, got ${describe(items)}`);
-  }
-  try {
-    return Array.from(items);
-  } catch (error) {
-    // A fake iterable (Object.create(Uint8Array.prototype) inherits the typed array iterator).
-    if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') throw error;
-    throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `${what} could not be iterated: ${error instanceof Error ? error.message : show(error)}`);
-  }
-}
-
-/** Checks that batch options are an object (or omitted). */
-export function batchOptions<T extends object>(options: T | undefined, operation: string): Partial<T> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') {
-    throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `${operation} options must be an object, got ${describe(options)}`);
-  }
-  return options;
-}
-
-/**
- * A batch size as given (a positive 32-bit integer, what the kernel's count holds), capped at
- * max_entries, since no batch returns more entries than the map holds, and checked against the
- * memory its buffers would take.
- */
-export function batchCount<K, V>(core: MapCore<K, V>, given: unknown, option: string): number {
-  if (typeof given !== 'number' || !Number.isInteger(given) || given <= 0 || given > 0xffffffff) {
-    throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `${option} must be an integer from 1 to 4294967295, got ${describe(given)}`);
-  }
-  const count = Math.min(given, Math.max(core.maxEntries, 1));
-  const bytes = count * (core.keySize + core.valueBufferSize);
-  if (bytes > MAX_BATCH_BYTES) {
-    throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `${option} ${given} needs ${bytes} bytes of buffers for map '${core.name}', more than the ${MAX_BATCH_BYTES} a batch may take: use a smaller ${option}`);
-  }
-  return count;
 }
 
 /** One page of a batch lookup (and delete), decoded. */

@@ -5,8 +5,9 @@
 import type { Codec } from '../codec/codec.js';
 import type { Btf } from '../codec/btf/btf.js';
 import type { BatchCursor, BatchOptions, MapBatch } from './batch.js';
-import type { AnyMapKind, BatchPage, KeyedMapKind, KindFor } from './bpf-map.js';
-import type { GetFlags, SetFlags } from './element-flags.js';
+import type { AnyMapKind, KeyedMapKind, KindFor } from './map-kinds.js';
+import type { BatchPage } from './batch-ops.js';
+import type { GetFlags, SetFlags } from './flags.js';
 import type { MapInfo } from './info.js';
 
 /**

@@ -20,11 +20,12 @@ import { BatchBuffers, BatchCursor, type BatchOptions, type MapBatch } from './b
 import { perCpuCodec } from './codecs.js';
 import { memoryShape, type MemoryShape } from './memory-spec.js';
 import { ArrayStore, BloomStore, HashStore, QueueStore, step, storeFor, type HashWalk, type MemoryStore } from './memory-store.js';
-import { resolveGetFlags, resolveSetFlags } from './element-flags.js';
+import { resolveGetFlags, resolveSetFlags, type GetFlags, type SetFlags } from './flags.js';
+import { DEFAULT_BATCH, batchCount, batchOptions, listOf } from './batch-args.js';
 import type { MapSpec } from './spec.js';
 import type { MapInfo } from './info.js';
-import type { AnyMapKind, BatchPage, KeyedMapKind, KindFor, MapCodecs, MapKindOf, MapValue } from './bpf-map.js';
-import type { GetFlags, SetFlags } from './element-flags.js';
+import type { AnyMapKind, KeyedMapKind, KindFor, MapCodecs, MapKindOf, MapValue } from './map-kinds.js';
+import type { BatchPage } from './batch-ops.js';
 import type { Btf } from '../codec/btf/btf.js';
 import { btfCodec } from '../codec/btf/codec.js';
 import { BtfError } from '../codec/btf/errors.js';
@@ -35,8 +36,6 @@ const ENOENT = -Errno.ENOENT;
 const EPERM = -Errno.EPERM;
 const EINVAL = -Errno.EINVAL;
 const ENOTSUPP = -Errno.ENOTSUPP;
-const DEFAULT_BATCH = 4096;
-const MAX_BATCH_BYTES = 1 << 30;
 
 /** Options of an in-memory map. */
 export interface MemoryMapOptions {
@@ -623,7 +622,7 @@ export class MemoryMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind =
   *batches(options?: BatchOptions): Generator<MapBatch> {
     this.#requireKeyed('batches');
     const given = batchOptions(options, 'batches');
-    const size = this.#batchCount(given.batchSize ?? DEFAULT_BATCH, 'batchSize');
+    const size = batchCount(this, given.batchSize ?? DEFAULT_BATCH, 'batchSize');
     const andDelete = given.delete ?? false;
     if (typeof andDelete !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delete must be a boolean, got ${describe(andDelete)}`);
     const denied = this.#access(true, andDelete);
@@ -647,18 +646,6 @@ export class MemoryMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind =
     if (count > 0) yield buffers.chunk(count);
   }
 
-  #batchCount(given: unknown, option: string): number {
-    if (typeof given !== 'number' || !Number.isInteger(given) || given <= 0 || given > 0xffffffff) {
-      throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `${option} must be an integer from 1 to 4294967295, got ${describe(given)}`);
-    }
-    const count = Math.min(given, Math.max(this.maxEntries, 1));
-    const bytes = count * (this.keySize + this.valueBufferSize);
-    if (bytes > MAX_BATCH_BYTES) {
-      throw argumentError(RangeError, 'ERR_BPFMAP_BATCH', `${option} ${given} needs ${bytes} bytes of buffers for map '${this.name}', more than the ${MAX_BATCH_BYTES} a batch may take: use a smaller ${option}`);
-    }
-    return count;
-  }
-
   /** One page of entries after `cursor`, decoded, as `BpfMap.getBatch`; `done` once a page comes back short. */
   getBatch(options?: { cursor?: BatchCursor; count?: number }): BatchPage<K, V> {
     return this.#page(options, false);
@@ -673,7 +660,7 @@ export class MemoryMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind =
     const operation = andDelete ? 'getAndDeleteBatch' : 'getBatch';
     this.#requireKeyed(operation);
     const given = batchOptions(options, operation);
-    const count = this.#batchCount(given.count ?? DEFAULT_BATCH, 'count');
+    const count = batchCount(this, given.count ?? DEFAULT_BATCH, 'count');
     const cursor = given.cursor ?? new BatchCursor(this.keySize);
     if (!(cursor instanceof BatchCursor)) throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `cursor must be a BatchCursor from an earlier page, got ${describe(cursor)}`);
     if (cursor.keySize !== this.keySize) throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', 'the cursor belongs to a map with another key size');
@@ -857,24 +844,3 @@ const arrayIndexCodec: Codec<number> = {
     return ArrayStore.indexOf(source.subarray(offset, offset + 4));
   },
 };
-
-/** The items of an iterable, with a typed error when it is not one (as `BpfMap`'s batches). */
-function listOf<T>(items: Iterable<T>, what: string): T[] {
-  if (items === null || (typeof items !== 'object' && typeof items !== 'function') || typeof (items as Partial<Iterable<T>>)[Symbol.iterator] !== 'function') {
-    throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `${what} must be iterable, got ${describe(items)}`);
-  }
-  try {
-    return Array.from(items);
-  } catch (error) {
-    if (error instanceof Error && typeof (error as { code?: unknown }).code === 'string') throw error;
-    throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `${what} could not be iterated: ${error instanceof Error ? error.message : show(error)}`);
-  }
-}
-
-function batchOptions<T extends object>(options: T | undefined, operation: string): Partial<T> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object') {
-    throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `${operation} options must be an object, got ${describe(options)}`);
-  }
-  return options;
-}
