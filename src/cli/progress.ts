@@ -5,6 +5,8 @@
  * too, then lets the signal end the process as it would have (exit status 130 for Ctrl-C).
  */
 
+import { fstatSync } from 'node:fs';
+
 /** Maps with at least this many possible entries show progress. */
 export const PROGRESS_MIN_ENTRIES = 100_000;
 const REDRAW_INTERVAL_MS = 100;
@@ -17,6 +19,7 @@ export class Progress {
   #lastDraw = 0;
   readonly #start = Date.now();
   readonly #enabled: boolean;
+  readonly #stream: NodeJS.WriteStream | undefined;
   #drawn = false;
   readonly #onSignal = (signal: NodeJS.Signals): void => {
     this.finish();
@@ -25,12 +28,16 @@ export class Progress {
   };
 
   constructor(
-    readonly stream: NodeJS.WriteStream,
+    /** Gives process.stderr (or another stream on fd 2); called only when fd 2 may be a terminal. */
+    stderr: () => NodeJS.WriteStream,
     readonly label: string,
     /** Upper bound of the count (max_entries), for a percentage; 0 when unknown. */
     readonly total: number,
   ) {
-    this.#enabled = stream.isTTY === true && total >= PROGRESS_MIN_ENTRIES;
+    // Creating process.stderr on a pipe or a file loads Node's stream and net modules (2-6 ms of a
+    // dump's start); a terminal is a character device, so anything else is ruled out by one fstat.
+    this.#stream = total >= PROGRESS_MIN_ENTRIES && isCharacterDevice(2) ? stderr() : undefined;
+    this.#enabled = this.#stream?.isTTY === true;
   }
 
   /**
@@ -46,7 +53,7 @@ export class Progress {
     const seconds = Math.max((now - this.#start) / 1000, 0.001);
     const rate = Math.round(this.#count / seconds);
     const percent = this.total > 0 ? ` (at most ${this.total})` : '';
-    this.stream.write(`\r\x1b[K${this.label}: ${this.#count} entries${percent}, ${rate}/s`);
+    this.#stream?.write(`\r\x1b[K${this.label}: ${this.#count} entries${percent}, ${rate}/s`);
     if (!this.#drawn) for (const signal of ERASING_SIGNALS) process.once(signal, this.#onSignal);
     this.#drawn = true;
     return true;
@@ -62,6 +69,15 @@ export class Progress {
     if (!this.#drawn) return;
     this.#drawn = false;
     for (const signal of ERASING_SIGNALS) process.off(signal, this.#onSignal);
-    this.stream.write('\r\x1b[K');
+    this.#stream?.write('\r\x1b[K');
+  }
+}
+
+/** True when `fd` is a character device (a terminal, or /dev/null and the like). */
+function isCharacterDevice(fd: number): boolean {
+  try {
+    return fstatSync(fd).isCharacterDevice();
+  } catch {
+    return false;
   }
 }

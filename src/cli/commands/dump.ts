@@ -82,7 +82,9 @@ function dumpWithErrors(map: BpfMap, printer: EntryPrinter, out: Output, emit: (
 }
 
 /** Dumps one map: its entries (a JSON array with -j), then bpftool's `Found N elements` in text. */
-async function dumpOne(map: BpfMap, requestedBatch: number | undefined, { out, stderr }: Pick<CommandContext, 'out' | 'stderr'>, end = '\n', format?: FieldFormatOptions): Promise<void> {
+async function dumpOne(map: BpfMap, requestedBatch: number | undefined, context: Pick<CommandContext, 'out' | 'stderr'>, end = '\n', format?: FieldFormatOptions): Promise<void> {
+  // context.stderr is read only if a progress line may show: creating process.stderr costs start-up time.
+  const { out } = context;
   const batchSize = requestedBatch ?? batchSizeFor(map.keySize, map.valueBufferSize);
   const printer = entryPrinterOf(map, out, (await mapTypesOf(map, format))?.formatter);
   if (LOOKUP_FAILS_TYPES.has(map.type)) {
@@ -92,7 +94,7 @@ async function dumpOne(map: BpfMap, requestedBatch: number | undefined, { out, s
     else out.line(foundLine(count));
     return;
   }
-  const progress = new Progress(stderr, `dumping ${mapLabel(map)}`, map.maxEntries);
+  const progress = new Progress(() => context.stderr, `dumping ${mapLabel(map)}`, map.maxEntries);
   // Compact JSON of raw entries, the bulk case, goes through the byte encoder.
   const raw = out.json && !out.pretty && printer.formatter === undefined ? new RawJsonArrayEncoder(printer.shape, out.writer) : undefined;
   const stream = out.json && raw === undefined ? out.jsonArray() : undefined;
@@ -128,7 +130,8 @@ function mapHeader(map: BpfMap): { id: number; type: string | number; name: stri
   return { id: map.id, type: typeIsKnown ? map.typeName : map.type, name: map.name === '' ? undefined : map.name, flags: map.info.flags };
 }
 
-async function run({ args, options, out, stderr }: CommandContext): Promise<void> {
+async function run(context: CommandContext): Promise<void> {
+  const { args, options, out } = context;
   const ref = parseMapRef(args);
   args.end();
   const batchOption = options.value('batch');
@@ -139,7 +142,7 @@ async function run({ args, options, out, stderr }: CommandContext): Promise<void
   const ids = ref.kind === 'name' ? mapIdsOf(ref) : undefined;
   if (ids === undefined || ids.length === 1) {
     using map = ids === undefined ? openMap(ref, { readOnly: true }) : BpfMap.fromId(ids[0] as number, { readOnly: true });
-    await dumpOne(map, requestedBatch, { out, stderr }, '\n', format);
+    await dumpOne(map, requestedBatch, context, '\n', format);
     return;
   }
   // Several maps share the name: bpftool dumps each after its header (JSON: an array of
@@ -153,12 +156,12 @@ async function run({ args, options, out, stderr }: CommandContext): Promise<void
       // The header's members, then `"elements":` and the map's array in place of the closing brace.
       const members = fields.slice(0, -1).trimEnd();
       out.writer.write(`${index > 0 ? ',' : ''}${members},${out.indent ? `\n${out.indent.repeat(2)}"elements": ` : '"elements":'}`);
-      await dumpOne(map, requestedBatch, { out, stderr }, '', format);
+      await dumpOne(map, requestedBatch, context, '', format);
       out.writer.write(out.indent ? `\n${out.indent}}` : '}');
     } else {
       if (index > 0) out.line();
       out.line(`${header.id}: ${typeof header.type === 'number' ? `type ${header.type}` : header.type}  ${header.name !== undefined ? `name ${header.name}  ` : ''}flags 0x${header.flags.toString(16)}`);
-      await dumpOne(map, requestedBatch, { out, stderr }, '\n', format);
+      await dumpOne(map, requestedBatch, context, '\n', format);
     }
   }
   if (out.json) out.writer.line(out.indent ? '\n]' : ']');
