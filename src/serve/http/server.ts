@@ -195,11 +195,19 @@ export class BpfmapServer {
         res.once('close', () => {
           closed = true;
         });
-        for await (const chunk of this.exporter.scrape(format)) {
+        // The chunks are lent (their memory serves the next scrape), so each is written and its
+        // write finished (taken by the socket, or by gzip) before the next is asked for: this is
+        // also the scrape's backpressure, 64 KiB at a time. A client that leaves ends the loop
+        // early, and then the collection's chunks are not reused.
+        for await (const chunk of this.exporter.scrape(format, { lend: true })) {
           if (closed) break;
-          if (!out.write(chunk)) await new Promise<void>((resolve) => {
-            out.once('drain', resolve);
-            res.once('close', resolve);
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              res.off('close', done);
+              resolve();
+            };
+            res.once('close', done);
+            out.write(chunk, () => done());
           });
         }
         out.end();

@@ -12,19 +12,37 @@ import type { Btf } from '../../codec/btf/btf.js';
 import { isCharArray, placeMember } from '../../codec/btf/codec.js';
 import type { BtfType } from '../../codec/btf/types.js';
 import type { MapInfo } from '../../map/info.js';
-import { charArrayText, labelName, uniqueNames } from './names.js';
+import { charArrayText, escapeLabelValue, labelName, uniqueNames } from './names.js';
+import { MAX_INTEGER_BYTES, MAX_SAMPLE_BYTES, writeHex, writeI64, writeInteger, writeU64 } from './text-bytes.js';
 
 /** Reads a label value at `offset` in a buffer. */
 export type LabelReader = (bytes: Uint8Array, view: DataView, offset: number) => string;
+/**
+ * Writes a label value, escaped, as UTF-8 bytes into `out` at `at` and returns the position after
+ * it; `out` has room for the label's `maxBytes`. The same text as `read` (escaped when `escape`).
+ */
+export type LabelWriter = (out: Buffer, at: number, bytes: Uint8Array, view: DataView, offset: number) => number;
 /** Reads a number at `offset` in a buffer. */
 export type NumberReader = (view: DataView, offset: number) => number;
 
 /** One label of a series. */
 export interface LabelPlan {
   readonly name: string;
+  /** The value as text (not escaped): the reference the byte writer must match. */
   readonly read: LabelReader;
   /** False when the reader yields only digits, signs and letters: nothing to escape. */
   readonly escape?: boolean;
+  /** The value's escaped bytes, written straight into the scrape's buffer. */
+  readonly write: LabelWriter;
+  /** Most bytes `write` writes. */
+  readonly maxBytes: number;
+}
+
+/** A label value's readers: text (the reference) and bytes (the scrape's path). */
+interface LabelCodec {
+  readonly read: LabelReader;
+  readonly write: LabelWriter;
+  readonly maxBytes: number;
 }
 
 /** One value member exported as a gauge. */
@@ -78,6 +96,60 @@ function hexReader(size: number, relative: number): LabelReader {
   };
 }
 
+function hexCodec(size: number, relative: number): LabelCodec {
+  return { read: hexReader(size, relative), write: (out, at, bytes, _view, offset) => writeHex(out, at, bytes, offset + relative, size), maxBytes: 2 * size };
+}
+
+/** A codec whose bytes are its text's (escaped when asked): for the rare kinds (floats, pointers, enum64, bitfields). */
+function textCodec(read: LabelReader, escape: boolean, maxBytes: number): LabelCodec {
+  return {
+    read,
+    write: (out, at, bytes, view, offset) => {
+      const text = read(bytes, view, offset);
+      return at + out.write(escape ? escapeLabelValue(text) : text, at, 'utf8');
+    },
+    maxBytes,
+  };
+}
+
+const BACKSLASH = 0x5c;
+const QUOTE = 0x22;
+const NEWLINE = 0x0a;
+
+/**
+ * A C char array as a label: up to the NUL, escaped. ASCII (nearly every `comm`) is copied byte by
+ * byte, escaping as it goes; anything else goes through `charArrayText` (UTF-8 checks, `\xNN` for
+ * invalid bytes), so both paths give `escapeLabelValue(charArrayText(...))`.
+ */
+function charArrayCodec(relative: number, length: number): LabelCodec {
+  const read: LabelReader = (bytes, _view, offset) => charArrayText(bytes, offset + relative, length);
+  return {
+    read,
+    write: (out, at, bytes, _view, offset) => {
+      const start = offset + relative;
+      const limit = start + length;
+      let pos = at;
+      for (let i = start; i < limit; i++) {
+        const b = bytes[i] as number;
+        if (b === 0) break;
+        if (b >= 0x80) return at + out.write(escapeLabelValue(charArrayText(bytes, start, length)), at, 'utf8');
+        if (b === BACKSLASH || b === QUOTE) {
+          out[pos++] = BACKSLASH;
+          out[pos++] = b;
+        } else if (b === NEWLINE) {
+          out[pos++] = BACKSLASH;
+          out[pos++] = 0x6e; // n
+        } else {
+          out[pos++] = b;
+        }
+      }
+      return pos;
+    },
+    // An invalid byte becomes `\\xNN` (5 bytes) once escaped; nothing else grows more.
+    maxBytes: 5 * length,
+  };
+}
+
 /** An integer reader for `size` bytes at `relative`, as a number (64-bit values lose precision above 2^53). */
 export function integerReader(size: number, signed: boolean, relative: number): NumberReader {
   switch (size) {
@@ -99,6 +171,42 @@ function integerTextReader(size: number, signed: boolean, relative: number): Lab
   }
   const read = integerReader(size, signed, relative);
   return (_b, v, o) => String(read(v, o));
+}
+
+/** Integers in exact decimal, digit by digit. */
+function integerCodec(size: number, signed: boolean, relative: number): LabelCodec {
+  const read = integerTextReader(size, signed, relative);
+  if (size === 8) {
+    return { read, write: signed ? (out, at, _b, v, o) => writeI64(out, at, v, o + relative) : (out, at, _b, v, o) => writeU64(out, at, v, o + relative), maxBytes: MAX_INTEGER_BYTES };
+  }
+  if (size !== 1 && size !== 2 && size !== 4) return textCodec(read, false, MAX_SAMPLE_BYTES);
+  const number = integerReader(size, signed, relative);
+  return { read, write: (out, at, _b, v, o) => writeInteger(out, at, number(v, o)), maxBytes: MAX_INTEGER_BYTES };
+}
+
+/** Enums of up to 4 bytes: each enumerator's name as escaped bytes, made once; others in decimal. */
+function enumCodec(type: Extract<BtfType, { kind: 'enum' }>, read: LabelReader, relative: number): LabelCodec {
+  const names = new Map<number, Buffer>();
+  let longest = MAX_INTEGER_BYTES;
+  for (const entry of type.values) {
+    // The first enumerator with a value names it, as enumText() finds it.
+    if (names.has(entry.value)) continue;
+    const bytes = Buffer.from(escapeLabelValue(entry.name), 'utf8');
+    names.set(entry.value, bytes);
+    longest = Math.max(longest, bytes.length);
+  }
+  const number = integerReader(type.size, type.signed, relative);
+  return {
+    read,
+    write: (out, at, _b, v, o) => {
+      const value = number(v, o);
+      const name = names.get(value);
+      if (name === undefined) return writeInteger(out, at, value);
+      for (let i = 0; i < name.length; i++) out[at + i] = name[i] as number;
+      return at + name.length;
+    },
+    maxBytes: longest,
+  };
 }
 
 function bitfieldReader(byteOffset: number, shift: number, bits: number): NumberReader {
@@ -143,37 +251,47 @@ function enumText(type: BtfType, value: bigint): string {
   return value.toString();
 }
 
-/** A label reader for one key leaf, or undefined when the leaf cannot be a label. */
-function labelReaderOf(btf: Btf, leaf: Leaf): LabelReader | undefined {
+/** The label codec of one key leaf, or undefined when the leaf cannot be a label. */
+function labelCodecOf(btf: Btf, leaf: Leaf): LabelCodec | undefined {
   const { type, offset } = leaf;
   if (leaf.bitfield) {
     const read = bitfieldReader(offset, leaf.bitfield.bitShift, leaf.bitfield.bits);
-    return (_b, v, o) => String(read(v, o));
+    return textCodec((_b, v, o) => String(read(v, o)), false, MAX_SAMPLE_BYTES);
   }
   switch (type.kind) {
     case 'int':
-      if (type.bool) return (b, _v, o) => (b[o + offset] ? 'true' : 'false');
-      if (type.size === 1 && type.char) return (b, _v, o) => charArrayText(b, o + offset, 1);
-      return integerTextReader(type.size, type.signed, offset);
+      if (type.bool) {
+        return {
+          read: (b, _v, o) => (b[o + offset] ? 'true' : 'false'),
+          write: (out, at, b, _v, o) => at + out.write(b[o + offset] ? 'true' : 'false', at, 'latin1'),
+          maxBytes: 5,
+        };
+      }
+      if (type.size === 1 && type.char) return charArrayCodec(offset, 1);
+      return integerCodec(type.size, type.signed, offset);
     case 'enum':
     case 'enum64': {
       const size = type.size;
       const signed = type.signed;
-      return (_b, v, o) => {
+      const read: LabelReader = (_b, v, o) => {
         const raw = size === 8 ? (signed ? v.getBigInt64(o + offset, true) : v.getBigUint64(o + offset, true)) : BigInt(integerReader(size, signed, 0)(v, o + offset));
         return enumText(type, raw);
       };
+      if (type.kind === 'enum' && (size === 1 || size === 2 || size === 4)) return enumCodec(type, read, offset);
+      const longest = type.values.reduce((n, entry) => Math.max(n, 2 * Buffer.byteLength(entry.name)), MAX_INTEGER_BYTES);
+      return textCodec(read, true, longest);
     }
     case 'float':
-      return type.size === 8 ? (_b, v, o) => String(v.getFloat64(o + offset, true)) : type.size === 4 ? (_b, v, o) => String(v.getFloat32(o + offset, true)) : undefined;
+      if (type.size === 8) return textCodec((_b, v, o) => String(v.getFloat64(o + offset, true)), false, MAX_SAMPLE_BYTES);
+      return type.size === 4 ? textCodec((_b, v, o) => String(v.getFloat32(o + offset, true)), false, MAX_SAMPLE_BYTES) : undefined;
     case 'ptr':
-      return (_b, v, o) => `0x${v.getBigUint64(o + offset, true).toString(16)}`;
+      return textCodec((_b, v, o) => `0x${v.getBigUint64(o + offset, true).toString(16)}`, false, 18);
     case 'array':
-      if (isCharArray(btf, type)) return (b, _v, o) => charArrayText(b, o + offset, type.length);
-      return hexReader(btf.size(type.id), offset);
+      if (isCharArray(btf, type)) return charArrayCodec(offset, type.length);
+      return hexCodec(btf.size(type.id), offset);
     case 'union':
     case 'struct':
-      return hexReader(type.size, offset);
+      return hexCodec(type.size, offset);
     default:
       return undefined;
   }
@@ -219,7 +337,7 @@ export function planMap(info: MapInfo, btf: Btf | undefined): MapPlan {
 
   const valueTypeId = info.btfVmlinuxValueTypeId ? 0 : info.btfValueTypeId;
   if (btf === undefined || valueTypeId === 0) {
-    if (info.keySize > 0) keyLabels.push({ name: 'key', read: hexReader(info.keySize, 0), escape: false });
+    if (info.keySize > 0) keyLabels.push({ name: 'key', ...hexCodec(info.keySize, 0), escape: false });
     if (info.valueSize === 8) samples.push({ path: '', read: integerReader(8, false, 0) });
     else skipped.push(`value of ${info.valueSize} bytes without BTF: only 8-byte values export as numbers`);
     return { keyLabels, valueLabels, samples, slots, keyBucket, skipped };
@@ -238,14 +356,14 @@ export function planMap(info: MapInfo, btf: Btf | undefined): MapPlan {
     }
     const names = uniqueNames(expanded.map((leaf) => labelName(leaf.path.length === 0 ? 'key' : leaf.path.join('_'))), ['le', 'cpu']);
     expanded.forEach((leaf, i) => {
-      const read = labelReaderOf(btf, leaf);
+      const codec = labelCodecOf(btf, leaf);
       const plain = leaf.bitfield !== undefined || (leaf.type.kind === 'int' && !(leaf.type.size === 1 && leaf.type.char)) || leaf.type.kind === 'ptr';
-      if (read) keyLabels.push({ name: names[i] as string, read, escape: !plain });
+      if (codec) keyLabels.push({ name: names[i] as string, ...codec, escape: !plain });
       else skipped.push(`key member '${leaf.path.join('.') || 'key'}' (${leaf.type.kind}) is not a label`);
     });
   } else if (info.keySize > 0) {
     // Array maps (and .data sections) whose BTF names no key type are indexed by a u32.
-    keyLabels.push({ name: 'key', read: info.keySize === 4 ? integerTextReader(4, false, 0) : hexReader(info.keySize, 0) });
+    keyLabels.push({ name: 'key', ...(info.keySize === 4 ? integerCodec(4, false, 0) : hexCodec(info.keySize, 0)) });
   }
 
   // Values.
@@ -279,13 +397,14 @@ export function planMap(info: MapInfo, btf: Btf | undefined): MapPlan {
   const taken = keyLabels.map((label) => label.name);
   const valueNames = uniqueNames(valueLabelLeaves.map((leaf) => labelName(leaf.path.join('_'))), ['le', 'cpu', ...taken]);
   valueLabelLeaves.forEach((leaf, i) => {
-    const read = labelReaderOf(btf, leaf);
-    if (read) valueLabels.push({ name: valueNames[i] as string, read });
+    const codec = labelCodecOf(btf, leaf);
+    if (codec) valueLabels.push({ name: valueNames[i] as string, ...codec });
   });
   if (keyBucket && (samples.length !== 1 || slots.length > 0)) {
     // A bucket index with anything but one count per entry is not a histogram: keep it a label.
     skipped.push(`key member '${keyBucket.member}' looks like a bucket index but the value is not one count`);
-    keyLabels.push({ name: uniqueNames([labelName(keyBucket.member)], ['le', 'cpu', ...taken])[0] as string, read: (_b, v, o) => String((keyBucket as KeyBucketPlan).bucket(v, o)) });
+    const bucket = keyBucket.bucket;
+    keyLabels.push({ name: uniqueNames([labelName(keyBucket.member)], ['le', 'cpu', ...taken])[0] as string, ...textCodec((_b, v, o) => String(bucket(v, o)), false, MAX_SAMPLE_BYTES) });
     keyBucket = undefined;
   }
   return { keyLabels, valueLabels, samples, slots, keyBucket, skipped };

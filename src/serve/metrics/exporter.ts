@@ -22,7 +22,7 @@ import { MapType } from '../../sys/constants.js';
 import { planMap, type MapPlan } from './btf-plan.js';
 import { loadMetricsConfig, type MetricsConfig } from './ebpf-config.js';
 import { openConfiguredMap, writeCounter, writeHistogram } from './ebpf-metrics.js';
-import { ExpositionWriter, type ExpositionFormat, type FamilyWriter } from './exposition.js';
+import { CHUNK_SIZE, ExpositionWriter, type ExpositionFormat, type FamilyWriter } from './exposition.js';
 import { writeMapSeries, type MapSeriesOptions } from './map-series.js';
 import { labelText, metricName } from './names.js';
 import { bpfStatsEnabled, programsUsingMaps } from './programs.js';
@@ -59,12 +59,60 @@ interface MapSummary {
   readonly skipped: readonly string[];
 }
 
-/** A collection that scrapes can share: the chunks so far, and a way to wait for more. */
+/** Options of `MapExporter.scrape`. */
+export interface ScrapeOptions {
+  /**
+   * Lend the chunks instead of giving them: each chunk is yours only until you ask for the next
+   * one (or leave the loop), and once every scrape that shared the collection has read it to the
+   * end, its memory is written again by a later scrape. Copy what you keep. Saves a fresh 64 KiB
+   * buffer per chunk (the page faults and garbage collections of megabytes per scrape). A reader
+   * that leaves early (break, throw) keeps the collection's chunks from being reused.
+   * Default false: every chunk is a buffer of its own that you may keep.
+   */
+  readonly lend?: boolean;
+}
+
+/**
+ * Chunk buffers that finished collections gave back, for the next ones: the memory of one
+ * exposition is written again instead of being allocated (and page-faulted in) anew per scrape.
+ */
+class ChunkPool {
+  readonly #free: ArrayBuffer[] = [];
+
+  /** At most this many chunks wait in the pool (16 MiB); more go to the garbage collector. */
+  static readonly MAX_CHUNKS = 256;
+
+  readonly allocate = (size: number): Buffer => {
+    const free = size === CHUNK_SIZE ? this.#free.pop() : undefined;
+    return free === undefined ? Buffer.allocUnsafeSlow(size) : Buffer.from(free);
+  };
+
+  /** Takes back the buffers behind `chunks`: only whole pool-sized ones, each once. */
+  release(chunks: readonly Buffer[]): void {
+    for (const chunk of chunks) {
+      if (this.#free.length >= ChunkPool.MAX_CHUNKS) return;
+      // Chunks are views from offset 0 of buffers made by `allocate` (or, for long text, of their own).
+      if (chunk.byteOffset === 0 && chunk.buffer.byteLength === CHUNK_SIZE) this.#free.push(chunk.buffer as ArrayBuffer);
+    }
+  }
+}
+
+/**
+ * A collection that scrapes can share: the chunks so far, and a way to wait for more. Its chunks
+ * go back to the pool once it is sealed (no scrape can join any more) and every reader lent them
+ * and read to the end.
+ */
 class Collection {
   readonly chunks: Buffer[] = [];
   done = false;
   error: Error | undefined;
   #waiters: Array<() => void> = [];
+  #readers = 0;
+  /** A reader that keeps its chunks (or left early): the chunks are never reused. */
+  #kept = false;
+  #sealed = false;
+
+  constructor(readonly pool: ChunkPool) {}
 
   push(chunk: Buffer): void {
     this.chunks.push(chunk);
@@ -77,22 +125,53 @@ class Collection {
     this.#wake();
   }
 
+  /** No scrape joins from now on. */
+  seal(): void {
+    this.#sealed = true;
+    this.#recycle();
+  }
+
   #wake(): void {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const wake of waiters) wake();
   }
 
-  /** Every chunk, from the first, as they come. */
-  async *read(): AsyncGenerator<Buffer> {
+  #recycle(): void {
+    if (!this.#sealed || this.#readers > 0 || this.#kept || !this.done) return;
+    this.pool.release(this.chunks);
+    this.chunks.length = 0;
+    // Any later recycle finds nothing to give back.
+    this.#kept = true;
+  }
+
+  /**
+   * A reader of every chunk, from the first, as they come. Counted from now (not from its first
+   * `next()`), so the chunks are not reused under a reader that has not started yet.
+   */
+  reader(lend: boolean): AsyncGenerator<Buffer> {
+    this.#readers++;
+    if (!lend) this.#kept = true;
+    return this.#read();
+  }
+
+  async *#read(): AsyncGenerator<Buffer> {
     let index = 0;
-    for (;;) {
-      while (index < this.chunks.length) yield this.chunks[index++] as Buffer;
-      if (this.done) {
-        if (this.error) throw this.error;
-        return;
+    let toTheEnd = false;
+    try {
+      for (;;) {
+        while (index < this.chunks.length) yield this.chunks[index++] as Buffer;
+        if (this.done) {
+          if (this.error) throw this.error;
+          toTheEnd = true;
+          return;
+        }
+        await new Promise<void>((resolve) => this.#waiters.push(resolve));
       }
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    } finally {
+      this.#readers--;
+      if (!toTheEnd) this.#kept = true;
+      this.#recycle();
     }
   }
 }
@@ -107,6 +186,7 @@ export class MapExporter {
   readonly #programStats: boolean;
   readonly #plans = new Map<string, MapPlan>();
   readonly #inFlight = new Map<ExpositionFormat, Collection>();
+  readonly #pool = new ChunkPool();
   readonly #readErrors = new Map<string, number>();
   #collections = 0;
   #requests = 0;
@@ -130,14 +210,15 @@ export class MapExporter {
   }
 
   /**
-   * The exposition of one scrape, in chunks, joining a collection of the same format that is
-   * already running.
+   * The exposition of one scrape, in chunks of up to 64 KiB, joining a collection of the same
+   * format that is already running. With `{ lend: true }` each chunk is only valid until the next
+   * is asked for (see `ScrapeOptions.lend`).
    */
-  scrape(format: ExpositionFormat = 'text'): AsyncGenerator<Buffer> {
+  scrape(format: ExpositionFormat = 'text', options: ScrapeOptions = {}): AsyncGenerator<Buffer> {
     this.#requests++;
     let collection = this.#inFlight.get(format);
     if (collection === undefined) {
-      const fresh = new Collection();
+      const fresh = new Collection(this.#pool);
       collection = fresh;
       this.#inFlight.set(format, fresh);
       this.#collections++;
@@ -146,9 +227,10 @@ export class MapExporter {
         (error: unknown) => fresh.finish(error instanceof Error ? error : new Error(String(error))),
       ).finally(() => {
         if (this.#inFlight.get(format) === fresh) this.#inFlight.delete(format);
+        fresh.seal();
       });
     }
-    return collection.read();
+    return collection.reader(options.lend === true);
   }
 
   /** The whole exposition of one scrape as a string (for tests and small maps). */
@@ -175,7 +257,7 @@ export class MapExporter {
 
   async #collect(format: ExpositionFormat, sink: (chunk: Buffer) => void): Promise<void> {
     const started = process.hrtime.bigint();
-    const writer = new ExpositionWriter(format, sink);
+    const writer = new ExpositionWriter(format, sink, this.#pool.allocate);
     const summaries: MapSummary[] = [];
     const usedBases = new Set<string>();
     const prefix = this.#seriesOptions.prefix;

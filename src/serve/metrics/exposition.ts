@@ -47,37 +47,57 @@ export type FamilyType = 'gauge' | 'counter' | 'histogram' | 'info' | 'untyped';
 /** Where finished chunks go (each a buffer the sink may keep). */
 export type ChunkSink = (chunk: Buffer) => void;
 
-const DEFAULT_CHUNK = 64 * 1024;
+/** Bytes of an exposition chunk: what a scrape hands on at a time. */
+export const CHUNK_SIZE = 64 * 1024;
+
+/** Gives a chunk of `size` bytes to fill: a fresh buffer, or one a finished scrape gave back. */
+export type ChunkAllocator = (size: number) => Buffer;
+
+const EMPTY = Buffer.alloc(0);
+const EMPTY_VIEW = new DataView(new ArrayBuffer(0));
+const allocateFresh: ChunkAllocator = (size) => Buffer.allocUnsafeSlow(size);
 
 /**
- * UTF-8 text written straight into fixed-size buffers: no string ropes to flatten and collect,
- * which is what dominates a scrape of 100k+ series otherwise.
+ * The exposition's bytes, written straight into fixed-size chunks: no string ropes to flatten and
+ * collect, which is what dominates a scrape of 100k+ series otherwise. Text goes in with `write`;
+ * the hot path makes room with `room(n)` and writes into `bytes` at `at` itself.
+ *
+ * A chunk that is full is handed to `full` and never written again by this buffer; the next one
+ * comes from `allocate` when something is written (so a family that writes nothing costs none).
  */
-class ChunkBuffer {
-  #current: Buffer;
-  #offset = 0;
+export class ChunkBuffer {
+  /** The chunk being filled, a DataView over it, and the position in it. */
+  bytes: Buffer = EMPTY;
+  view: DataView = EMPTY_VIEW;
+  at = 0;
 
-  constructor(readonly size: number, readonly full: (chunk: Buffer) => void) {
-    this.#current = Buffer.allocUnsafe(size);
+  constructor(readonly size: number, readonly full: (chunk: Buffer) => void, readonly allocate: ChunkAllocator = allocateFresh) {}
+
+  /** Makes room for `n` more bytes at `at` (flushing the chunk when it is too full). */
+  room(n: number): void {
+    if (this.at + n > this.bytes.length) this.#spill(n);
+  }
+
+  #spill(n: number): void {
+    this.flush();
+    // Larger than a chunk (one huge line): a buffer of its own size.
+    const bytes = n > this.size ? Buffer.allocUnsafeSlow(n) : this.allocate(this.size);
+    this.bytes = bytes;
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   write(text: string): void {
     // A UTF-8 character is at most 3 bytes per UTF-16 unit.
-    if (this.#offset + text.length * 3 > this.size) {
-      this.flush();
-      if (text.length * 3 > this.size) {
-        this.full(Buffer.from(text, 'utf8'));
-        return;
-      }
-    }
-    this.#offset += this.#current.write(text, this.#offset, 'utf8');
+    this.room(text.length * 3);
+    this.at += this.bytes.write(text, this.at, 'utf8');
   }
 
   flush(): void {
-    if (this.#offset === 0) return;
-    this.full(this.#current.subarray(0, this.#offset));
-    this.#current = Buffer.allocUnsafe(this.size);
-    this.#offset = 0;
+    if (this.at === 0) return;
+    this.full(this.bytes.subarray(0, this.at));
+    this.bytes = EMPTY;
+    this.view = EMPTY_VIEW;
+    this.at = 0;
   }
 }
 
@@ -90,9 +110,10 @@ export class ExpositionWriter {
   #live = 0;
   #finished = false;
 
-  constructor(readonly format: ExpositionFormat, sink: ChunkSink, chunkSize = DEFAULT_CHUNK) {
+  /** Chunks come from `allocate` (default: fresh buffers). */
+  constructor(readonly format: ExpositionFormat, sink: ChunkSink, readonly allocate: ChunkAllocator = allocateFresh) {
     this.openMetrics = format === 'openmetrics';
-    this.#out = new ChunkBuffer(chunkSize, sink);
+    this.#out = new ChunkBuffer(CHUNK_SIZE, sink, allocate);
   }
 
   /**
@@ -110,6 +131,11 @@ export class ExpositionWriter {
   write(family: FamilyWriter, text: string): void {
     if (family.index === this.#live) this.#out.write(text);
     else family.keep(text);
+  }
+
+  /** @internal Where a family's bytes go now: the output when it is live, its own chunks otherwise. */
+  target(family: FamilyWriter): ChunkBuffer {
+    return family.index === this.#live ? this.#out : family.keptBuffer;
   }
 
   /** @internal A family is done: flush the ones that were waiting on it. */
@@ -141,8 +167,11 @@ export class ExpositionWriter {
 export class FamilyWriter {
   /** The name of samples (counters in OpenMetrics: with `_total`). */
   readonly sampleName: string;
+  /** `sampleName` as UTF-8, for the byte path. */
+  readonly sampleNameBytes: Buffer;
   #kept: Buffer[] = [];
-  readonly #keptBuffer = new ChunkBuffer(DEFAULT_CHUNK, (chunk) => this.#kept.push(chunk));
+  /** @internal Lines written while an earlier family is still open. */
+  readonly keptBuffer: ChunkBuffer;
   #closed = false;
 
   constructor(
@@ -152,6 +181,7 @@ export class FamilyWriter {
     readonly type: FamilyType,
     help: string,
   ) {
+    this.keptBuffer = new ChunkBuffer(CHUNK_SIZE, (chunk) => this.#kept.push(chunk), writer.allocate);
     const openMetrics = writer.openMetrics;
     let typeName = name;
     let sampleName = name;
@@ -164,6 +194,7 @@ export class FamilyWriter {
       if (!openMetrics) typeName = sampleName;
     }
     this.sampleName = sampleName;
+    this.sampleNameBytes = Buffer.from(sampleName, 'utf8');
     const writtenType = type === 'info' && !openMetrics ? 'gauge' : type === 'untyped' && openMetrics ? 'unknown' : type;
     writer.write(this, `# HELP ${typeName} ${escapeHelp(help, openMetrics)}\n# TYPE ${typeName} ${writtenType}\n`);
   }
@@ -175,6 +206,14 @@ export class FamilyWriter {
   /** One sample of the family's own name; `labels` is `{...}` text or ''. */
   sample(labels: string, value: number): void {
     this.writer.write(this, `${this.sampleName}${labels} ${sampleValue(value)}\n`);
+  }
+
+  /**
+   * Where this family's bytes go now (the byte path: make room, write at `at`, move `at`). Ask
+   * again for each line: a family becomes live when the ones before it close.
+   */
+  target(): ChunkBuffer {
+    return this.writer.target(this);
   }
 
   /** One sample whose value is already text (exact 64-bit integers, for instance). */
@@ -202,12 +241,12 @@ export class FamilyWriter {
 
   /** @internal */
   keep(text: string): void {
-    this.#keptBuffer.write(text);
+    this.keptBuffer.write(text);
   }
 
   /** @internal */
   takeKept(): Buffer[] {
-    this.#keptBuffer.flush();
+    this.keptBuffer.flush();
     const kept = this.#kept;
     this.#kept = [];
     return kept;

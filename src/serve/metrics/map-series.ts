@@ -6,9 +6,19 @@
 import type { BpfMap } from '../../map/bpf-map.js';
 import { possibleCpus } from '../../sys/cpus.js';
 import { roundUp8 } from '../../sys/layout.js';
-import type { MapPlan } from './btf-plan.js';
-import type { ExpositionWriter, FamilyWriter } from './exposition.js';
-import { escapeLabelValue, metricName, uniqueNames } from './names.js';
+import type { LabelPlan, MapPlan } from './btf-plan.js';
+import type { ChunkBuffer, ExpositionWriter, FamilyWriter } from './exposition.js';
+import { metricName, uniqueNames } from './names.js';
+import { MAX_SAMPLE_BYTES, byteSpan, copyBytes, writeSampleValue, writeUnsigned, type ByteSpan } from './text-bytes.js';
+
+const CLOSE_BRACE = 0x7d;
+const COMMA = 0x2c;
+const QUOTE = 0x22;
+const SPACE = 0x20;
+const NEWLINE = 0x0a;
+const CPU_OPENING = byteSpan(Buffer.from('cpu="', 'latin1'));
+/** `,cpu="4294967295"`: the most a `cpu` label adds to a label set. */
+const CPU_LABEL_BYTES = 1 + CPU_OPENING.bytes.length + 10 + 1;
 
 /** Options of the zero-config series. */
 export interface MapSeriesOptions {
@@ -60,27 +70,61 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
   try {
     const cpus = map.perCpu ? possibleCpus() : 1;
     const cpuStride = map.perCpu ? roundUp8(map.valueSize) : 0;
-    const labels = [...plan.keyLabels, ...plan.valueLabels];
-    const labelNames = labels.map((l) => l.name);
-    // `name="` (with the comma before all but the first), and whether values need escaping.
-    const labelOpenings = labels.map((l, i) => `${i === 0 ? '' : ','}${l.name}="`);
-    const labelEscapes = labels.map((l) => l.escape !== false);
+    const keyLabels = plan.keyLabels;
+    const valueLabels = plan.valueLabels;
+    // `name="` of each label (with the comma before all but the first) as bytes, made once.
+    const openings = [...keyLabels, ...valueLabels].map((l, i) => byteSpan(Buffer.from(`${i === 0 ? '' : ','}${l.name}="`, 'utf8')));
+    const keyOpenings = openings.slice(0, keyLabels.length);
+    const valueOpenings = openings.slice(keyLabels.length);
     const splitCpus = map.perCpu && options.perCpuLabel;
-    const labelValues: string[] = new Array<string>(labelNames.length).fill('');
+    // The label set of an entry, written once into this reusable buffer (sized for the longest
+    // possible values plus a `cpu` label) and copied into each family's line.
+    let bound = CPU_LABEL_BYTES;
+    [...keyLabels, ...valueLabels].forEach((label, i) => (bound += (openings[i] as ByteSpan).bytes.length + label.maxBytes + 1));
+    const labelBytes = Buffer.allocUnsafe(bound);
+    const labelView = new DataView(labelBytes.buffer, labelBytes.byteOffset, labelBytes.byteLength);
+    // Each sample family's name, and its name with the `{` that opens a label set.
+    const sampleNames = sampleFamilies.map((family) => byteSpan(family.sampleNameBytes));
+    const sampleNamesOpen = sampleFamilies.map((family) => byteSpan(Buffer.from(`${family.sampleName}{`, 'utf8')));
+    const lineBound = Math.max(0, ...sampleNamesOpen.map((name) => name.bytes.length)) + bound + 3 + MAX_SAMPLE_BYTES;
+    // Where each sample family's lines go during a batch (looked up once per batch: a family only
+    // becomes live when one before it closes, never inside this pass).
+    const targets: ChunkBuffer[] = [];
     const sums = new Float64Array(plan.samples.length);
     const slotCounts = plan.slots.map((slots) => new Float64Array(slots.length));
     // Key-bucket histograms gather the whole map first: buckets of one label set come in any order.
     const bucketGroups = new Map<string, Map<number, number>>();
     let labelSets = 0;
 
-    const emit = (inner: string): void => {
+    /** Writes the series of one label set: `labelBytes[0, labelLength)` without braces. */
+    const emit = (labelLength: number): void => {
       if (labelSets >= options.seriesLimit) {
         result.dropped++;
         return;
       }
       labelSets++;
-      const braced = inner === '' ? '' : `{${inner}}`;
-      for (let s = 0; s < sampleFamilies.length; s++) (sampleFamilies[s] as FamilyWriter).sample(braced, sums[s] as number);
+      for (let s = 0; s < targets.length; s++) {
+        const target = targets[s] as ChunkBuffer;
+        if (target.at + lineBound > target.bytes.length) target.room(lineBound);
+        const out = target.bytes;
+        const outView = target.view;
+        let at: number;
+        if (labelLength > 0) {
+          const name = sampleNamesOpen[s] as ByteSpan;
+          at = copyBytes(out, outView, target.at, name.bytes, name.view, 0, name.bytes.length);
+          at = copyBytes(out, outView, at, labelBytes, labelView, 0, labelLength);
+          out[at++] = CLOSE_BRACE;
+        } else {
+          const name = sampleNames[s] as ByteSpan;
+          at = copyBytes(out, outView, target.at, name.bytes, name.view, 0, name.bytes.length);
+        }
+        out[at++] = SPACE;
+        at = writeSampleValue(out, at, sums[s] as number);
+        out[at++] = NEWLINE;
+        target.at = at;
+      }
+      if (slotFamilies.length === 0) return;
+      const inner = labelBytes.toString('utf8', 0, labelLength);
       for (let h = 0; h < slotFamilies.length; h++) {
         const counts = slotCounts[h] as Float64Array;
         const bounds: number[] = [];
@@ -96,19 +140,28 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
     };
 
     for (const batch of map.batches({ batchSize: options.batchSize })) {
-      const keyView = new DataView(batch.keys.buffer, batch.keys.byteOffset, batch.keys.byteLength);
-      const valueView = new DataView(batch.values.buffer, batch.values.byteOffset, batch.values.byteLength);
+      const keys = batch.keys;
+      const values = batch.values;
+      const keyView = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
+      const valueView = new DataView(values.buffer, values.byteOffset, values.byteLength);
+      targets.length = 0;
+      for (const family of sampleFamilies) targets.push(family.target());
       for (let e = 0; e < batch.count; e++) {
         result.entries++;
         const keyOffset = e * batch.keySize;
         const valueOffset = e * batch.valueStride;
-        let l = 0;
-        for (const label of plan.keyLabels) labelValues[l++] = label.read(batch.keys, keyView, keyOffset);
-        for (const label of plan.valueLabels) labelValues[l++] = label.read(batch.values, valueView, valueOffset);
-        let inner = '';
-        for (let i = 0; i < labelOpenings.length; i++) {
-          const raw = labelValues[i] as string;
-          inner += `${labelOpenings[i] as string}${labelEscapes[i] ? escapeLabelValue(raw) : raw}"`;
+        let length = 0;
+        for (let l = 0; l < keyLabels.length; l++) {
+          const opening = keyOpenings[l] as ByteSpan;
+          length = copyBytes(labelBytes, labelView, length, opening.bytes, opening.view, 0, opening.bytes.length);
+          length = (keyLabels[l] as LabelPlan).write(labelBytes, length, keys, keyView, keyOffset);
+          labelBytes[length++] = QUOTE;
+        }
+        for (let l = 0; l < valueLabels.length; l++) {
+          const opening = valueOpenings[l] as ByteSpan;
+          length = copyBytes(labelBytes, labelView, length, opening.bytes, opening.view, 0, opening.bytes.length);
+          length = (valueLabels[l] as LabelPlan).write(labelBytes, length, values, valueView, valueOffset);
+          labelBytes[length++] = QUOTE;
         }
 
         if (plan.keyBucket) {
@@ -116,6 +169,7 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
           const read = (plan.samples[0] as MapPlan['samples'][number]).read;
           for (let c = 0; c < cpus; c++) count += read(valueView, valueOffset + c * cpuStride);
           const bucket = plan.keyBucket.bucket(keyView, keyOffset);
+          const inner = labelBytes.toString('utf8', 0, length);
           let group = bucketGroups.get(inner);
           if (group === undefined) bucketGroups.set(inner, (group = new Map()));
           group.set(bucket, (group.get(bucket) ?? 0) + count);
@@ -140,7 +194,17 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
               for (let i = 0; i < slots.length; i++) counts[i] = (counts[i] as number) + slots.read(valueView, start + i * slots.elementSize);
             }
           }
-          emit(c < 0 ? inner : `${inner}${inner === '' ? '' : ','}cpu="${c}"`);
+          if (c < 0) {
+            emit(length);
+          } else {
+            // `cpu="N"` after the entry's labels (the entry's own bytes stay, each CPU rewrites the tail).
+            let at = length;
+            if (at > 0) labelBytes[at++] = COMMA;
+            at = copyBytes(labelBytes, labelView, at, CPU_OPENING.bytes, CPU_OPENING.view, 0, CPU_OPENING.bytes.length);
+            at = writeUnsigned(labelBytes, at, c);
+            labelBytes[at++] = QUOTE;
+            emit(at);
+          }
         }
       }
       await yieldTurn();
