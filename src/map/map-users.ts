@@ -39,14 +39,27 @@ function withProgram<T>(id: number, use: (program: NativeObject<'prog'>) => T): 
   }
 }
 
-function usesMap(fd: NativeObject<'prog'>, mapId: number): boolean {
+function mapIdsOf(fd: NativeObject<'prog'>): Uint32Array {
   let ids = new Uint32Array(64);
   for (;;) {
     const count = native.progMapIds(fd, ids);
     if (count < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -count, undefined, 'program map ids');
-    if (count <= ids.length) return ids.subarray(0, count).includes(mapId);
+    if (count <= ids.length) return ids.subarray(0, count);
     ids = new Uint32Array(count);
   }
+}
+
+function usesMap(fd: NativeObject<'prog'>, mapId: number): boolean {
+  return mapIdsOf(fd).includes(mapId);
+}
+
+/**
+ * The ids of the maps a loaded program uses, or an empty list when the program was unloaded
+ * meanwhile. With `programsUsingMap`, this finds a tool's other maps (its `.rodata` settings)
+ * from one of them.
+ */
+export function mapsOfProgram(programId: number): number[] {
+  return Array.from(withProgram(programId, mapIdsOf) ?? []);
 }
 
 function programBtfId(fd: NativeObject<'prog'>): number {

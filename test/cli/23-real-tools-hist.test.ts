@@ -3,11 +3,12 @@
  * what bpftool dumps of the same maps:
  * - bpftrace: hist(), lhist() and a keyed hist from a script whose values are fixed, compared
  *   line for line with what bpftrace prints at exit;
- * - runqlat and cpudist -P filtered to a child of the test that has stopped running, so the map
- *   no longer changes: compared line for line with the tool's own histogram;
+ * - runqlat and cpudist (alone, -P, -L) filtered to a child of the test that has stopped running,
+ *   so the map no longer changes: compared with the tool's own text, headers included;
  * - softirqs -d (histograms in its .bss), hardirqs -d (keyed by irq name), biolatency -D (keyed
  *   by device): system-wide counts that only grow, so each count bpfmap reads lies between a
- *   bpftool dump taken before and one taken after.
+ *   bpftool dump taken before and one taken after; the headers (vector, irq and disk names) are
+ *   ones the tool prints.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,27 +106,37 @@ async function quietChild(t: TestContext, preempted = false): Promise<{ pid: num
   };
 }
 
-/** The histogram lines a libbpf tool printed (header lines and rows, blank lines dropped). */
-function toolHistogramLines(stdout: string): string[] {
-  return stdout.split('\n').filter((line) => / : count {4}distribution$|^ *\d+ -> \d+ *: |^(pid|tid) = /.test(line));
+/** What a libbpf tool printed after its banner line, without the blank lines that open and close it. */
+function toolHistograms(stdout: string): string {
+  return stdout.slice(stdout.indexOf('\n') + 1).replace(/^\n+/, '').trimEnd();
 }
 
-for (const { tool, args, section } of [
-  { tool: 'runqlat', args: [], section: undefined },
-  { tool: 'runqlat', args: ['-P'], section: 'pid' },
-  { tool: 'cpudist', args: ['-P'], section: 'pid' },
-] as const) {
+// Without options, hist finds the tool from the .rodata of its programs: its unit, and its
+// headers (`pid = N comm`, `tid = N comm`), so the text is the tool's own, blank lines included.
+for (const { tool, args } of [
+  { tool: 'runqlat', args: [] },
+  { tool: 'runqlat', args: ['-P'] },
+  { tool: 'runqlat', args: ['-L'] },
+  { tool: 'runqlat', args: ['-P', '-m'] },
+  { tool: 'cpudist', args: [] },
+  { tool: 'cpudist', args: ['-P'] },
+  { tool: 'cpudist', args: ['-L'] },
+] as Array<{ tool: string; args: string[] }>) {
   test(`${tool} ${args.join(' ')}: hist prints the tool's own histogram of the same map`, needs(tool, 'unshare', 'taskset'), async (t) => {
     const child = await quietChild(t, tool === 'cpudist');
     const running = await startTool(t, [tool, ...args, '-p', String(child.pid)], /Hit Ctrl-C/);
     await child.run();
     const hists = running.map((info) => info.name === 'hists', 'named hists');
-    const ours = runCli('hist', 'id', String(hists.id), '--unit', 'usecs', ...(section !== undefined ? ['--section', section] : []));
+    const ours = runCli('hist', 'id', String(hists.id));
     assert.equal(ours.status, 0, ours.stderr);
+    const json = cliJson<{ tool?: string; unit?: string; histograms: Array<{ title?: string }> }>('hist', 'id', String(hists.id));
     const { stdout } = await running.stop('SIGINT');
-    const theirs = toolHistogramLines(stdout);
-    assert.ok(theirs.length > 2, `${tool} printed no histogram: ${stdout}`);
-    assert.deepEqual(ours.stdout.split('\n').filter((line) => line !== ''), theirs);
+    const theirs = toolHistograms(stdout);
+    assert.match(theirs, / : count {4}distribution/, `${tool} printed no histogram: ${stdout}`);
+    assert.equal(ours.stdout.replace(/^\n+/, '').trimEnd(), theirs);
+    assert.equal(json.tool, tool);
+    assert.equal(json.unit, args.includes('-m') ? 'msecs' : 'usecs');
+    if (args.length > 0 && args[0] !== '-m') assert.match(json.histograms[0]?.title ?? '', new RegExp(`^${args[0] === '-P' ? 'pid' : 'tid'} = ${child.pid} sh$`));
   });
 }
 
@@ -162,11 +173,30 @@ test('softirqs -d: the histograms in its .bss, one per softirq, between two bpft
     assertBetween(before[index] ?? [], denseCounts(histogram.buckets), after[index] ?? [], `softirq ${index}`);
   });
   assert.ok(ours.histograms.some((histogram) => histogram.buckets.length > 0), 'no softirq ran in a second');
-  const text = runCli('hist', 'id', String(bss.id), '--section', 'softirq', '--unit', 'usecs');
+  // Without options: the tool's text, its vector names from the kernel, empty vectors left out.
+  const text = runCli('hist', 'id', String(bss.id));
   assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /^softirq = 1\n {5}usecs {15}: count {4}distribution\n {9}0 -> 1 {10}: \d+/m);
-  assert.doesNotMatch(text.stdout, /\[object Object\]/);
+  const { stdout } = await running.stop('SIGINT');
+  assertToolHeaders(text.stdout, stdout, /^softirq = [a-z_]+$/);
+  assert.match(text.stdout, /^softirq = timer\n {5}usecs {15}: count {4}distribution\n {9}0 -> 1 {10}: \d+/m);
+  assert.doesNotMatch(text.stdout, /\[object Object\]|softirq = \d/);
 });
+
+/**
+ * Asserts that bpfmap's histograms (read while the tool ran) have the tool's shape: each header
+ * bpfmap prints (matching `header`) is one the tool printed at exit (counts only grow, so the
+ * tool prints every histogram bpfmap saw), followed by the tool's column line.
+ */
+function assertToolHeaders(ours: string, theirs: string, header: RegExp): void {
+  const headers = (text: string): string[] => text.split('\n').filter((line) => header.test(line));
+  const mine = headers(ours);
+  assert.ok(mine.length > 0, `no header like ${header} in ${ours}`);
+  for (const line of mine) assert.ok(headers(theirs).includes(line), `the tool printed no '${line}': ${theirs}`);
+  const lines = ours.split('\n');
+  lines.forEach((line, i) => {
+    if (header.test(line)) assert.match(lines[i + 1] ?? '', /^ {5}usecs {15}: count {4}distribution$/, `after '${line}'`);
+  });
+}
 
 test('hardirqs -d: histograms keyed by irq name, between two bpftool dumps', needs('hardirqs', 'unshare', 'bpftool'), async (t) => {
   const running = await startTool(t, ['hardirqs', '-d'], /Hit Ctrl-C/);
@@ -189,9 +219,12 @@ test('hardirqs -d: histograms keyed by irq name, between two bpftool dumps', nee
     const name = String(histogram.key?.name);
     assertBetween(before.get(name) ?? [], denseCounts(histogram.buckets), after.get(name) ?? [], name);
   }
-  const text = runCli('hist', 'id', String(infos.id), '--section', 'name');
+  // Without options: the tool's headers and unit; with --section name, the key field's own.
+  const text = runCli('hist', 'id', String(infos.id));
   assert.equal(text.status, 0, text.stderr);
-  assert.match(text.stdout, /^name = \S+\n {5}value {15}: count {4}distribution$/m);
+  assert.match(runCli('hist', 'id', String(infos.id), '--section', 'name').stdout, /^name = \S+\n {5}value {15}: count {4}distribution$/m);
+  const { stdout } = await running.stop('SIGINT');
+  assertToolHeaders(text.stdout, stdout, /^hardirq = \S+$/);
 });
 
 test('biolatency -D: histograms per disk with --section dev, between two bpftool dumps', needs('biolatency', 'unshare', 'bpftool'), async (t) => {
@@ -220,4 +253,10 @@ test('biolatency -D: histograms per disk with --section dev, between two bpftool
     const dev = Number(histogram.key?.dev);
     assertBetween(before.get(dev) ?? [], denseCounts(histogram.buckets), after.get(dev) ?? [], `dev ${dev}`);
   }
+  // Without options: biolatency's `disk = NAME<tab>` headers, the name found from the device number.
+  const text = runCli('hist', 'id', String(hists.id));
+  assert.equal(text.status, 0, text.stderr);
+  const { stdout } = await running.stop('SIGINT');
+  assertToolHeaders(text.stdout, stdout, /^disk = \S+\t$/);
+  assert.doesNotMatch(text.stdout, /disk = Unknown/);
 });

@@ -2,9 +2,14 @@
  * `hist MAP [--layout L] [--section FIELD] [--unit NAME]`: the histograms a map holds, drawn as
  * the tool that made it draws them (libbpf-tools, bcc, bpftrace), or as data with `-j`. Where
  * the counts sit and what a slot holds come from the library (`readHistograms`): libbpf-tools'
- * `struct hist { slots[] }` values, bcc's slot keys, bpftrace's (keys, slot) keys.
+ * `struct hist { slots[] }` values, bcc's slot keys, bpftrace's (keys, slot) keys. A map of a
+ * libbpf-tools tool (runqlat, cpudist, biolatency, softirqs, hardirqs: known from the `.rodata`
+ * of its programs) gets the tool's headers with the names the tool resolves, and its unit.
  */
+import type { BpfMap } from '../../map/bpf-map.js';
 import type { HistogramLayout, MapHistograms } from '../../map/histogram.js';
+import type { HistogramTool } from '../../map/histogram-tool.js';
+import { BpfError } from '../../sys/errors.js';
 import type { Command, CommandContext } from '../command.js';
 import { UsageError, parseMapRef } from '../grammar.js';
 import { bpftraceHeader, histogramLines, sectionHeader } from '../histogram.js';
@@ -55,11 +60,16 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   const section = options.value('section');
   const unit = options.value('unit');
   options.end();
-  const { readHistograms } = await import('../../map/histogram.js');
+  const [{ readHistograms }, { histogramTool }] = await Promise.all([import('../../map/histogram.js'), import('../../map/histogram-tool.js')]);
   using map = openMap(ref, { readOnly: true });
+  // A libbpf-tools map is drawn as its tool draws it (its headers, names and unit), unless the
+  // options ask for another split.
+  let tool = map.info.btfId !== 0 ? toolOf(map, histogramTool) : undefined;
+  if (tool !== undefined && section !== undefined && section !== tool.section) tool = undefined;
+  const split = section ?? tool?.section;
   let read: MapHistograms;
   try {
-    read = readHistograms(map, { ...(layout !== undefined ? { layout } : {}), ...(section !== undefined ? { section } : {}) });
+    read = readHistograms(map, { ...(layout !== undefined ? { layout } : {}), ...(split !== undefined ? { section: split } : {}) });
   } catch (error) {
     // The map is not what the options say: a mistake in the command line, named as such.
     if (error instanceof RangeError && (error as RangeError & { code?: string }).code === 'ERR_BPFMAP_HISTOGRAM') {
@@ -71,13 +81,29 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
     out.document({
       layout: read.layout,
       source: read.source,
-      histograms: read.histograms.map(({ key, fields, buckets, total }) => ({
-        key: key ?? null,
-        ...(Object.keys(fields).length > 0 ? { fields } : {}),
-        buckets,
-        total,
-      })),
+      ...(tool !== undefined ? { tool: tool.tool, unit: unit ?? tool.unit } : {}),
+      histograms: read.histograms.map((histogram) => {
+        const { key, fields, buckets, total } = histogram;
+        const title = tool?.title(histogram);
+        return {
+          key: key ?? null,
+          ...(title !== undefined ? { title } : {}),
+          ...(Object.keys(fields).length > 0 ? { fields } : {}),
+          buckets,
+          total,
+        };
+      }),
     });
+    return;
+  }
+  if (tool !== undefined) {
+    for (const histogram of read.histograms) {
+      if (tool.skipEmpty && histogram.total === 0n) continue;
+      const header = tool.header(histogram);
+      if (header !== '') out.line(header);
+      for (const line of histogramLines(histogram, read.layout, unit ?? tool.unit)) out.line(line);
+      if (tool.trailer !== '') out.writer.write(tool.trailer);
+    }
     return;
   }
   if (read.source === 'key-suffix') {
@@ -93,6 +119,17 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
   for (const histogram of read.histograms) {
     if (histogram.key !== undefined) out.line(`\n${sectionHeader(histogram)}`);
     for (const line of histogramLines(histogram, read.layout, unit)) out.line(line);
+  }
+}
+
+/** The tool that keeps the map, when this can tell (it needs to walk the loaded programs). */
+function toolOf(map: BpfMap, find: (map: BpfMap) => HistogramTool | undefined): HistogramTool | undefined {
+  try {
+    return find(map);
+  } catch (error) {
+    // Without the privilege to walk programs the histograms still print, with generic headers.
+    if (error instanceof BpfError) return undefined;
+    throw error;
   }
 }
 
