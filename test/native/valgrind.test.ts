@@ -1,7 +1,9 @@
 /**
  * The addon's tests under valgrind (#10: "run the addon's tests under valgrind in CI"): the raw
- * addon test (forged holders, wrong kinds, closed handles, unmap after a turn, a bounded fuzz)
- * and the handle tests through the public API run in a node process under memcheck, and any
+ * addon test (forged holders, wrong kinds, closed handles, unmap after a turn, a bounded fuzz),
+ * the handle tests through the public API, and the map and event paths (map-paths.test.ts: every
+ * common map type, batches, per-CPU, mmap, codecs, close and reuse, ring, perf and user ring
+ * buffers fed by BPF programs) run in a node process under memcheck, and any
  * invalid read or write, use of freed memory or uninitialised value in the addon fails this test.
  * test/native/valgrind.supp holds the V8 noise (each suppression explained there).
  */
@@ -13,7 +15,7 @@ import { needs, repoRoot } from '../helpers.js';
 
 const ERROR_EXIT = 97;
 
-function underValgrind(testFile: string, env: Record<string, string>): { status: number | null; output: string } {
+function underValgrind(testFile: string, env: Record<string, string>, timeoutMs = 240_000): { status: number | null; output: string } {
   const result = spawnSync(
     'valgrind',
     [
@@ -26,7 +28,7 @@ function underValgrind(testFile: string, env: Record<string, string>): { status:
       '--expose-gc',
       path.join(repoRoot, 'dist/test/native', testFile),
     ],
-    { encoding: 'utf8', env: childEnv(env), timeout: 240_000 },
+    { encoding: 'utf8', env: childEnv(env), timeout: timeoutMs },
   );
   return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
 }
@@ -57,4 +59,13 @@ test('the handle regressions through the public API are valgrind-clean', needs('
   assert.equal(status, 0, output);
   assert.match(output, /# pass \d+/);
   assert.doesNotMatch(output, /# fail [1-9]/);
+});
+
+test('the map and event paths are valgrind-clean', needs('valgrind', 'clang', 'bpftool'), () => {
+  // About 45 s on a quiet 2-CPU machine; the bound leaves room for a loaded one.
+  const { status, output } = underValgrind('map-paths.test.js', {}, 420_000);
+  assert.deepEqual(valgrindErrors(output), [], output);
+  assert.equal(status, 0, output);
+  assert.match(output, /# pass 6/);
+  assert.doesNotMatch(output, /# (fail|skipped) [1-9]/);
 });
