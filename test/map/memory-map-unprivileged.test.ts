@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, cpSync, readdirSync, statSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { chmodSync, cpSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { needs, repoRoot, tempDir } from '../helpers.js';
 
@@ -52,12 +52,14 @@ function checkScenario(output: string): void {
   assert.deepEqual(results.queue, [8, 9, null]);
 }
 
-/** Makes a folder tree readable by nobody (temporary folders are the creator's alone). */
+/** Makes a folder tree readable by nobody (temporary folders are the creator's alone); symlinks are left alone. */
 function openToAll(dir: string): void {
   chmodSync(dir, 0o755);
   for (const name of readdirSync(dir)) {
     const entry = path.join(dir, name);
-    if (statSync(entry).isDirectory()) openToAll(entry);
+    const stats = lstatSync(entry);
+    if (stats.isSymbolicLink()) continue;
+    if (stats.isDirectory()) openToAll(entry);
     else chmodSync(entry, 0o644);
   }
 }
@@ -77,11 +79,17 @@ test('as nobody, where bpf(2) says EPERM, a MemoryMap works', needs('setpriv'), 
   assert.match(output, /"uid":65534/);
 });
 
-test('bpfmap/memory loads and works from a package without its addon build; bpfmap itself does not', needs('setpriv'), (t) => {
+/** A consumer folder whose node_modules/bpfmap is the built package without its addon (no build/). */
+function consumerWithoutAddon(t: Parameters<typeof tempDir>[0]): string {
   const consumer = tempDir(t, 'memory-no-addon');
   const installed = path.join(consumer, 'node_modules', 'bpfmap');
   cpSync(path.join(repoRoot, 'dist', 'src'), path.join(installed, 'dist', 'src'), { recursive: true });
   cpSync(path.join(repoRoot, 'package.json'), path.join(installed, 'package.json'));
+  return consumer;
+}
+
+test('bpfmap/memory loads and works from a package without its addon build; bpfmap itself does not', needs('setpriv'), (t) => {
+  const consumer = consumerWithoutAddon(t);
   openToAll(consumer);
   const script = `
     try { await import('bpfmap'); console.log('bpfmap: loaded'); } catch (e) { console.log('bpfmap: ' + e.message.split('\\n')[0]); }
@@ -90,4 +98,26 @@ test('bpfmap/memory loads and works from a package without its addon build; bpfm
   const output = execFileSync('setpriv', [...asNobody, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', cwd: consumer });
   assert.match(output, /^bpfmap: bpfmap: the native addon is not built/m, 'the copy has no addon');
   checkScenario(output);
+});
+
+test("docs/maps.md's testing sample type-checks and runs as nobody from a package without its addon", needs('setpriv'), (t) => {
+  const guide = readFileSync(path.join(repoRoot, 'docs/maps.md'), 'utf8');
+  const section = guide.slice(guide.indexOf('## Testing without a kernel'));
+  const sample = /```ts\n([\s\S]*?)\n```/.exec(section)?.[1];
+  assert.ok(sample?.includes("from 'bpfmap/memory'"), 'the section has its sample');
+  const consumer = consumerWithoutAddon(t);
+  mkdirSync(path.join(consumer, 'node_modules', '@types'), { recursive: true });
+  symlinkSync(path.join(repoRoot, 'node_modules', '@types', 'node'), path.join(consumer, 'node_modules', '@types', 'node'));
+  writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ type: 'module' }));
+  // The tsconfig the README recommends for Node.js 20.
+  writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { target: 'ES2022', lib: ['ES2022', 'ESNext.Disposable'], module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, outDir: 'out', types: ['node'] },
+    include: ['sample.ts'],
+  }));
+  writeFileSync(path.join(consumer, 'sample.ts'), `${sample}\nconsole.log('sample ran');\n`);
+  const compiled = spawnSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', consumer], { encoding: 'utf8' });
+  assert.equal(compiled.status, 0, `tsc --strict on the sample:\n${compiled.stdout}${compiled.stderr}`);
+  openToAll(consumer);
+  const output = execFileSync('setpriv', [...asNobody, process.execPath, path.join(consumer, 'out', 'sample.js')], { encoding: 'utf8', cwd: consumer });
+  assert.match(output, /^sample ran$/m);
 });
