@@ -44,7 +44,8 @@ static int arg_records(napi_env env, napi_value v, size_t rec_size, uint8_t **da
  *          attachBtfObject|null, logTrueSize: Uint32Array(1)) -> prog handle | -errno
  * attr: at least PROG_LOAD_SIZE bytes; only its pointer-free fields are used.
  * maps: map handles; instructions name them by index (BPF_PSEUDO_MAP_IDX[_VALUE]), rewritten here
- *   to the handles' private fds; the same fds go in fd_array.
+ *   to the handles' private fds; the same fds go in fd_array. BTF handles may be among them
+ *   (module BTF for kfunc calls, whose insn.off is their index); no map index may name one.
  */
 static napi_value prog_load(napi_env env, napi_callback_info info) {
   ARGS(10);
@@ -81,16 +82,24 @@ static napi_value prog_load(napi_env env, napi_callback_info info) {
   if (!arg_bytes(env, argv[9], &true_size_out, &true_size_len) || true_size_len < 4)
     THROW_CODE(env, "ERR_BPFMAP_PROGRAM", "progLoad: logTrueSize must be a Uint32Array(1)");
 
-  /* fd_array: the private fds of the map handles, in addon memory. */
+  /*
+   * fd_array: the private fds of the map handles, in addon memory, and of BTF handles (module
+   * BTF a kfunc call names by its index in insn.off). Only map entries may be named by a map
+   * index in an instruction; is_btf marks the others.
+   */
   uint32_t *fd_array = NULL;
+  uint8_t *is_btf = NULL;
   if (map_count > 0) {
     fd_array = calloc(map_count, sizeof(uint32_t));
-    if (!fd_array) return num(env, -ENOMEM);
+    is_btf = calloc(map_count, 1);
+    if (!fd_array || !is_btf) { free(fd_array); free(is_btf); return num(env, -ENOMEM); }
     for (uint32_t i = 0; i < map_count; i++) {
       napi_value element;
-      if (napi_get_element(env, argv[6], i, &element) != napi_ok) { free(fd_array); THROW(env, "progLoad: cannot read maps"); }
-      obj_handle *map = arg_object(env, element, KIND_MAP, "progLoad: map");
-      if (!map) { free(fd_array); return NULL; }
+      if (napi_get_element(env, argv[6], i, &element) != napi_ok) { free(fd_array); free(is_btf); THROW(env, "progLoad: cannot read maps"); }
+      obj_handle *map = tagged_external(env, element, KIND_BTF);
+      if (map && map->closed) { free(fd_array); free(is_btf); THROW_CODE(env, "ERR_BPFMAP_CLOSED", "progLoad: a BTF object of fd_array is closed"); }
+      if (map) is_btf[i] = 1;
+      else if (!(map = arg_object(env, element, KIND_MAP, "progLoad: map or BTF object"))) { free(fd_array); free(is_btf); return NULL; }
       fd_array[i] = (uint32_t)map->fd;
     }
   }
@@ -103,7 +112,7 @@ static napi_value prog_load(napi_env env, napi_callback_info info) {
    * from JavaScript ever reaches an instruction. Out-of-range indexes are refused here.
    */
   uint8_t *code = malloc(insns_len);
-  if (!code) { free(fd_array); return num(env, -ENOMEM); }
+  if (!code) { free(fd_array); free(is_btf); return num(env, -ENOMEM); }
   memcpy(code, insns, insns_len);
   for (size_t i = 0; i + 1 < insns_len / 8; i++) {
     uint8_t *insn = code + i * 8;
@@ -111,9 +120,9 @@ static napi_value prog_load(napi_env env, napi_callback_info info) {
     uint8_t src = insn[1] >> 4;
     if (src == 5 || src == 6) {
       uint32_t index = get_u32(insn, 4);
-      if (index >= map_count) {
-        free(code); free(fd_array);
-        THROW_CODE(env, "ERR_BPFMAP_PROGRAM", "progLoad: an instruction names a map index beyond the maps given");
+      if (index >= map_count || is_btf[index]) {
+        free(code); free(fd_array); free(is_btf);
+        THROW_CODE(env, "ERR_BPFMAP_PROGRAM", "progLoad: an instruction names a map index beyond the maps given, or a BTF object");
       }
       insn[1] = (uint8_t)((insn[1] & 0x0f) | ((src == 5 ? 1 : 2) << 4));
       put_u32(insn, 4, fd_array[index]);
@@ -156,6 +165,7 @@ static napi_value prog_load(napi_env env, napi_callback_info info) {
   } while (rc < 0 && errno == EAGAIN && --attempts > 0);
   int saved = errno;
   free(fd_array);
+  free(is_btf);
   free(code);
   uint32_t true_size = get_u32(attr, PL_LOG_TRUE_SIZE);
   memcpy(true_size_out, &true_size, 4);

@@ -39,8 +39,11 @@ const PSEUDO_KFUNC_CALL = 2;
 
 /** What a ksym extern resolved to. */
 export type KsymResolution =
-  /** A typed variable or a kfunc: its BTF id in vmlinux. */
-  | { readonly kind: 'btf'; readonly name: string; readonly declared: 'var' | 'func'; readonly btfId: number }
+  /**
+   * A typed variable or a kfunc: its BTF id in vmlinux, or (kfuncs) in the BTF of the module
+   * named by `module`, which the program then needs in its fd_array.
+   */
+  | { readonly kind: 'btf'; readonly name: string; readonly declared: 'var' | 'func'; readonly btfId: number; readonly module?: string }
   /** A typeless variable: its address (0 for a missing `__weak` one). */
   | { readonly kind: 'address'; readonly name: string; readonly address: bigint }
   /** A `__weak` typed variable or kfunc the kernel lacks: reads as 0, calls are poisoned. */
@@ -123,9 +126,18 @@ export class KsymResolver {
       const wanted = essentialName(name);
       const kernel = vmlinux.typesByName(wanted, 'func')[0];
       if (!kernel) {
-        this.refuseModule(wanted, 'func', fail);
+        // A module's kfunc: its id in the module's split BTF (libbpf's find_ksym_btf_id).
+        const inModule = this.inModules(wanted, 'func');
+        if (inModule) {
+          const { module, type } = inModule;
+          if (!typesAreCompatible(this.objectBtf, localProto, module.btf, type.type)) {
+            if (weak) return { kind: 'missing', name, declared: 'func' };
+            throw fail(`the declared prototype is incompatible with module '${module.name}' ${type.name} [${type.id}]`);
+          }
+          return { kind: 'btf', name, declared: 'func', btfId: type.id, module: module.name };
+        }
         if (weak) return { kind: 'missing', name, declared: 'func' };
-        throw fail(`no kernel function '${wanted}' in vmlinux BTF (is the kfunc in this kernel?)`);
+        throw fail(`no kernel function '${wanted}' in vmlinux or module BTF (is the kfunc in this kernel, its module loaded?)`);
       }
       if (!typesAreCompatible(this.objectBtf, localProto, vmlinux, kernel.type)) {
         if (weak) return { kind: 'missing', name, declared: 'func' };
@@ -168,12 +180,21 @@ export class KsymResolver {
     return btf.typesByName(name).find((t) => (t.kind === 'var' || t.kind === 'func') && t.linkage === 2);
   }
 
-  private refuseModule(name: string, kind: 'var' | 'func', fail: (message: string) => ObjectError): void {
+  /** The first loaded module whose own BTF (not its vmlinux base) has `name` of `kind`. */
+  private inModules(name: string, kind: 'var' | 'func'): { module: CoreTargetBtf; type: BtfType & { readonly type: number } } | undefined {
     this.modules ??= (this.options.modules ?? moduleTargets)();
     for (const module of this.modules) {
       const found = module.btf.typesByName(name, kind).find((t) => t.id >= module.btf.firstTypeId);
-      if (found) throw fail(`found only in module '${module.name}' BTF [${found.id}]; module ksyms are not supported yet`);
+      if (found) return { module, type: found };
     }
+    return undefined;
+  }
+
+  private refuseModule(name: string, kind: 'var', fail: (message: string) => ObjectError): void {
+    const found = this.inModules(name, kind);
+    // The kernel reads a typed variable's BTF object from an fd number inside the instruction,
+    // which this loader never writes (the addon owns every fd): module kfuncs go through fd_array.
+    if (found) throw fail(`found only in module '${found.module.name}' BTF [${found.type.id}]; typed ksym variables of modules are not supported (kfuncs of modules are)`);
   }
 
   private kallsymsAddress(name: string, fail: (message: string) => ObjectError): bigint | undefined {
@@ -221,6 +242,8 @@ function readKallsyms(path: string): Map<string, bigint | readonly [bigint, bigi
 /** Where an instruction is, for errors. */
 export interface KsymPlace {
   readonly program?: string;
+  /** A module kfunc's call: the fd_array index of the module's BTF, written to `insn.off` (1 or more). */
+  readonly fdArrayIndex?: number;
   /** libbpf's extern index, added to the poison constant of a missing weak kfunc's call. */
   readonly externIndex?: number;
 }
@@ -241,8 +264,16 @@ export function applyKsym(instructions: Uint8Array, insn: number, resolution: Ks
   const setSource = (source: number): void => view.setUint8(at + 1, (view.getUint8(at + 1) & 0x0f) | (source << 4));
   if (code === OPCODE_CALL) {
     if (resolution.kind === 'btf' && resolution.declared === 'func') {
+      let off = 0;
+      if (resolution.module !== undefined) {
+        off = place.fdArrayIndex ?? 0;
+        // off 0 means vmlinux to the kernel: a module's BTF sits at index 1 or later.
+        if (!Number.isInteger(off) || off < 1 || off > 0x7fff) {
+          throw new ObjectError('ERR_BPFMAP_OBJECT_RELOCATION', `kfunc '${resolution.name}' of module '${resolution.module}' needs the module BTF's fd_array index (1 to 32767), got ${String(place.fdArrayIndex)}`, where);
+        }
+      }
       setSource(PSEUDO_KFUNC_CALL);
-      view.setInt16(at + 2, 0, true);
+      view.setInt16(at + 2, off, true);
       view.setInt32(at + 4, resolution.btfId, true);
       return;
     }

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { native, NativeKind, nativeObject, type NativeObject } from '../sys/native.js';
 import { BpfError, Errno, errnoName, argumentError } from '../sys/errors.js';
 import { MapType, mapTypeName } from '../sys/constants.js';
-import { progLoadAttr, StructBuffer } from '../sys/layout.js';
+import { idAttr, progLoadAttr, StructBuffer } from '../sys/layout.js';
+import { Command } from '../sys/commands.js';
 import { possibleCpus } from '../sys/cpus.js';
 import { loadBtfIntoKernel } from '../codec/btf/load.js';
 import { kernelBtf } from '../codec/btf/sources.js';
@@ -29,7 +30,7 @@ import { KsymResolver, applyKsym } from './ksym.js';
 import type { CodeSection } from './program-spec.js';
 import { BpfObject, type LoadOptions } from './object.js';
 import { layoutStructOps } from './struct-ops.js';
-import { btfFromId } from '../codec/btf/sources.js';
+import { btfFromHandle, btfFromId } from '../codec/btf/sources.js';
 import { ProgramType } from '../sys/program-types.js';
 
 /** Where libbpf pins maps with `LIBBPF_PIN_BY_NAME` when no folder is given. */
@@ -218,6 +219,45 @@ function attachBtfId(program: ProgramSpec): number {
   return found.id;
 }
 
+/** fd_array keys of module BTF objects (the rest are map keys). */
+const MODULE_BTF_KEY = 'btf:';
+
+/** A handle on the loaded BTF object of kernel module `name`, opened once per load. */
+function moduleBtf(name: string, cache: Map<string, NativeObject<'btf'>>): NativeObject<'btf'> {
+  const cached = cache.get(name);
+  if (cached) return cached;
+  for (const id of btfIds()) {
+    const handle = native.objGetById<'btf'>(Command.BTF_GET_FD_BY_ID, id, 0);
+    if (typeof handle === 'number') continue;
+    const loaded = (() => {
+      try {
+        return btfFromHandle(handle);
+      } catch {
+        return undefined;
+      }
+    })();
+    if (loaded?.kernel && loaded.name === name) {
+      cache.set(name, handle);
+      return handle;
+    }
+    native.objClose(handle);
+  }
+  throw new ObjectError('ERR_BPFMAP_OBJECT_KSYM', `no loaded BTF object for module '${name}' (was it unloaded?)`, { symbol: name });
+}
+
+/** Ids of every loaded BTF object. */
+function* btfIds(): Generator<number> {
+  const attr = new StructBuffer(idAttr);
+  let id = 0;
+  for (;;) {
+    attr.setU32('id', id).setU32('next_id', 0);
+    const rc = native.bpfPlain(Command.BTF_GET_NEXT_ID, attr.bytes);
+    if (rc < 0) return;
+    id = attr.u32('next_id');
+    yield id;
+  }
+}
+
 /** Loads one linked program, retrying with a verifier log (bigger each time it is cut) when it fails. */
 function loadProgram(
   spec: ObjectSpec,
@@ -226,6 +266,7 @@ function loadProgram(
   btf: NativeObject<'btf'> | null,
   options: LoadOptions,
   context: LinkContext,
+  moduleBtfs: Map<string, NativeObject<'btf'>>,
   target?: LoadTarget,
 ): BpfProgram {
   if (program.type === 0) {
@@ -235,7 +276,8 @@ function loadProgram(
   const ext = spec.btfExt && btf ? programExtInfo(placedRanges(linked, (name) => spec.btfExt?.sections.get(name))) : undefined;
   const funcInfo = ext && ext.funcInfo.length > 0 ? encodeFuncInfo(ext.funcInfo) : null;
   const lineInfo = ext && ext.lineInfo.length > 0 ? encodeLineInfo(ext.lineInfo) : null;
-  const maps = linked.maps.map((key) => {
+  const maps = linked.maps.map((key): NativeObject<'map'> | NativeObject<'btf'> => {
+    if (key.startsWith(MODULE_BTF_KEY)) return moduleBtf(key.slice(MODULE_BTF_KEY.length), moduleBtfs);
     const handle = mapHandles.get(key);
     if (!handle) throw new ObjectError('ERR_BPFMAP_OBJECT_RELOCATION', `refers to map '${key}', which was not created`, { program: program.name, section: program.sectionName, map: key });
     return handle;
@@ -302,9 +344,11 @@ function linkContext(spec: ObjectSpec): LinkContext {
     kconfigOffset: (name) => spec.kconfig?.externs.find((e) => e.name === name)?.offset,
     ...(spec.sourceBtf
       ? {
-          resolveKsym: (instructions: Uint8Array, position: number, name: string, _call: boolean, weak: boolean): void => {
+          resolveKsym: (instructions: Uint8Array, position: number, name: string, _call: boolean, weak: boolean, fdArrayIndex: (key: string) => number): void => {
             ksyms ??= new KsymResolver(spec.sourceBtf as NonNullable<ObjectSpec['sourceBtf']>);
-            applyKsym(instructions, position, ksyms.resolve({ name, weak }));
+            const resolution = ksyms.resolve({ name, weak });
+            const module = resolution.kind === 'btf' ? resolution.module : undefined;
+            applyKsym(instructions, position, resolution, module === undefined ? {} : { fdArrayIndex: fdArrayIndex(`${MODULE_BTF_KEY}${module}`) });
           },
         }
       : {}),
@@ -322,8 +366,11 @@ export function loadObject(spec: ObjectSpec, options: LoadOptions): BpfObject {
   const handles = new Map<string, NativeObject<'map'>>();
   let btfFd: number | undefined;
   let btfHandle: NativeObject<'btf'> | null = null;
+  // Module BTF objects that kfunc calls name through fd_array: held for the load only.
+  const moduleBtfs = new Map<string, NativeObject<'btf'>>();
   const cleanup = (failed: boolean): void => {
     for (const handle of handles.values()) native.objClose(handle);
+    for (const handle of moduleBtfs.values()) native.objClose(handle);
     if (btfHandle) native.objClose(btfHandle);
     // An fd loadBtfIntoKernel handed over: ours to close (the addon only ever used duplicates).
     if (btfFd !== undefined) closeSync(btfFd);
@@ -378,7 +425,7 @@ export function loadObject(spec: ObjectSpec, options: LoadOptions): BpfObject {
       } else if (program.type === ProgramType.ext) {
         target = freplaceTarget(program);
       }
-      programs.set(program.name, loadProgram(spec, program, handles, btfHandle, options, context, target));
+      programs.set(program.name, loadProgram(spec, program, handles, btfHandle, options, context, moduleBtfs, target));
     }
     // Initial programs of prog_arrays.
     for (const [key, mapSpec] of spec.maps) {

@@ -27,9 +27,10 @@ export interface LinkContext {
   readonly kconfigOffset: (name: string) => number | undefined;
   /**
    * Rewrites a ksym extern reference (typed `__ksym` variables, kfunc calls) at `position` of
-   * `instructions`; when absent, such a reference fails the load.
+   * `instructions`; when absent, such a reference fails the load. `fdArrayIndex(key)` gives an
+   * fd_array slot (1 or more) for an object the kernel must find there (`btf:<module>`).
    */
-  readonly resolveKsym?: (instructions: Uint8Array, position: number, name: string, call: boolean, weak: boolean) => void;
+  readonly resolveKsym?: (instructions: Uint8Array, position: number, name: string, call: boolean, weak: boolean, fdArrayIndex: (key: string) => number) => void;
 }
 
 /** The function of `section` that holds instruction `index`. */
@@ -51,6 +52,12 @@ export function linkProgram(entry: CodeFunction, context: LinkContext): LinkedPr
     let index = maps.indexOf(key);
     if (index < 0) index = maps.push(key) - 1;
     return index;
+  };
+  // An fd_array slot that an insn.off names: never 0, which means vmlinux (a duplicate pads it).
+  const fdArrayIndex = (key: string): number => {
+    if (maps.length === 0) maps.push(key);
+    const index = mapIndex(key);
+    return index === 0 ? maps.push(key) - 1 : index;
   };
   interface Fixup { position: number; apply: (view: DataView, bytes: Uint8Array) => void }
   const fixups: Fixup[] = [];
@@ -144,7 +151,7 @@ export function linkProgram(entry: CodeFunction, context: LinkContext): LinkedPr
               fail(fn, index, `kernel symbol extern '${relocation.name}' (${relocation.call ? 'a kfunc call' : 'a __ksym variable'}) is not supported by this loader yet`, 'ERR_BPFMAP_OBJECT_KSYM', relocation.name);
             }
             const { name, call, weak } = relocation;
-            fixups.push({ position, apply: (_view, bytes) => (resolve as NonNullable<LinkContext['resolveKsym']>)(bytes, position, name, call, weak) });
+            fixups.push({ position, apply: (_view, bytes) => (resolve as NonNullable<LinkContext['resolveKsym']>)(bytes, position, name, call, weak, fdArrayIndex) });
             break;
           }
           case 'unsupported':

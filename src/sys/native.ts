@@ -115,7 +115,8 @@ export interface NativeAddon {
     log: Uint8Array | null,
     funcInfo: Uint8Array | null,
     lineInfo: Uint8Array | null,
-    maps: readonly NativeObject<'map'>[],
+    /** fd_array: maps (named by map indexes), and module BTF objects (named by kfunc calls' insn.off). */
+    maps: readonly (NativeObject<'map'> | NativeObject<'btf'>)[],
     btf: NativeObject<'btf'> | null,
     /** A module's BTF (attach_btf_obj_fd), or for freplace the target program (attach_prog_fd). */
     attachBtfObject: NativeObject<'btf'> | NativeObject<'prog'> | null,
