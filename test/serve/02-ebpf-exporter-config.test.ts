@@ -7,14 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { BpfMap } from '../../src/map/bpf-map.js';
 import { possibleCpus } from '../../src/sys/cpus.js';
 import { ConfigError, parseMetricsConfig } from '../../src/serve/metrics/ebpf-config.js';
 import { MapExporter } from '../../src/serve/metrics/exporter.js';
 import { parseExposition } from '../../src/serve/metrics/parse.js';
-import { needs, repoRoot } from '../helpers.js';
+import { bpftoolJson, needs, repoRoot, tempDir } from '../helpers.js';
 import { bytes, chars, le, loadServeMaps, sampleValue } from './helpers.js';
 
 /** glibc's makedev() for a 32-bit dev_t, as ebpf_exporter's majorminor decoder reads it. */
@@ -198,4 +198,54 @@ test('ksym, cgroup and hex decoders, and fixed and exp2zero histograms, over a u
     const bound = bucket === 0 ? 0 : 2 ** (bucket - 1);
     assert.equal(sampleValue(families, 'ebpf_exporter_zero_hist_bucket', { le: String(bound) }), cumulative, `exp2zero le=${bound}`);
   }
+});
+
+test("ebpf_exporter's self-metrics: enabled_configs, ebpf_program_info of the programs using the config's maps, decoder_errors_total", needs('bpftool', 'clang'), async (t) => {
+  const { pin, dir } = loadServeMaps(t, 'serve-cfg-self');
+  using syscalls = BpfMap.openPinned(pin('syscalls_total'));
+  syscalls.set(le(8, 0), le(8, 7));
+  using hists = BpfMap.openPinned(pin('hists'));
+  hists.set(le(4, 1), new Uint8Array(hists.valueSize));
+  // A configuration file named like ebpf_exporter's configs: the file name is the config's name.
+  const file = path.join(tempDir(t, 'serve-cfg-self'), 'latency-probes.yaml');
+  writeFileSync(file, `metrics:
+  counters:
+    - name: syscalls_total
+      help: Syscalls by number
+      map: pinned ${pin('syscalls_total')}
+      labels:
+        - name: nr
+          size: 8
+          decoders:
+            - name: uint
+    - name: not_u64
+      help: A map whose values are not u64, which ebpf_exporter cannot decode
+      map: pinned ${pin('hists')}
+      labels:
+        - name: key
+          size: 4
+          decoders:
+            - name: uint
+`);
+  const exporter = new MapExporter({ config: file, programStats: false });
+  let families = parseExposition(await exporter.text('text'));
+  assert.equal(sampleValue(families, 'ebpf_exporter_syscalls_total', { nr: '0' }), 7, 'the good metric is still written');
+  assert.equal(sampleValue(families, 'ebpf_exporter_enabled_configs', { name: 'latency-probes' }), 1);
+  assert.equal(families.find((family) => family.name === 'ebpf_exporter_decoder_errors_total')?.type, 'counter');
+  assert.equal(sampleValue(families, 'ebpf_exporter_decoder_errors_total', { config: 'latency-probes' }), 1, 'one metric failed in this collection');
+
+  // The program that uses the config's maps (serve_prog uses hists), with bpftool's id and tag.
+  const progs = bpftoolJson<Array<{ id: number; name: string; tag: string }>>('prog', 'show', 'pinned', path.join(dir, 'progs', 'serve_prog'));
+  const prog = Array.isArray(progs) ? progs[0] : (progs as unknown as { id: number; name: string; tag: string });
+  assert.ok(prog);
+  const infos = families.find((family) => family.name === 'ebpf_exporter_ebpf_program_info')?.samples ?? [];
+  assert.deepEqual(infos.map((sample) => [sample.labels, sample.value]), [[{ config: 'latency-probes', program: prog.name, tag: prog.tag, id: String(prog.id) }, 1]]);
+
+  // A counter since start: each collection with the failing metric adds one.
+  families = parseExposition(await exporter.text('text'));
+  assert.equal(sampleValue(families, 'ebpf_exporter_decoder_errors_total', { config: 'latency-probes' }), 2);
+
+  // Without a configuration, none of them is written.
+  const plain = await new MapExporter({ maps: [{ kind: 'pinned', path: pin('hists') }], programStats: false }).text('text');
+  assert.doesNotMatch(plain, /ebpf_exporter_/);
 });

@@ -8,6 +8,7 @@
  * without it the map is found by the metric's name, as ebpf_exporter finds its maps.
  */
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { createRequire } from 'node:module';
 import { DECODERS, UNSUPPORTED_DECODERS, loadKernelSymbols, syscallTable, type DecoderConfig } from './decoders.js';
 
@@ -62,6 +63,12 @@ export interface HistogramConfig {
 
 /** A whole configuration. */
 export interface MetricsConfig {
+  /**
+   * The configuration's name in ebpf_exporter's self-metrics (`enabled_configs{name}`, the
+   * `config` label): as ebpf_exporter names a config after its file, the file name without
+   * `.yaml`/`.yml` when loaded from a file; `config` when not given.
+   */
+  readonly name?: string;
   readonly counters: readonly CounterConfig[];
   readonly histograms: readonly HistogramConfig[];
 }
@@ -196,7 +203,7 @@ function parseMetricCommon(value: Yaml, field: string): { object: Record<string,
 }
 
 /** Parses and checks a configuration document. @throws ConfigError */
-export function parseMetricsConfig(source: string): MetricsConfig {
+export function parseMetricsConfig(source: string, name?: string): MetricsConfig {
   let document: Yaml;
   try {
     document = parseYaml(source);
@@ -238,7 +245,7 @@ export function parseMetricsConfig(source: string): MetricsConfig {
       bucketKeys,
     };
   });
-  return { counters, histograms };
+  return name === undefined ? { counters, histograms } : { name, counters, histograms };
 }
 
 /** Reads and parses a configuration file. @throws ConfigError */
@@ -249,5 +256,6 @@ export function loadMetricsConfig(file: string): MetricsConfig {
   } catch (error) {
     throw new ConfigError('config', `cannot read ${file}: ${(error as Error).message}`);
   }
-  return parseMetricsConfig(source);
+  // ebpf_exporter names a configuration after its file (`--config.names=biolatency` reads biolatency.yaml).
+  return parseMetricsConfig(source, path.basename(file).replace(/\.ya?ml$/, ''));
 }

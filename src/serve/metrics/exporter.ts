@@ -21,7 +21,7 @@ import { BpfMap as BpfMapClass } from '../../map/bpf-map.js';
 import { MapType } from '../../sys/constants.js';
 import { planMap, type MapPlan } from './btf-plan.js';
 import { loadMetricsConfig, type MetricsConfig } from './ebpf-config.js';
-import { openConfiguredMap, writeCounter, writeHistogram } from './ebpf-metrics.js';
+import { EBPF_EXPORTER_PREFIX, openConfiguredMap, writeCounter, writeHistogram } from './ebpf-metrics.js';
 import { CHUNK_SIZE, ExpositionWriter, type ExpositionFormat, type FamilyWriter } from './exposition.js';
 import { writeMapSeries, type MapSeriesOptions } from './map-series.js';
 import { labelText, metricName } from './names.js';
@@ -190,6 +190,8 @@ export class MapExporter {
   readonly #readErrors = new Map<string, number>();
   #collections = 0;
   #requests = 0;
+  /** Configured metrics that could not be read or decoded, since start (ebpf_exporter's decoder_errors_total). */
+  #decoderErrors = 0;
 
   constructor(options: MapExporterOptions = {}) {
     const prefix = options.prefix ?? 'bpfmap';
@@ -303,18 +305,46 @@ export class MapExporter {
     if (config === undefined) return;
     let infos: MapInfo[] | undefined;
     const list = (): MapInfo[] => (infos ??= BpfMapClass.list());
+    const mapIds = new Set<number>();
     for (const metric of [...config.counters, ...config.histograms]) {
       let map: BpfMap | undefined;
       try {
         map = openConfiguredMap(metric.map, list);
+        mapIds.add(map.id);
         if (metric.kind === 'counter') await writeCounter(metric, map, writer, this.#seriesOptions.batchSize, yieldTurn);
         else await writeHistogram(metric, map, writer, this.#seriesOptions.batchSize, yieldTurn);
       } catch {
         this.#countError(`metric ${metric.name}`);
+        // ebpf_exporter counts a metric whose map values could not be read or decoded, once per collection.
+        this.#decoderErrors++;
       } finally {
         map?.close();
       }
     }
+    this.#writeEbpfExporterSelfMetrics(writer, config.name ?? 'config', mapIds);
+  }
+
+  /**
+   * ebpf_exporter's own self-metrics, with its names, labels and meaning, which dashboards and
+   * alerts on ebpf_exporter read: the configuration is enabled, the programs behind it (here: the
+   * loaded programs that use its maps, since bpfmap loads none itself), and the decoder errors.
+   */
+  #writeEbpfExporterSelfMetrics(writer: ExpositionWriter, configName: string, mapIds: ReadonlySet<number>): void {
+    const enabled = writer.family(`${EBPF_EXPORTER_PREFIX}_enabled_configs`, 'gauge', 'The set of enabled configs');
+    enabled.sample(labelText(['name'], [configName]), 1);
+    enabled.close();
+    const info = writer.family(`${EBPF_EXPORTER_PREFIX}_ebpf_program_info`, 'gauge', 'Info about ebpf programs');
+    let programs: ReturnType<typeof programsUsingMaps> = [];
+    try {
+      programs = programsUsingMaps(mapIds);
+    } catch {
+      this.#countError('programs');
+    }
+    for (const program of programs) info.sample(labelText(['config', 'program', 'tag', 'id'], [configName, program.name, program.tag, String(program.id)]), 1);
+    info.close();
+    const errors = writer.family(`${EBPF_EXPORTER_PREFIX}_decoder_errors_total`, 'counter', 'How many times has decoders encountered errors');
+    errors.sample(labelText(['config'], [configName]), this.#decoderErrors);
+    errors.close();
   }
 
   #writeSelfMetrics(writer: ExpositionWriter, summaries: readonly MapSummary[], started: bigint): void {
