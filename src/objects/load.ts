@@ -30,6 +30,7 @@ import { KsymResolver, applyKsym } from './ksym.js';
 import type { CodeSection } from './program-spec.js';
 import { BpfObject, type LoadOptions } from './object.js';
 import { layoutStructOps } from './struct-ops.js';
+import { mapArena } from './arena.js';
 import { btfFromHandle, btfFromId } from '../codec/btf/sources.js';
 import { ProgramType } from '../sys/program-types.js';
 
@@ -187,6 +188,8 @@ function prepareMap(spec: ObjectSpec, key: string, mapSpec: ObjectMapSpec, btfFd
     inner?.close();
   }
   try {
+    // As libbpf: an arena is mapped before any program is loaded, which fixes its user range.
+    if (mapSpec.type === MapType.arena) mapArena(map);
     let data = mapSpec.data;
     if (mapSpec.kind === 'kconfig' && spec.kconfig && spec.btf) data = kconfigValue(spec.btf, spec.kconfig.externs, spec.kconfig.size);
     if (data) map.set(u32Key(0), data as never);

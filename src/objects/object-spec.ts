@@ -219,6 +219,9 @@ export class ObjectSpec {
       const map = [...this.maps.values()].find((m) => m.sectionName === target.name && m.sectionOffset === symbol.value);
       return map ? { kind: 'map', map: map.name } : unsupported(`no map at offset ${symbol.value} of ${target.name} for '${symbol.name}'`);
     }
+    if (target.name.startsWith('.addr_space.')) {
+      return unsupported(`'${symbol.name}' is an __arena global (section ${target.name}): arena globals are not supported yet (only arena memory from bpf_arena_alloc_pages is)`);
+    }
     if (isDataSection(target.name)) {
       return this.maps.has(target.name) ? { kind: 'data', map: target.name, offset: symbol.value } : unsupported(`data section ${target.name} is empty`);
     }
