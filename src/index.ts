@@ -9,6 +9,7 @@ export { type MapInfo } from './map/info.js';
 export { MappedArray } from './map/mapped-array.js';
 export { BatchCursor, type MapBatch, type BatchOptions } from './map/batch.js';
 export { perCpuCodec, lpmKeyCodec, type LpmKey } from './map/codecs.js';
+export { supportedMethods, type UnsupportedMethodError } from './map/map-methods.js';
 export { type Codec, type CodecValue, bytesCodec } from './codec/codec.js';
 export { BpfError, BpfBatchError, errnoName, type BpfErrorCode, type ErrnoName, type ErrnoCode, type BpfLibraryErrorCode } from './sys/errors.js';
 export { MapType, MapFlags, UpdateFlags, ENOTSUPP, mapTypeName, type MapTypeName, type UpdateFlag } from './sys/constants.js';

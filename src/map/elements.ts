@@ -26,6 +26,7 @@ export function getElement<K, V>(core: MapCore<K, V>, key: K, flags?: GetFlags):
 }
 
 function lookup<K, V>(core: MapCore<K, V>, key: K, flags?: GetFlags): V | undefined {
+  core.requireKeyed('get');
   const flagBits = flags === undefined ? 0 : resolveGetFlags(flags);
   core.stageKey(key);
   const rc = native.mapLookupStaged(core.handle, flagBits);
@@ -47,6 +48,7 @@ export function getElementInto<K, V>(core: MapCore<K, V>, key: K, target: Uint8A
 }
 
 function lookupInto<K, V>(core: MapCore<K, V>, key: K, target: Uint8Array, flags?: GetFlags): boolean {
+  core.requireKeyed('getInto');
   const targetLength = uint8ArrayLength(target);
   if (targetLength !== core.valueBufferSize) {
     if (targetLength < 0) throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `value buffer expected a Uint8Array of ${core.valueBufferSize} bytes, got ${describe(target)}`);
@@ -123,6 +125,7 @@ export function hasElement<K, V>(core: MapCore<K, V>, key: K): boolean {
 
 function has<K, V>(core: MapCore<K, V>, key: K): boolean {
   if (core.type === MapType.bloom_filter) return bloomMayContain(core, key as unknown as V);
+  core.requireKeyed('has');
   core.stageKey(key);
   const rc = native.mapLookupStaged(core.handle, 0);
   if (rc === 0) return true;

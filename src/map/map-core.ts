@@ -16,6 +16,7 @@ import { possibleCpus } from '../sys/cpus.js';
 import { roundUp8 } from '../sys/layout.js';
 import { readMapInfo, type MapInfo } from './info.js';
 import { perCpuCodec } from './codecs.js';
+import { isKeyedType, needsTypes, unsupportedMethod } from './map-methods.js';
 import type { MappedArray } from './mapped-array.js';
 
 export const ENOENT = -Errno.ENOENT;
@@ -37,6 +38,8 @@ export class MapCore<K, V> {
   readonly maxEntries: number;
   readonly flags: number;
   readonly perCpu: boolean;
+  /** True for map types with keys (not queue, stack, bloom filter, ring buffers): element, iteration and batch methods work. */
+  readonly keyed: boolean;
   readonly valueBufferSize: number;
   readonly readOnly: boolean;
   readonly keyCodec: Codec<K>;
@@ -99,6 +102,7 @@ export class MapCore<K, V> {
     this.flags = info.flags;
     this.readOnly = options.readOnly ?? false;
     this.perCpu = isPerCpuType(info.type);
+    this.keyed = isKeyedType(info.type);
     this.subject = { name: info.name, id: info.id, ...(options.path ? { path: options.path } : {}) };
 
     const keyCodec = (codecs.key ?? bytesCodec(info.keySize)) as Codec<K>;
@@ -242,16 +246,14 @@ export class MapCore<K, V> {
     );
   }
 
+  /** Refuses `operation` on maps without keys (queue, stack, bloom filter, ring buffers), naming what they support. */
   requireKeyed(operation: string): void {
-    if (isKeylessType(this.type)) {
-      throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `${operation} needs a keyed map; ${this.typeName} map '${this.name}' has no keys (use push/pop/peek, or add/has for bloom_filter)`);
-    }
+    if (!this.keyed) throw unsupportedMethod(operation, 'a keyed map', this.type, this.name, this.id);
   }
 
+  /** Refuses `operation` on maps of other types than `types`, naming what this one supports. */
   requireType(operation: string, ...types: MapType[]): void {
-    if (!types.includes(this.type)) {
-      throw argumentError(TypeError, 'ERR_BPFMAP_OPERATION', `${operation} needs a ${types.map(mapTypeName).join(' or ')} map; '${this.name}' is ${this.typeName}`);
-    }
+    if (!types.includes(this.type)) throw unsupportedMethod(operation, needsTypes(types), this.type, this.name, this.id);
   }
 
   /** Closes the handle, the nested-call core and the mappings. Idempotent. */
