@@ -122,7 +122,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       return ExitCode.ok;
     }
     const entry = commandNamed(name);
-    if (commandLine.global.help) {
+    // `bpfmap COMMAND help`, as `bpftool map help`: the word alone after a command asks for its help.
+    if (commandLine.global.help || (rest.length === 1 && rest[0] === 'help')) {
       out.line(commandHelpText(entry));
       return ExitCode.ok;
     }

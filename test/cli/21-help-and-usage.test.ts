@@ -1,5 +1,5 @@
 /**
- * What a new user meets first: per-command help, the short usage without a command, unknown
+ * What a new user meets first: per-command help, the help overview, the short usage without a command, unknown
  * options (prototype names included), map type mistakes, and JSON nested too deep.
  */
 import { test } from 'node:test';
@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { loadBpfObject, needs, pinDir, tempDir } from '../helpers.js';
 import { buildCliFixture, runCli } from './run-cli.js';
+import { commands } from '../../src/cli/app.js';
 
 test('help COMMAND and COMMAND --help print that command\'s usage and what it does', () => {
   const viaHelp = runCli('help', 'watch');
@@ -23,10 +24,33 @@ test('help COMMAND and COMMAND --help print that command\'s usage and what it do
   const unknown = runCli('help', 'nosuch');
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown command 'nosuch'/);
+  // `COMMAND help`, as `bpftool map help`: the same text; with more words it stays a usage error.
+  const viaWord = runCli('watch', 'help');
+  assert.equal(viaWord.status, 0, viaWord.stderr);
+  assert.equal(viaWord.stdout, viaHelp.stdout);
+  assert.equal(runCli('help', 'help').status, 0);
+  const extra = runCli('dump', 'help', 'extra');
+  assert.equal(extra.status, 2);
+  assert.match(extra.stderr, /^Error: expected 'id', 'pinned' or 'name', got 'help'\n$/);
+});
+
+test('help without a command is a short overview: every command once, grouped, one line each', () => {
   const all = runCli('help');
-  assert.equal(all.status, 0);
-  assert.match(all.stdout, /bpfmap \[OPTIONS\] dump/);
-  assert.match(all.stdout, /bpfmap help COMMAND/);
+  assert.equal(all.status, 0, all.stderr);
+  assert.equal(runCli('--help').stdout, all.stdout);
+  const lines = all.stdout.trimEnd().split('\n');
+  assert.ok(lines.length <= 50, `${lines.length} lines`);
+  for (const line of lines) assert.ok(line.length <= 100, `a line of ${line.length} characters: ${line}`);
+  // Not the full usage of every command: that is what 'help COMMAND' is for.
+  assert.doesNotMatch(all.stdout, /bpfmap \[OPTIONS\] (dump|watch|create)/);
+  assert.match(all.stdout, /'bpfmap help COMMAND' or 'bpfmap COMMAND help'/);
+  assert.match(all.stdout, /^Maps \(bpftool map\):$/m);
+  assert.match(all.stdout, /^Queues, stacks, bloom filters:$/m);
+  // Each command of the table (other sessions add commands) stands at the start of exactly one line.
+  const commandLines = lines.filter((line) => /^ {2}[a-z_]/.test(line) && !/:=/.test(line));
+  const listed = commandLines.flatMap((line) => (line.trim().split(/\s{2,}/)[0] as string).split(', '));
+  assert.deepEqual([...listed].sort(), commands.map((command) => command.name).sort());
+  for (const line of commandLines) assert.match(line, /^ {2}[a-z_, ]+ {2,}\S/, `a summary on the line: ${line}`);
 });
 
 test('no command: a short usage on stderr and exit 2; with -j a JSON error on stdout', () => {

@@ -24,7 +24,8 @@ const FORMAT_HELP =
 const DESCRIPTIONS: Readonly<Record<string, string>> = {
   show: 'Lists maps (all of them, or the one MAP names) as bpftool map show does; -f adds their pins.',
   list: 'Same as show.',
-  help: "Prints the usage of every command, or what one command does ('bpfmap help watch').",
+  help: "Prints an overview of the commands, or one command's usage and what it does ('bpfmap help watch',\n" +
+    "'bpfmap watch help' or 'bpfmap watch --help').",
   dump: 'Prints every entry of a map, through batch lookups; with BTF, also its decoded form ("formatted").\n' + FORMAT_HELP,
   update: 'Writes one entry. Per-CPU maps get the value on every CPU. The flag defaults to any.',
   lookup: 'Prints the value of one key; exit status 1 when the key is missing (-j prints null).\n' + FORMAT_HELP,
@@ -60,22 +61,111 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   demo: 'Creates, writes, reads, iterates, pins and removes a map on this machine (needs root).',
 };
 
-/** The usage text for a command table. */
+/**
+ * The overview's groups, in order, with a one-line summary per command. Aliases share a line with
+ * the command they repeat. A command of the table missing here is listed under "Other commands"
+ * with the first sentence of its description, so a new command is never left out.
+ */
+const GROUPS: ReadonlyArray<{ readonly title: string; readonly lines: ReadonlyArray<readonly [names: string, summary: string]> }> = [
+  {
+    title: 'Maps (bpftool map)',
+    lines: [
+      ['show, list', 'list maps, or the one MAP names'],
+      ['dump', 'print every entry of a map'],
+      ['lookup', 'print the value of one key'],
+      ['getnext', 'print the key after a key'],
+      ['update', 'write one entry'],
+      ['delete', 'delete one entry'],
+      ['create', 'create a map and pin it'],
+      ['pin', 'pin a map on bpffs'],
+      ['freeze', 'make a map read-only for user space'],
+      ['btf', "print the C types of a map's key and value"],
+    ],
+  },
+  {
+    title: 'Queues, stacks, bloom filters',
+    lines: [
+      ['push, enqueue', 'push a value (bloom filters: add it)'],
+      ['pop, dequeue', 'remove and print the next value'],
+      ['peek', 'print the next value'],
+    ],
+  },
+  {
+    title: 'Events',
+    lines: [
+      ['events', 'print the records of a ring buffer or perf event array'],
+      ['event_pipe', 'print a perf event array as bpftool map event_pipe'],
+    ],
+  },
+  {
+    title: 'Live views',
+    lines: [
+      ['watch', 'redraw a live table of a map, with rates'],
+      ['hist', 'draw the histograms a map holds'],
+      ['serve', 'serve maps as Prometheus metrics, an HTTP API and a web view'],
+    ],
+  },
+  {
+    title: 'Objects and programs',
+    lines: [
+      ['load', 'load a BPF object, pin its programs and maps'],
+      ['gen', 'generate a TypeScript skeleton of an object'],
+      ['prog', 'list loaded programs (prog show)'],
+    ],
+  },
+  {
+    title: 'This tool',
+    lines: [
+      ['help', 'this overview, or a command\'s usage and what it does'],
+      ['demo', 'create, use and remove a map on this machine'],
+    ],
+  },
+];
+
+/** The first sentence of a command's description, for commands the groups do not list. */
+function firstSentence(name: string): string {
+  const description = Object.hasOwn(DESCRIPTIONS, name) ? DESCRIPTIONS[name] : undefined;
+  if (description === undefined) return '';
+  const sentence = description.split('\n').join(' ').split(/(?<=\.)\s/)[0] ?? '';
+  return sentence.replace(/\.$/, '');
+}
+
+/**
+ * The overview of `bpfmap help` (and `bpfmap --help`): the commands grouped, one line each, the
+ * common definitions, and how to get a command's full usage.
+ */
 export function usageText(commands: readonly CommandEntry[]): string {
-  const lines = commands.map((command, i) => `${i === 0 ? 'Usage: ' : '       '}bpfmap [OPTIONS] ${command.usage}`);
+  const known = new Set(commands.map((command) => command.name));
+  const listed = new Set<string>();
+  const groups = GROUPS.map(({ title, lines }) => ({
+    title,
+    lines: lines.flatMap(([names, summary]) => {
+      const present = names.split(', ').filter((name) => known.has(name));
+      for (const name of present) listed.add(name);
+      return present.length === 0 ? [] : [[present.join(', '), summary] as const];
+    }),
+  }));
+  const others = commands.filter((command) => !listed.has(command.name)).map((command) => [command.name, firstSentence(command.name)] as const);
+  if (others.length > 0) groups.push({ title: 'Other commands', lines: others });
+  const width = Math.max(...groups.flatMap((group) => group.lines.map(([names]) => names.length)));
   return [
-    ...lines,
+    'Usage: bpfmap [OPTIONS] COMMAND ...',
+    ...groups.filter((group) => group.lines.length > 0).flatMap((group) => [
+      '',
+      `${group.title}:`,
+      ...group.lines.map(([names, summary]) => `  ${names.padEnd(width)}  ${summary}`.trimEnd()),
+    ]),
     '',
-    ...DEFINITIONS,
+    ...DEFINITIONS.filter((line) => /^\s*(MAP|OPTIONS) :=/.test(line)).map((line) => `  ${line.trim()}`),
     '',
-    "       'bpfmap help COMMAND' or 'bpfmap COMMAND --help' says what a command does.",
-    '       Exit status: 0 on success, 1 when an operation fails, 2 for a usage error.',
+    "'bpfmap help COMMAND' or 'bpfmap COMMAND help' prints a command's usage and what it does.",
+    'Exit status: 0 on success, 1 when an operation fails, 2 for a usage error.',
   ].join('\n');
 }
 
 /** The short usage for a command line without a command. */
 export function shortUsage(commands: readonly CommandEntry[]): string {
-  return `no command given: bpfmap [OPTIONS] COMMAND ... with COMMAND one of ${commands.map((command) => command.name).join(', ')} ('bpfmap help' for all)`;
+  return `no command given: bpfmap [OPTIONS] COMMAND ... with COMMAND one of ${commands.map((command) => command.name).join(', ')} ('bpfmap help' for an overview)`;
 }
 
 /** The help of one command: its usage line, what it does, and the definitions. */
