@@ -63,7 +63,12 @@ export function bytesCodec(size: number): BytesCodec {
       target.set(value, offset);
     },
     decode(source: Uint8Array, offset: number): Uint8Array {
-      return source.slice(offset, offset + size);
+      // A fresh array filled by copyBytes' inline loop: for the small sizes of keys and values,
+      // cheaper than slice(), which looks up the species constructor on every call.
+      if (size > INLINE_COPY_LIMIT) return source.slice(offset, offset + size);
+      const copy = new Uint8Array(size);
+      for (let i = 0; i < size; i++) copy[i] = source[offset + i]!;
+      return copy;
     },
   };
 }

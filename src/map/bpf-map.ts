@@ -476,17 +476,17 @@ export class BpfMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind = An
 
   /** Entries `[key, value]`, decoded. Uses batch lookups where the kernel has them. */
   entries(): Generator<[K, V]> {
-    return iterate(this.#core, 'entries', (key, value) => [key(), value()]);
+    return iterate(this.#core, 'entries');
   }
 
   /** Keys, decoded (values are fetched by the batch but not decoded). */
   keys(): Generator<K> {
-    return iterate(this.#core, 'keys', (key) => key());
+    return iterate(this.#core, 'keys');
   }
 
   /** Values, decoded. */
   values(): Generator<V> {
-    return iterate(this.#core, 'values', (_key, value) => value());
+    return iterate(this.#core, 'values');
   }
 
   /** Same as `entries()`. */

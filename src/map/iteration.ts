@@ -11,12 +11,65 @@ import { ENOENT, type MapCore } from './map-core.js';
 import { BatchCursor, BatchBuffers, type MapBatch, type BatchOptions } from './batch.js';
 import { DEFAULT_BATCH, batchCount, batchOptions } from './batch-ops.js';
 
+/** What an iteration yields: `[key, value]` entries, keys alone, or values alone. */
+export type IterationKind = 'entries' | 'keys' | 'values';
+
 /**
- * The one iteration loop: batches where possible, next-key walks otherwise; `pick` decides
- * what each step yields and decodes only that.
+ * Entries, keys or values of a map. Raw maps (bytes codecs, not per-CPU) with batch support take
+ * `rawIterate`; everything else the decoding loop.
  */
-export function* iterate<K, V, R>(core: MapCore<K, V>, operation: string, pick: (key: () => K, value: () => V) => R): Generator<R> {
-  core.requireKeyed(operation);
+export function iterate<K, V>(core: MapCore<K, V>, kind: 'entries'): Generator<[K, V]>;
+export function iterate<K, V>(core: MapCore<K, V>, kind: 'keys'): Generator<K>;
+export function iterate<K, V>(core: MapCore<K, V>, kind: 'values'): Generator<V>;
+export function iterate<K, V>(core: MapCore<K, V>, kind: IterationKind): Generator<[K, V] | K | V> {
+  // Both are generators, so a map without keys throws at the first next(), as before.
+  if (core.rawKeys && core.rawValues && core.canBatch()) return rawIterate(core, kind) as Generator<[K, V] | K | V>;
+  switch (kind) {
+    case 'entries': return decodingIterate(core, kind, (key, value) => [key(), value()] as [K, V]);
+    case 'keys': return decodingIterate(core, kind, (key) => key());
+    case 'values': return decodingIterate(core, kind, (_key, value) => value());
+  }
+}
+
+/**
+ * The raw fast path: one copy of each batch's keys and values, and per entry views into that
+ * copy (a view costs a fraction of a fresh Uint8Array, the allocation that bounded iteration).
+ * Each yielded key and value is its own bytes, never overwritten later, but views of one batch
+ * share an ArrayBuffer (as Node's pooled Buffers do): read them through the view, or with
+ * `byteOffset`, not through `.buffer` from offset 0. Falls back to the decoding loop when the
+ * kernel turns out to have no batch support for the map.
+ */
+function* rawIterate<K, V>(core: MapCore<K, V>, kind: IterationKind): Generator<[Uint8Array, Uint8Array] | Uint8Array> {
+  core.requireKeyed(kind);
+  const keySize = core.keySize;
+  const valueSize = core.valueSize;
+  const valueStride = core.valueBufferSize;
+  for (const batch of batchLoop(core, DEFAULT_BATCH, false)) {
+    const count = batch.count;
+    const keys = kind === 'values' ? undefined : batch.keys.slice().buffer;
+    const values = kind === 'keys' ? undefined : batch.values.slice().buffer;
+    if (keys !== undefined && values !== undefined) {
+      for (let i = 0; i < count; i++) yield [new Uint8Array(keys, i * keySize, keySize), new Uint8Array(values, i * valueStride, valueSize)];
+    } else if (keys !== undefined) {
+      for (let i = 0; i < count; i++) yield new Uint8Array(keys, i * keySize, keySize);
+    } else if (values !== undefined) {
+      for (let i = 0; i < count; i++) yield new Uint8Array(values, i * valueStride, valueSize);
+    }
+  }
+  if (!core.batchUnsupported) return;
+  switch (kind) {
+    case 'entries': return yield* decodingIterate(core, kind, (key, value) => [key(), value()] as [Uint8Array, Uint8Array]);
+    case 'keys': return yield* decodingIterate(core, kind, (key) => key() as Uint8Array);
+    case 'values': return yield* decodingIterate(core, kind, (_key, value) => value() as Uint8Array);
+  }
+}
+
+/**
+ * The decoding loop: batches where possible, next-key walks otherwise; `pick` decides what each
+ * step yields and decodes only that.
+ */
+function* decodingIterate<K, V, R>(core: MapCore<K, V>, kind: IterationKind, pick: (key: () => K, value: () => V) => R): Generator<R> {
+  core.requireKeyed(kind);
   let keys: Uint8Array = new Uint8Array(0);
   let values: Uint8Array = new Uint8Array(0);
   let index = 0;

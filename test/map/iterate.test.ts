@@ -166,3 +166,30 @@ test('clear empties hash maps and zeroes arrays', needs(), () => {
   array.clear();
   assert.deepEqual([...array.values()].map(readU64), [0n, 0n, 0n, 0n]);
 });
+
+test('raw entries(), keys() and values() yield bytes that stay as read across batches and later writes', needs(), () => {
+  // 10,000 entries: three batches of 4096, so later batches would overwrite reused buffers.
+  using map = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 12, maxEntries: 10_000 });
+  const value = (i: number): Uint8Array => Uint8Array.from({ length: 12 }, (_, b) => (i * 7 + b) & 0xff);
+  map.setBatch(Array.from({ length: 10_000 }, (_, i): [Uint8Array, Uint8Array] => [u32le(i), value(i)]));
+  const entries = [...map.entries()];
+  const keys = [...map.keys()];
+  const values = [...map.values()];
+  // Overwrite every value in the map: nothing read before may change.
+  map.setBatch(Array.from({ length: 10_000 }, (_, i): [Uint8Array, Uint8Array] => [u32le(i), new Uint8Array(12)]));
+  assert.equal(entries.length, 10_000);
+  assert.equal(keys.length, 10_000);
+  assert.equal(values.length, 10_000);
+  const seen = new Set<number>();
+  entries.forEach(([key, bytes], i) => {
+    assert.equal(key.length, 4);
+    assert.equal(bytes.length, 12);
+    const k = readU32(key);
+    seen.add(k);
+    assert.deepEqual(bytes, value(k), `entry ${i} (key ${k})`);
+    // The same walk order each time: keys() and values() line up with entries().
+    assert.equal(readU32(keys[i]!), k);
+    assert.deepEqual(values[i], value(k));
+  });
+  assert.equal(seen.size, 10_000);
+});
