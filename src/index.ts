@@ -23,6 +23,7 @@ export { EventReader, type EventHandler, type IterateOptions, type Delivery } fr
 export { RecordView, type RecordDecoder, type EventRecord, type DecodeOptions } from './events/record.js';
 export { type EventMapSource } from './events/source.js';
 export { mergeEventReaders, type MergedEventRecord, type MergedRecordOf } from './events/merge.js';
+export { subscribeEvents, eventSubscribers, EventSubscription, type SubscribeOptions } from './events/fan-out.js';
 export { FilteredMap, type FilteredMapOptions, type FieldAccess, type AccessMask, type Visible, type ValuePatch } from './map/filtered-map.js';
 export { Btf, type BtfHeader, type BtfParseOptions, type BtfMemberLocation } from './codec/btf/btf.js';
 export { BtfError, type BtfErrorCode } from './codec/btf/errors.js';

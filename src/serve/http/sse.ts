@@ -8,7 +8,7 @@ import type { Btf } from '../../codec/btf/btf.js';
 import { formatBtfValue } from '../../codec/btf/format.js';
 import { formatToJson, type FormattedValue } from '../../codec/btf/json.js';
 import { btfFromId } from '../../codec/btf/sources.js';
-import type { EventReader } from '../../events/event-reader.js';
+import { subscribeEvents, type EventSubscription } from '../../events/fan-out.js';
 import { PerfBuffer } from '../../events/perf-buffer.js';
 import { RingBuffer } from '../../events/ring-buffer.js';
 import type { BpfMap } from '../../map/bpf-map.js';
@@ -57,7 +57,7 @@ function entryNumbers(entry: { [key: string]: FormattedValue }, valueBytes: Uint
 }
 
 /** Starts an SSE response; returns a writer and a signal that aborts when the client leaves. */
-function startStream(context: RouteContext): { send: (event: string, data: string) => boolean; signal: AbortSignal; abort: () => void; end: () => void } {
+function startStream(context: RouteContext): { send: (event: string, data: string) => boolean; drained: () => Promise<void>; signal: AbortSignal; abort: () => void; end: () => void } {
   const { req, res } = context;
   res.statusCode = 200;
   res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
@@ -74,6 +74,15 @@ function startStream(context: RouteContext): { send: (event: string, data: strin
   heartbeat.unref();
   return {
     send: (event, data) => res.write(`event: ${event}\ndata: ${data}\n\n`),
+    drained: () => new Promise<void>((resolve) => {
+      const done = (): void => {
+        res.off('drain', done);
+        controller.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      res.once('drain', done);
+      controller.signal.addEventListener('abort', done, { once: true });
+    }),
     signal: controller.signal,
     abort: () => controller.abort(),
     end: () => {
@@ -107,11 +116,6 @@ function findRecordType(map: BpfMap, name: string): { btf: Btf; typeId: number }
 export function streamRoutes(maps: ApiMaps, options: { readonly allowWrite: boolean; readonly limits?: StreamLimits }): Route[] {
   const limits = options.limits ?? DEFAULT_STREAM_LIMITS;
   let open = 0;
-  /**
-   * The events stream reading each map: a ring buffer has one consumer position, and two readers
-   * in one process starve each other, so a new stream on a map ends the one before it.
-   */
-  const eventReaders = new Map<number, { readonly abort: () => void; readonly done: Promise<void> }>();
   const claim = (): (() => void) => {
     if (open >= limits.maxStreams) throw new HttpError(503, 'ERR_TOO_MANY_STREAMS', `${limits.maxStreams} event streams are open already`, { 'Retry-After': '5' });
     open++;
@@ -211,42 +215,46 @@ export function streamRoutes(maps: ApiMaps, options: { readonly allowWrite: bool
           probe.close();
         }
         const mapId = Number(context.params.id);
-        const previous = eventReaders.get(mapId);
-        if (previous) {
-          previous.abort();
-          await previous.done;
-        }
         const release = claim();
-        let reader: EventReader<Uint8Array> | undefined;
+        let subscription: EventSubscription<Uint8Array> | undefined;
         let stream: ReturnType<typeof startStream> | undefined;
-        let finished!: () => void;
-        const slot = { abort: () => stream?.abort(), done: new Promise<void>((resolve) => { finished = resolve; }) };
-        eventReaders.set(mapId, slot);
         try {
-          // The consumer position of a ring buffer is written by its reader: open writable.
-          const map = maps.open(context.params.id, true);
-          try {
-            reader = type === MapType.ringbuf ? RingBuffer.open(map) : PerfBuffer.open(map);
-          } finally {
-            map.close();
-          }
+          // One reader per map in this process, shared by every stream on it (and any other
+          // subscriber): a ring buffer has one consumer position, a perf event array one buffer
+          // per CPU. A client that falls 65536 records behind loses records (counted, and said in a
+          // `dropped` event) rather than holding the other clients up.
+          subscription = subscribeEvents(mapId, () => {
+            // The consumer position of a ring buffer is written by its reader: open writable.
+            const map = maps.open(context.params.id, true);
+            try {
+              return type === MapType.ringbuf ? RingBuffer.open(map) : PerfBuffer.open(map);
+            } finally {
+              map.close();
+            }
+          }, { whenFull: 'drop', maxQueued: 65536 });
           stream = startStream(context);
+          const open = subscription;
+          stream.signal.addEventListener('abort', () => open.close(), { once: true });
           const size = recordType ? recordType.btf.size(recordType.typeId) : 0;
-          for await (const { data, cpu } of reader.records({ signal: stream.signal })) {
+          let dropped = 0;
+          for await (const { data, cpu } of subscription) {
+            if (subscription.dropped !== dropped) {
+              dropped = subscription.dropped;
+              stream.send('dropped', formatToJson({ dropped }));
+            }
             const record: { [key: string]: FormattedValue } = cpu === undefined ? {} : { cpu };
             if (recordType && data.length >= size) record.formatted = formatBtfValue(recordType.btf, recordType.typeId, data, 0);
             else record.data = Buffer.from(data).toString('hex');
-            stream.send('record', formatToJson(record));
+            // Backpressure per client: wait for its socket to drain (its queue fills meanwhile).
+            if (!stream.send('record', formatToJson(record))) await stream.drained();
           }
         } catch (error) {
           if (stream === undefined) throw error;
           if (!stream.signal.aborted) stream.send('error', formatToJson({ code: 'ERR_READ', message: error instanceof Error ? error.message : String(error) }));
         } finally {
           release();
-          reader?.close();
+          subscription?.close();
           stream?.end();
-          if (eventReaders.get(mapId) === slot) eventReaders.delete(mapId);
-          finished();
         }
       },
     },
