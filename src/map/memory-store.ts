@@ -29,6 +29,13 @@ export interface StoreShape {
 /** A key's bytes as a JavaScript Map key: a number for keys up to 6 bytes, a latin1 string otherwise. O(key size). */
 export type KeyId = number | string;
 
+/**
+ * Node's native latin1 decoder of a byte range (what `buffer.toString('latin1')` runs), taken from
+ * Buffer's prototype so that no Buffer is made per key: twice as fast as building the string in
+ * JavaScript. Absent, the loop below does the same.
+ */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
 /** The Map key for `size` bytes of `bytes` at `offset`. Distinct byte strings give distinct ids. */
 export function keyIdOf(bytes: Uint8Array, offset: number, size: number): KeyId {
   if (size <= 6) {
@@ -36,6 +43,7 @@ export function keyIdOf(bytes: Uint8Array, offset: number, size: number): KeyId 
     for (let i = size - 1; i >= 0; i--) id = id * 256 + bytes[offset + i]!;
     return id;
   }
+  if (latin1Slice !== undefined) return latin1Slice.call(bytes, offset, offset + size);
   let id = '';
   for (let i = 0; i < size; i++) id += String.fromCharCode(bytes[offset + i]!);
   return id;
