@@ -9,6 +9,7 @@ import { idAttr, StructBuffer } from '../sys/layout.js';
 import { bpfObjectKind } from '../sys/fd-kind.js';
 import { attachTypeName, programTypeName } from '../sys/program-types.js';
 import { readProgramIdentity, readProgramInfo, type ProgramIdentity, type ProgramInfo } from './program-info.js';
+import { KernelObject } from './kernel-object.js';
 
 /** What `run` passes to BPF_PROG_TEST_RUN. */
 export interface RunOptions {
@@ -62,24 +63,17 @@ function programError(command: 'OBJ_PIN' | 'OBJ_GET' | 'PROG_GET_FD_BY_ID' | 'OB
  * using prog = BpfProgram.fromPinned('/sys/fs/bpf/xdp_pass');
  * console.log(prog.typeName, prog.name, prog.info().tag);
  */
-export class BpfProgram implements Disposable {
-  /** The addon's handle: it owns the program's private fd (closed when collected, too). */
-  readonly #handle: NativeObject<'prog'>;
+export class BpfProgram extends KernelObject<'prog'> {
   readonly #info: ProgramIdentity;
   readonly #origin: ProgramOrigin;
-  #closed = false;
   /** The verifier's log of a load made with `logLevel` > 0 (`''` otherwise). */
   verifierLog = '';
 
   /** Use the static constructors (`fromPinned`, `fromId`, `fromFd`) or `ObjectSpec.load`. Takes ownership of the handle. */
   protected constructor(handle: NativeObject<'prog'>, origin: ProgramOrigin = {}) {
-    try {
-      this.#info = readProgramIdentity(handle);
-    } catch (error) {
-      native.objClose(handle);
-      throw error;
-    }
-    this.#handle = handle;
+    const identity = identityOrClose(handle);
+    super(handle, origin.path);
+    this.#info = identity;
     this.#origin = origin;
   }
 
@@ -88,15 +82,9 @@ export class BpfProgram implements Disposable {
     return new BpfProgram(handle, origin);
   }
 
-  /** @internal The addon's handle, for other addon calls (attach, prog_array updates). */
-  get handle(): NativeObject<'prog'> {
-    this.#ensureOpen();
-    return this.#handle;
-  }
-
   /** @internal The handle, for functions that take this program as an argument (`setFd` on a prog_array). */
   get [nativeObject](): NativeObject<'prog'> {
-    return this.#handle;
+    return this.ownedHandle;
   }
 
   /** A program handle on a duplicate of an fd the caller owns (the caller keeps its own). */
@@ -184,12 +172,6 @@ export class BpfProgram implements Disposable {
     return infos;
   }
 
-  /** A file descriptor of the program for other tools (a dup the handle owns, closed with it). */
-  get fd(): number {
-    this.#ensureOpen();
-    return check('OBJ_GET_INFO_BY_FD', native.objPublicFd(this.#handle));
-  }
-
   /** Kernel-wide program id. */
   get id(): number {
     return this.#info.id;
@@ -240,27 +222,9 @@ export class BpfProgram implements Disposable {
     return this.#info.attachBtfObjectId;
   }
 
-  /** True after `close()`. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Fresh info from the kernel (run counts and map ids change over time). */
   info(): ProgramInfo {
-    this.#ensureOpen();
-    return readProgramInfo(this.#handle);
-  }
-
-  /**
-   * Pins the program on bpffs at `path` (the pin keeps it loaded after this process exits).
-   * @throws BpfError with code EEXIST when the path exists.
-   */
-  pin(path: string): this {
-    this.#ensureOpen();
-    if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
-    const rc = native.objPin(this.#handle, path);
-    if (rc < 0) throw programError('OBJ_PIN', -rc, `of program '${this.name}' at ${path}`);
-    return this;
+    return readProgramInfo(this.handle);
   }
 
   /**
@@ -271,7 +235,7 @@ export class BpfProgram implements Disposable {
    * const { returnValue } = prog.run({ data: new Uint8Array(64) }); // XDP_PASS = 2
    */
   run(options: RunOptions = {}): RunResult {
-    this.#ensureOpen();
+    const handle = this.handle;
     const repeat = options.repeat ?? 1;
     for (const [name, value] of [['repeat', repeat], ['flags', options.flags ?? 0], ['cpu', options.cpu ?? 0]] as const) {
       if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw argumentError(RangeError, 'ERR_BPFMAP_OPTIONS', `run: ${name} must be an integer from 0 to 4294967295, got ${String(value)}`);
@@ -284,7 +248,7 @@ export class BpfProgram implements Disposable {
     const dataOut = options.dataOut === false ? null : options.dataOut ?? (data ? new Uint8Array(Math.max(data.length, 256)) : null);
     if (dataOut !== null && !(dataOut instanceof Uint8Array)) throw argumentError(TypeError, 'ERR_BPFMAP_OPTIONS', 'run: dataOut must be a Uint8Array or false');
     const out = new Uint32Array(4);
-    const rc = native.progTestRun(this.#handle, data, dataOut, options.context ?? null, options.contextOut ?? null, repeat, options.flags ?? 0, options.cpu ?? 0, 0, out);
+    const rc = native.progTestRun(handle, data, dataOut, options.context ?? null, options.contextOut ?? null, repeat, options.flags ?? 0, options.cpu ?? 0, 0, out);
     if (rc < 0) {
       const errno = -rc;
       const base = BpfError.fromErrno('PROG_TEST_RUN', errno);
@@ -300,19 +264,26 @@ export class BpfProgram implements Disposable {
     };
   }
 
-  /** Closes the fd. The program stays loaded while pins, links or maps refer to it. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    native.objClose(this.#handle);
+  protected override closedError(): BpfError {
+    return new BpfError(`program '${this.name}' (id ${this.id}) is closed`, { code: 'EBADF', errno: Errno.EBADF });
   }
 
-  /** Same as `close()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
+  protected override pinError(errno: number, path: string): BpfError {
+    return programError('OBJ_PIN', errno, `of program '${this.name}' at ${path}`);
   }
 
-  #ensureOpen(): void {
-    if (this.#closed) throw new BpfError(`program '${this.name}' (id ${this.id}) is closed`, { code: 'EBADF', errno: Errno.EBADF });
+  protected override fdError(errno: number): BpfError {
+    return BpfError.fromErrno('OBJ_GET_INFO_BY_FD', errno);
+  }
+
+}
+
+/** What the constructor keeps of a program handle; closes the handle when it cannot be read. */
+function identityOrClose(handle: NativeObject<'prog'>): ProgramIdentity {
+  try {
+    return readProgramIdentity(handle);
+  } catch (error) {
+    native.objClose(handle);
+    throw error;
   }
 }

@@ -1,6 +1,6 @@
 /**
  * BpfProgram handles on programs loaded by bpftool: opened by pin and by id, info as the kernel
- * reports it (checked against bpftool's), pinning, and refusal of pins that are not programs.
+ * reports it (checked against bpftool's), pinning and unpinning, and refusal of pins that are not programs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -48,6 +48,14 @@ test('a pinned program opens with the info bpftool shows', needs('clang', 'bpfto
   prog.pin(again);
   assert.ok(existsSync(again));
   assert.throws(() => prog.pin(again), (e: unknown) => e instanceof BpfError && e.code === 'EEXIST');
+  // Pins as links keep them (the shared KernelObject base): the path this object pinned, unpin removes it.
+  assert.equal(prog.pinnedPath, again);
+  prog.unpin();
+  assert.equal(existsSync(again), false);
+  assert.equal(prog.pinnedPath, undefined);
+  assert.equal(prog.info().id, prog.id, 'the program stays loaded while this handle holds it');
+  assert.equal(tp.pinnedPath, path.join(progs, 'count_getpid'), 'opened from a pin');
+  assert.throws(() => tp.pin(path.join(dir, 'closed')), { code: 'EBADF', message: /program 'count_getpid' \(id \d+\) is closed/ });
 
   assert.throws(() => BpfProgram.fromPinned(path.join(maps, 'counts')), { code: 'ERR_BPFMAP_NOT_A_PROGRAM' });
   assert.throws(() => BpfProgram.fromPinned(path.join(dir, 'nothing')), { code: 'ENOENT' });

@@ -3,12 +3,12 @@
  * a pin on bpffs is such a reference, so a pinned link outlives the process and detaches when
  * the pin is removed. Every attach kind (`xdp.ts`, `kprobe.ts`, ...) returns a `Link`.
  */
-import { unlinkSync } from 'node:fs';
 import { native, type NativeObject } from '../../sys/native.js';
 import { BpfError, Errno, argumentError, errnoName } from '../../sys/errors.js';
 import type { BpfProgram } from '../program.js';
 import { attachSyscallError, type AttachSubject } from './errors.js';
 import { decodeLinkInfo, type LinkInfo } from './link-info.js';
+import { KernelObject } from '../kernel-object.js';
 
 const EMEDIUMTYPE = 124;
 
@@ -59,17 +59,13 @@ export function linkOrThrow(
  * using link = attachXdp(program, { interface: 'eth0' });
  * link.pin('/sys/fs/bpf/xdp_eth0');   // stays attached after exit; `rm` the pin to detach
  */
-export class Link implements Disposable {
-  readonly #handle: NativeObject<'link'>;
+export class Link extends KernelObject<'link'> {
   readonly #origin: LinkOrigin;
-  #pinnedPath: string | undefined;
-  #closed = false;
 
   /** Use the attach functions, `Link.fromPinned` or `Link.fromId`. */
   protected constructor(handle: NativeObject<'link'>, origin: LinkOrigin) {
-    this.#handle = handle;
+    super(handle, origin.path);
     this.#origin = origin;
-    this.#pinnedPath = origin.path;
   }
 
   /** @internal Wraps a handle a native call returned. */
@@ -149,63 +145,14 @@ export class Link implements Disposable {
     return this.#origin.target;
   }
 
-  /** The path this object pinned the link at (or opened it from), until `unpin()`. */
-  get pinnedPath(): string | undefined {
-    return this.#pinnedPath;
-  }
-
-  /** True after `close()`. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Kernel-wide link id. */
   get id(): number {
     return this.info().id;
   }
 
-  /** A file descriptor number for the link, owned by this object (valid until `close()`). */
-  get fd(): number {
-    this.#ensureOpen();
-    const fd = native.objPublicFd(this.#handle);
-    if (fd < 0) throw linkError(`cannot give out an fd for link of '${this.program}'`, -fd, 'OBJ_GET_INFO_BY_FD');
-    return fd;
-  }
-
-  /** @internal The native handle, for functions of this folder (iterators). */
-  get handle(): NativeObject<'link'> {
-    this.#ensureOpen();
-    return this.#handle;
-  }
-
   /** What the kernel reports about the link now (`bpftool link show`). */
   info(): LinkInfo {
-    this.#ensureOpen();
-    return readLinkInfo(this.#handle);
-  }
-
-  /**
-   * Pins the link on bpffs: it stays attached after this object is closed and this process
-   * exits, until the pin is removed (`unpin()` or `rm`).
-   * @throws BpfError EEXIST when the path exists.
-   */
-  pin(path: string): this {
-    this.#ensureOpen();
-    if (typeof path !== 'string' || path === '') throw argumentError(TypeError, 'ERR_BPFMAP_PATH', 'pin path must be a non-empty string');
-    const rc = native.linkPin(this.#handle, path);
-    if (rc < 0) {
-      const explain = -rc === Errno.EEXIST ? 'the path exists already' : -rc === Errno.ENOENT ? 'its folder does not exist' : -rc === Errno.EPERM ? 'not on a bpffs mount, or not permitted' : 'failed';
-      throw linkError(`pin ${this.kind} link of '${this.program}' at ${path}: ${explain}`, -rc, 'OBJ_PIN');
-    }
-    this.#pinnedPath = path;
-    return this;
-  }
-
-  /** Removes the pin this object made (or was opened from). The link stays attached while this object is open. */
-  unpin(): void {
-    if (this.#pinnedPath === undefined) return;
-    unlinkSync(this.#pinnedPath);
-    this.#pinnedPath = undefined;
+    return readLinkInfo(this.handle);
   }
 
   /**
@@ -214,8 +161,7 @@ export class Link implements Disposable {
    * tracepoint on older kernels), throws EOPNOTSUPP: close and unpin them instead.
    */
   detach(): void {
-    this.#ensureOpen();
-    const rc = native.linkDetach(this.#handle);
+    const rc = native.linkDetach(this.handle);
     if (rc < 0) throw linkError(`detach ${this.kind} link of '${this.program}'`, -rc, 'LINK_DETACH');
   }
 
@@ -224,9 +170,9 @@ export class Link implements Disposable {
    * iter, netns links). With `replace`, only if that program is the one attached now.
    */
   update(program: BpfProgram, options: { replace?: BpfProgram } = {}): void {
-    this.#ensureOpen();
+    const link = this.handle;
     const rc = withProgramHandle(program, (next) =>
-      options.replace === undefined ? native.linkUpdate(this.#handle, next, null) : withProgramHandle(options.replace, (old) => native.linkUpdate(this.#handle, next, old)),
+      options.replace === undefined ? native.linkUpdate(link, next, null) : withProgramHandle(options.replace, (old) => native.linkUpdate(link, next, old)),
     );
     if (rc < 0) {
       const why = -rc === Errno.EPERM && options.replace ? ' (the attached program is not the one to replace)' : -rc === Errno.EINVAL ? ' (the new program does not fit this link: type or attach type differ)' : '';
@@ -234,20 +180,17 @@ export class Link implements Disposable {
     }
   }
 
-  /** Closes this reference: the program is detached unless the link is pinned. Idempotent. */
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    native.objClose(this.#handle);
+  protected override closedError(): BpfError {
+    return new BpfError(`${this.kind} link of '${this.program}' is closed`, { code: 'EBADF', errno: Errno.EBADF });
   }
 
-  /** Same as `close()`, for `using`. */
-  [Symbol.dispose](): void {
-    this.close();
+  protected override pinError(errno: number, path: string): BpfError {
+    const explain = errno === Errno.EEXIST ? 'the path exists already' : errno === Errno.ENOENT ? 'its folder does not exist' : errno === Errno.EPERM ? 'not on a bpffs mount, or not permitted' : 'failed';
+    return linkError(`pin ${this.kind} link of '${this.program}' at ${path}: ${explain}`, errno, 'OBJ_PIN');
   }
 
-  #ensureOpen(): void {
-    if (this.#closed) throw new BpfError(`${this.kind} link of '${this.program}' is closed`, { code: 'EBADF', errno: Errno.EBADF });
+  protected override fdError(errno: number): BpfError {
+    return linkError(`cannot give out an fd for link of '${this.program}'`, errno, 'OBJ_GET_INFO_BY_FD');
   }
 }
 
