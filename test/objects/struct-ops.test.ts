@@ -87,6 +87,7 @@ test('a struct_ops TCP congestion control registers through a link, carries a co
   t.after(() => link.close());
   assert.ok(link instanceof Link);
   assert.equal(link.info().typeName, 'struct_ops');
+  assert.equal(link.info().mapId, map.info.id, 'the link holds the struct_ops map');
   assert.ok(available(ns).includes(caName), 'registered: listed as available');
 
   const counts = object.map('ca_calls');

@@ -89,7 +89,7 @@ export interface LinkInfo {
   /** tracing: id of the BTF object and the type id of the target. */
   readonly targetObjectId?: number;
   readonly targetBtfId?: number;
-  /** iter over one map: its id. */
+  /** iter over one map, struct_ops: the map's id. */
   readonly mapId?: number;
   /** kprobe_multi / uprobe_multi: number of functions or offsets. */
   readonly count?: number;
@@ -118,6 +118,9 @@ export function decodeLinkInfo(bytes: Uint8Array, name: string): LinkInfo {
       const mapId = s.u32('u32_28');
       return { ...base, name, ...(mapId ? { mapId } : {}) };
     }
+    case LinkType.struct_ops:
+      // bpf_link_info.struct_ops.map_id: the registered map (the link has no program).
+      return { ...base, mapId: s.u32('u32_16') };
     case LinkType.netns:
       return { ...base, netnsInode: s.u32('u32_16'), ...withAttach(s.u32('u32_20')) };
     case LinkType.xdp:
