@@ -5,7 +5,7 @@
  * Every operation checks its arguments as `BpfMap` does (same `TypeError`/`RangeError` codes),
  * then asks a store (memory-store.ts) that answers as the kernel's map code does, and turns a
  * refusal into the same `BpfError` (code, errno, command) a kernel map gives. A differential test
- * (test/map/memory-map-differential.test.ts) runs one random sequence on both and compares.
+ * (test/map/memory-differential.test.ts) runs one random sequence on both and compares.
  *
  * Not modelled: iteration in hash order (a memory map iterates hash maps in insertion order, LRU
  * maps from least to most recently written), bloom filter false positives, `bpf_spin_lock` values
