@@ -151,6 +151,38 @@ static napi_value prog_map_ids(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * progXlatedInsns(prog, insns) -> xlated_prog_len | -errno: the program's instructions as the
+ * verifier left them (map references rewritten to map ids), the first insns.byteLength bytes of
+ * them (at most 1 MiB) copied into insns, and their whole length in bytes. The info struct and
+ * the instruction buffer are addon memory, sized from the JavaScript buffer's checked length.
+ */
+static napi_value prog_xlated_insns(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  obj_handle *h = arg_object(env, argv[0], KIND_PROG, "progXlatedInsns");
+  if (!h) return NULL;
+  uint8_t *insns;
+  size_t len;
+  if (!arg_bytes(env, argv[1], &insns, &len)) THROW(env, "progXlatedInsns: insns must be bytes");
+  size_t capacity = len & ~(size_t)7;
+  if (capacity > (1u << 20)) capacity = 1u << 20;
+  uint8_t *owned = capacity ? calloc(capacity, 1) : NULL;
+  if (capacity && !owned) return num(env, -ENOMEM);
+  uint8_t prog_info[232] = {0};
+  put_u32(prog_info, 20, (uint32_t)capacity); /* xlated_prog_len */
+  put_ptr(prog_info, 32, owned);              /* xlated_prog_insns */
+  uint8_t attr[16] = {0};
+  put_u32(attr, 0, (uint32_t)h->fd);
+  put_u32(attr, 4, sizeof(prog_info));
+  put_ptr(attr, 8, prog_info);
+  long rc = sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr));
+  int err = errno;
+  if (rc >= 0 && capacity) memcpy(insns, owned, capacity);
+  free(owned);
+  if (rc < 0) return num(env, -err);
+  return num(env, get_u32(prog_info, 20));
+}
+
+/*
  * btfInfo(btf, data|null, name|null) -> [btf_size, id, kernel_btf, name_len] | -errno.
  * Fills data with the raw BTF blob when given (it must be at least btf_size bytes to get all of
  * it; the kernel reports ENOSPC otherwise) and name with the object's name. The info struct is
@@ -347,6 +379,7 @@ void register_objects(napi_env env, napi_value exports, addon_state *state) {
   EXPORT("objGet", obj_get_js);
   EXPORT("objInfo", obj_info);
   EXPORT("progMapIds", prog_map_ids);
+  EXPORT("progXlatedInsns", prog_xlated_insns);
   EXPORT("btfInfo", btf_info);
   EXPORT("btfLoad", btf_load);
   EXPORT("objKind", obj_kind_js);

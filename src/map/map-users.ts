@@ -54,6 +54,23 @@ function usesMap(fd: NativeObject<'prog'>, mapId: number): boolean {
 }
 
 /**
+ * A loaded program's instructions as the verifier left them (`bpftool prog dump xlated`: map
+ * references are `ld_imm64` with src_reg 1 and the map's id as imm), or undefined when the
+ * program was unloaded meanwhile. Needs CAP_SYS_ADMIN (and CAP_PERFMON under kptr_restrict).
+ */
+export function programInstructions(programId: number): Uint8Array | undefined {
+  return withProgram(programId, (fd) => {
+    let insns = new Uint8Array(4096);
+    for (;;) {
+      const length = native.progXlatedInsns(fd, insns);
+      if (length < 0) throw BpfError.fromErrno('OBJ_GET_INFO_BY_FD', -length, undefined, 'program instructions');
+      if (length <= insns.length) return insns.subarray(0, length);
+      insns = new Uint8Array(length);
+    }
+  });
+}
+
+/**
  * The ids of the maps a loaded program uses, or an empty list when the program was unloaded
  * meanwhile. With `programsUsingMap`, this finds a tool's other maps (its `.rodata` settings)
  * from one of them.

@@ -89,6 +89,8 @@ export interface NativeAddon {
   objInfo(handle: NativeObject, info: Uint8Array): number;
   /** The ids of the maps a program uses, into `ids`; returns how many there are (maybe more than fit). */
   progMapIds(prog: NativeObject<'prog'>, ids: Uint32Array): number;
+  /** The program's xlated instructions, the first `insns.byteLength` bytes of them (at most 1 MiB); returns their whole length in bytes. */
+  progXlatedInsns(prog: NativeObject<'prog'>, insns: Uint8Array): number;
   btfInfo(btf: NativeObject<'btf'>, data: Uint8Array | null, name: Uint8Array | null): [btfSize: number, id: number, kernelBtf: number, nameLen: number] | number;
   btfLoad(data: Uint8Array, log: Uint8Array | null, logLevel: number): NativeObject<'btf'> | number;
   /** The kernel's possible-CPU count, checked against sysfs: count | -errno (-EDOM: they disagree). */

@@ -74,6 +74,40 @@ test('bpftrace hist(), lhist() and a keyed hist read as bpftrace prints them', n
   assert.deepEqual(keyed.histograms[2]?.buckets, [{ slot: 22, low: 1048576n, high: 2097151n, count: 1n, label: '[1M, 2M)' }]);
 });
 
+test('bpftrace lhist(): the range comes from the instructions of the probe that fills the map', needs('bpftrace', 'unshare'), async (t) => {
+  const dir = tempDir(t, 'bpfmap-bt-lhist');
+  const script = path.join(dir, 'lhist.bt');
+  // Only this test's process (getppid: process.ppid asks the kernel each time) fills the maps.
+  writeFileSync(script, `tracepoint:syscalls:sys_enter_getppid /pid == $1/ { @l = lhist(nsecs % 1100, 5, 1000, 25); @z = lhist(nsecs % 300, 0, 200, 10); }
+BEGIN { printf("ready\\n"); }
+`);
+  const tool = await startTool(t, ['bpftrace', script, String(process.pid)], /^ready$/m);
+  for (let i = 0; i < 2000; i++) void process.ppid;
+  const byName = (name: string): number => tool.map((info) => info.name === name, `named ${name}`).id;
+  const ours = [runCli('hist', 'id', String(byName('AT_l'))), runCli('hist', 'id', String(byName('AT_z')))];
+  for (const result of ours) assert.equal(result.status, 0, result.stderr);
+  // --layout lhist without a range finds the same one.
+  assert.equal(runCli('hist', 'id', String(byName('AT_l')), '--layout', 'lhist').stdout, ours[0]!.stdout);
+  const data = cliJson<{ layout: unknown }>('hist', 'id', String(byName('AT_l')));
+  assert.deepEqual(data.layout, { kind: 'bpftrace-lhist', min: 5, max: 1000, step: 25 });
+  const { stdout, status } = await tool.stop('SIGINT');
+  assert.equal(status, 0);
+  const theirs = bpftraceBlocks(stdout);
+  const mine = bpftraceBlocks(ours.map((result) => result.stdout).join('\n'));
+  for (const name of ['@l', '@z']) {
+    assert.ok(theirs.has(name), `bpftrace printed no ${name}: ${stdout}`);
+    assert.deepEqual(mine.get(name), theirs.get(name), name);
+  }
+});
+
+test('--layout lhist on a map no program fills says which options to give', needs('bpftool'), (t) => {
+  using map = BpfMap.create({ type: 'hash', keySize: 8, valueSize: 8, maxEntries: 4, name: 'AT_netfmt_lh' });
+  t.after(() => map.close());
+  const result = runCli('hist', 'id', String(map.id), '--layout', 'lhist');
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /--layout lhist: cannot find the range of AT_netfmt_lh \(no loaded program uses it any more \(the script has exited\)\); give it as --min MIN --max MAX --step STEP, the last three arguments of lhist\(value, MIN, MAX, STEP\) in the script/);
+});
+
 /**
  * A child that waits for a line on stdin, then works, prints `done` and sleeps for good: once it
  * printed `done`, its histograms stay fixed. By default the work is 30 sleeps of 10 ms (30

@@ -56,8 +56,9 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
     'a column per CPU. Shows when no program uses the map any more (orphaned).\n' + FORMAT_HELP,
   hist: 'Draws the histograms a map holds as their tool prints them: libbpf-tools\' struct hist values\n' +
     '(one per key), bcc\'s slot keys, bpftrace\'s hist()/lhist() maps (found from the map, or\n' +
-    '--layout; lhist needs --min --max --step). --section FIELD names or picks the key fields that\n' +
-    'split histograms; --unit NAME labels the values (usecs). -j gives buckets as data.',
+    '--layout; lhist\'s range comes from the running script, or --min --max --step). --section FIELD\n' +
+    'names or picks the key fields that split histograms; --unit NAME labels the values (usecs).\n' +
+    'libbpf-tools maps get their tool\'s headers, names and unit. -j gives buckets as data.',
   demo: 'Creates, writes, reads, iterates, pins and removes a map on this machine (needs root).',
 };
 

@@ -30,7 +30,10 @@ function parseInteger(text: string | undefined, option: string): number {
   return Number(text);
 }
 
-function parseLayout(options: CommandContext['options']): HistogramLayout | undefined {
+/** `--layout lhist` without `--min`/`--max`/`--step`: the range comes from the programs. */
+const LHIST_FROM_PROGRAMS = 'lhist-from-programs';
+
+function parseLayout(options: CommandContext['options']): HistogramLayout | typeof LHIST_FROM_PROGRAMS | undefined {
   const linear = options.flag('linear');
   const word = options.value('layout');
   const min = options.value('min');
@@ -48,6 +51,7 @@ function parseLayout(options: CommandContext['options']): HistogramLayout | unde
     if (min !== undefined || max !== undefined || step !== undefined) throw new UsageError('--min, --max and --step go with --layout lhist');
     return layout;
   }
+  if (min === undefined && max === undefined && step === undefined) return LHIST_FROM_PROGRAMS;
   const lhist = { kind: 'bpftrace-lhist', min: parseInteger(min, '--min'), max: parseInteger(max, '--max'), step: parseInteger(step, '--step') } as const;
   if (lhist.step <= 0 || lhist.max <= lhist.min) throw new UsageError(`--layout lhist needs --min < --max and --step > 0 (got ${lhist.min}, ${lhist.max}, ${lhist.step})`);
   return lhist;
@@ -56,12 +60,13 @@ function parseLayout(options: CommandContext['options']): HistogramLayout | unde
 async function run({ args, options, out }: CommandContext): Promise<void> {
   const ref = parseMapRef(args);
   args.end();
-  const layout = parseLayout(options);
+  const layoutOption = parseLayout(options);
   const section = options.value('section');
   const unit = options.value('unit');
   options.end();
   const [{ readHistograms }, { histogramTool }] = await Promise.all([import('../../map/histogram.js'), import('../../map/histogram-tool.js')]);
   using map = openMap(ref, { readOnly: true });
+  const layout = await bpftraceLayout(map, layoutOption);
   // A libbpf-tools map is drawn as its tool draws it (its headers, names and unit), unless the
   // options ask for another split.
   let tool = map.info.btfId !== 0 ? toolOf(map, histogramTool) : undefined;
@@ -120,6 +125,30 @@ async function run({ args, options, out }: CommandContext): Promise<void> {
     if (histogram.key !== undefined) out.line(`\n${sectionHeader(histogram)}`);
     for (const line of histogramLines(histogram, read.layout, unit)) out.line(line);
   }
+}
+
+/**
+ * The layout to read with: the one given, or for a bpftrace map (`AT_name`, no BTF) an
+ * `lhist()` range found in the instructions of the programs filling it (an lhist map looks like
+ * a hist() map). `--layout lhist` without a range needs that range found, or says which options
+ * to give.
+ */
+async function bpftraceLayout(map: BpfMap, option: ReturnType<typeof parseLayout>): Promise<HistogramLayout | undefined> {
+  if (option !== undefined && option !== LHIST_FROM_PROGRAMS) return option;
+  if (option === undefined && !(map.name.startsWith('AT_') && map.info.btfId === 0)) return undefined;
+  const { bpftraceLayoutOf } = await import('../../map/bpftrace-layout.js');
+  let found: Awaited<ReturnType<typeof bpftraceLayoutOf>> | undefined;
+  try {
+    found = bpftraceLayoutOf(map);
+  } catch (error) {
+    if (!(error instanceof BpfError)) throw error;
+  }
+  if (found?.lhist !== undefined) return found.lhist;
+  if (option === undefined) return undefined;
+  const why = found === undefined ? 'reading the programs that use it needs root (CAP_SYS_ADMIN)'
+    : found.programs === 0 ? 'no loaded program uses it any more (the script has exited)'
+      : `none of the ${found.programs} program${found.programs === 1 ? '' : 's'} using it computes an lhist() slot this recognizes`;
+  throw new UsageError(`--layout lhist: cannot find the range of ${map.name || `map ${map.id}`} (${why}); give it as --min MIN --max MAX --step STEP, the last three arguments of lhist(value, MIN, MAX, STEP) in the script`);
 }
 
 /** The tool that keeps the map, when this can tell (it needs to walk the loaded programs). */
