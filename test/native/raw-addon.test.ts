@@ -182,6 +182,9 @@ test('fuzz: random arguments to every export are typed errors or results, never 
       const args = Array.from({ length: Math.floor(random() * 11) }, pick);
       // epollWait must not block the test; a real epoll with a finite wait is still fuzzed.
       if (name === 'epollWait') args[2] = 0;
+      // Attach and detach act on real targets: an interface index that names no interface, so a
+      // fuzzed detach can never take a program off an interface of the host (tcx detach needs none).
+      if (name === 'progAttach' || name === 'progDetach') args[2] = 0x7fff_fff0;
       // Closing the sentinel would end the check below; everything else may be closed.
       if ((name === 'objClose' || name === 'mapClose') && (args[0] === sentinel || args[0] === sentinelBinding.id)) continue;
       // New fds: watchers are closed at the end, other new handles by the collector.
