@@ -74,14 +74,16 @@ test('big-endian codecs decode what little-endian ones do, byte-swapped', () => 
   assert.equal(beBytes[4], 3 << 5); // big-endian bitfields fill from the most significant bit
 });
 
-test('parses vmlinux lazily and fast, with split BTF over it', { skip: existsSync(VMLINUX) ? undefined : 'no /sys/kernel/btf/vmlinux' }, () => {
+test('parses vmlinux lazily, with split BTF over it', { skip: existsSync(VMLINUX) ? undefined : 'no /sys/kernel/btf/vmlinux' }, () => {
   const bytes = readFileSync(VMLINUX);
-  const started = performance.now();
   const vmlinux = Btf.parse(bytes);
-  const elapsed = performance.now() - started;
   assert.ok(vmlinux.typeCount > 10000);
-  assert.ok(elapsed < 150, `parsed in ${elapsed.toFixed(1)} ms`);
+  // Lazy: parsing decodes no type record, and a lookup by name decodes only what it returns
+  // (its speed is bench/btf.ts's business, not a test's).
+  const decodedSoFar = (): number => (vmlinux as unknown as { decoded: unknown[] }).decoded.filter((type) => type !== undefined).length;
+  assert.equal(decodedSoFar(), 0);
   const task = vmlinux.typeByName('task_struct', 'struct');
+  assert.ok(decodedSoFar() <= 2, `typeByName decoded ${decodedSoFar()} types`);
   assert.ok(vmlinux.size(task.id) > 1000);
   assert.ok(vmlinux.findMember(task.id, 'pid'));
   // Every type decodes and every sized type resolves.
