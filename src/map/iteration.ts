@@ -165,7 +165,11 @@ function* batchLoop<K, V>(core: MapCore<K, V>, initialSize: number, andDelete: b
       core.handle, command, started ? cursor.in : null, cursor.out,
       buffers.keys, buffers.values, size, 0, core.countOut,
     );
-    const count = core.countOut[0] ?? 0;
+    // The kernel writes the count back only from its loop (success, ENOENT, ENOSPC, a fault
+    // mid-way); a refusal before the loop (no batch support, EPERM, EINVAL) leaves ours, the
+    // full size, which a failing loop never reaches: read that as nothing processed.
+    const reported = core.countOut[0] ?? 0;
+    const count = rc === 0 || rc === ENOENT || rc === -Errno.ENOSPC || reported !== size ? reported : 0;
     if (rc === 0 || rc === ENOENT) {
       if (count > 0) yield buffers.chunk(count);
       if (rc === ENOENT) return;
@@ -180,6 +184,10 @@ function* batchLoop<K, V>(core: MapCore<K, V>, initialSize: number, andDelete: b
       continue;
     }
     if (!started && count === 0 && (rc === -Errno.EINVAL || rc === -Errno.ENOTSUPP || rc === -Errno.EOPNOTSUPP)) {
+      // Array elements cannot be deleted, so no element-wise fallback can stand in for a
+      // lookup-and-delete batch there: the kernel's refusal is the answer, and plain batch
+      // lookups of the map stay on.
+      if (andDelete && (core.type === MapType.array || core.type === MapType.percpu_array)) throw core.fail(name, rc);
       core.batchUnsupported = true;
       return;
     }
