@@ -13,19 +13,19 @@
  * other than hash, array, their per-CPU and LRU variants, queue, stack and bloom_filter.
  */
 import { type Codec, bytesCodec, describe, isBytesCodec, show, uint8ArrayLength } from '../codec/codec.js';
-import { BpfBatchError, BpfError, Errno, argumentError, sizeError, type ErrorSubject } from '../sys/errors.js';
+import { BpfError, Errno, argumentError, sizeError, type ErrorSubject } from '../sys/errors.js';
 import type { CommandName } from '../sys/commands.js';
-import { MapFlags, MapType, UpdateFlags, isKeylessType, isPerCpuType, mapTypeName, supportsBatchType } from '../sys/constants.js';
-import { BatchBuffers, BatchCursor, type BatchOptions, type MapBatch } from './batch.js';
+import { MapFlags, MapType, UpdateFlags, isKeylessType, isPerCpuType, mapTypeName } from '../sys/constants.js';
+import type { BatchCursor, BatchOptions, MapBatch } from './batch.js';
 import { perCpuCodec } from './codecs.js';
 import { memoryShape, type MemoryShape } from './memory-spec.js';
 import { ArrayStore, BloomStore, HashStore, QueueStore, step, storeFor, type HashWalk, type MemoryStore } from './memory-store.js';
 import { resolveGetFlags, resolveSetFlags, type GetFlags, type SetFlags } from './flags.js';
-import { DEFAULT_BATCH, batchCount, batchOptions, listOf } from './batch-args.js';
 import type { MapSpec } from './spec.js';
 import type { MapInfo } from './info.js';
 import type { AnyMapKind, KeyedMapKind, KindFor, MapCodecs, MapKindOf, MapValue } from './map-kinds.js';
 import type { BatchPage } from './batch-ops.js';
+import { memoryBatchPage, memoryBatches, memoryDeleteBatch, memorySetBatch, type MemoryBatchHost } from './memory-batches.js';
 import type { Btf } from '../codec/btf/btf.js';
 import { btfCodec } from '../codec/btf/codec.js';
 import { BtfError } from '../codec/btf/errors.js';
@@ -119,6 +119,8 @@ export class MemoryMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind =
   /** Codec calls under way: a codec that calls back into this map gets fresh buffers, not the scratch ones. */
   #encoding = 0;
   #closed = false;
+  /** This map's checks and store as the batch operations (memory-batches.ts) see them. */
+  readonly #host: MemoryBatchHost<K, V>;
 
   private constructor(core: MemoryCore, codecs: MapCodecs<K, unknown>) {
     const { shape } = core;
@@ -150,6 +152,19 @@ export class MemoryMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind =
     this.#rawValues = isBytesCodec(element) && !this.perCpu;
     this.#keyScratch = new Uint8Array(shape.keySize);
     this.#valueScratch = new Uint8Array(shape.valueStride);
+    this.#host = {
+      name: this.name, type: this.type, keySize: this.keySize, valueBufferSize: this.valueBufferSize, maxEntries: this.maxEntries,
+      keyCodec: this.keyCodec, valueCodec: this.valueCodec, core,
+      keyed: () => this.#keyed,
+      requireKeyed: (operation) => this.#requireKeyed(operation),
+      access: (read, write) => this.#access(read, write),
+      fail: (command, rc) => this.#fail(command, rc),
+      key: (key) => this.#key(key),
+      value: (value) => this.#value(value),
+      update: (key, value, flagBits) => this.#update(key, value, flagBits),
+      deleteRaw: (key) => this.#deleteRaw(key),
+      raw: <R>(pick: (key: Uint8Array, value: Uint8Array) => R) => this.#raw(pick),
+    };
   }
 
   // ---------------------------------------------------------------- constructors
@@ -619,171 +634,31 @@ export class MemoryMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind =
    * `delete`, entries are removed as read (an array map refuses: ENOTSUPP from
    * MAP_LOOKUP_AND_DELETE_BATCH, the kernel's answer).
    */
-  *batches(options?: BatchOptions): Generator<MapBatch> {
-    this.#requireKeyed('batches');
-    const given = batchOptions(options, 'batches');
-    const size = batchCount(this, given.batchSize ?? DEFAULT_BATCH, 'batchSize');
-    const andDelete = given.delete ?? false;
-    if (typeof andDelete !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delete must be a boolean, got ${describe(andDelete)}`);
-    const denied = this.#access(true, andDelete);
-    if (denied !== 0) throw this.#fail(andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH', denied);
-    // The kernel has no lookup-and-delete batch for arrays.
-    if (andDelete && !(this.#core.store instanceof HashStore)) throw this.#fail('MAP_LOOKUP_AND_DELETE_BATCH', ENOTSUPP);
-    const buffers = new BatchBuffers(this.keySize, this.valueBufferSize, size);
-    let count = 0;
-    const store = this.#core.store;
-    for (const key of this.#raw((key, value) => {
-      buffers.keys.set(key, count * this.keySize);
-      buffers.values.set(value, count * this.valueBufferSize);
-      return key;
-    })) {
-      if (andDelete) (store as HashStore).delete(key);
-      if (++count === size) {
-        yield buffers.chunk(count);
-        count = 0;
-      }
-    }
-    if (count > 0) yield buffers.chunk(count);
+  batches(options?: BatchOptions): Generator<MapBatch> {
+    return memoryBatches(this.#host, options);
   }
 
   /** One page of entries after `cursor`, decoded, as `BpfMap.getBatch`; `done` once a page comes back short. */
   getBatch(options?: { cursor?: BatchCursor; count?: number }): BatchPage<K, V> {
-    return this.#page(options, false);
+    return memoryBatchPage(this.#host, options, false);
   }
 
   /** Like `getBatch`, but deletes the entries it returns (hash maps; ENOTSUPP on arrays, as the kernel). */
   getAndDeleteBatch(options?: { cursor?: BatchCursor; count?: number }): BatchPage<K, V> {
-    return this.#page(options, true);
-  }
-
-  #page(options: { cursor?: BatchCursor; count?: number } | undefined, andDelete: boolean): BatchPage<K, V> {
-    const operation = andDelete ? 'getAndDeleteBatch' : 'getBatch';
-    this.#requireKeyed(operation);
-    const given = batchOptions(options, operation);
-    const count = batchCount(this, given.count ?? DEFAULT_BATCH, 'count');
-    const cursor = given.cursor ?? new BatchCursor(this.keySize);
-    if (!(cursor instanceof BatchCursor)) throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `cursor must be a BatchCursor from an earlier page, got ${describe(cursor)}`);
-    if (cursor.keySize !== this.keySize) throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', 'the cursor belongs to a map with another key size');
-    if (cursor.done) return { entries: [], cursor, done: true };
-    const command: CommandName = andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH';
-    const denied = this.#access(true, andDelete);
-    if (denied !== 0) throw this.#fail(command, denied);
-    const store = this.#keyed;
-    const entries: Array<[K, V]> = [];
-    if (store instanceof ArrayStore) {
-      if (andDelete) throw this.#fail(command, ENOTSUPP);
-      // generic_map_lookup_batch: from the index after the cursor's key; the cursor keeps the last key given.
-      const first = cursor.started ? ArrayStore.indexOf(cursor.in) + 1 : 0;
-      const end = Math.min(first + count, this.maxEntries);
-      const key = new Uint8Array(4);
-      for (let index = first; index < end; index++) {
-        ArrayStore.writeIndex(index, key);
-        entries.push([this.keyCodec.decode(key, 0), this.valueCodec.decode(store.values, index * this.valueBufferSize)]);
-      }
-      if (end > first) ArrayStore.writeIndex(end - 1, cursor.out);
-    } else {
-      const walk = this.#cursorWalk(store, cursor);
-      const taken: Uint8Array[] = [];
-      while (entries.length < count) {
-        const entry = step(walk);
-        if (entry === undefined) break;
-        entries.push([this.keyCodec.decode(entry.key, 0), this.valueCodec.decode(entry.value, 0)]);
-        if (andDelete) taken.push(entry.key);
-      }
-      for (const key of taken) store.delete(key);
-      const position = (cursor.started ? ArrayStore.indexOf(cursor.in) : 0) + (andDelete ? 0 : entries.length);
-      ArrayStore.writeIndex(position, cursor.out);
-      this.#core.cursors.set(cursor, walk);
-    }
-    if (entries.length < count) cursor.finish();
-    else cursor.advance();
-    return { entries, cursor, done: cursor.done };
+    return memoryBatchPage(this.#host, options, true);
   }
 
   /**
-   * The walk a getBatch cursor continues: its own live iterator when this map made it, otherwise
-   * (a cursor of another map with this key size) the entries after the position it holds.
-   */
-  #cursorWalk(store: HashStore, cursor: BatchCursor): HashWalk {
-    if (!cursor.started) return store.walk();
-    const known = this.#core.cursors.get(cursor);
-    if (known !== undefined) return known;
-    const walk = store.walk();
-    for (let skip = ArrayStore.indexOf(cursor.in); skip > 0 && step(walk) !== undefined; skip--);
-    return walk;
-  }
-
-  /**
-   * Writes many entries, as `BpfMap.setBatch`: every entry is encoded and checked first; then
-   * they are written in order up to the first refusal, which throws `BpfBatchError` with
-   * `processed`. The command named is the one the kernel path would take: MAP_UPDATE_BATCH for
-   * `'any'`, MAP_UPDATE_ELEM per entry for `'noexist'`/`'exist'` (and for `'lock'`, which falls
-   * back after the batch's EINVAL).
+   * Writes many entries, as `BpfMap.setBatch` (see memory-batches.ts): in order up to the first
+   * refusal, which throws `BpfBatchError` with `processed`.
    */
   setBatch(entries: Iterable<readonly [K, V]>, flags?: SetFlags): number {
-    this.#requireKeyed('setBatch');
-    const flagBits = resolveSetFlags(flags);
-    const list = listOf<readonly [K, V]>(entries, 'setBatch entries');
-    if (list.length === 0) return 0;
-    const buffers = new BatchBuffers(this.keySize, this.valueBufferSize, list.length);
-    list.forEach((entry, i) => {
-      try {
-        if (!Array.isArray(entry) || entry.length !== 2) {
-          throw argumentError(TypeError, 'ERR_BPFMAP_BATCH', `expected a [key, value] pair, got ${describe(entry)}`);
-        }
-        buffers.keys.set(this.#key(entry[0] as K), i * this.keySize);
-        buffers.values.set(this.#value(entry[1] as V), i * this.valueBufferSize);
-      } catch (error) {
-        if (error instanceof Error) error.message = `entry ${i}: ${error.message}`;
-        throw error;
-      }
-    });
-    // The kernel's batch takes only 'lock' per element: it checks access first (EPERM), then
-    // refuses 'lock' on a value without a spin lock (EINVAL), and BpfMap goes on one update at a time.
-    const batchable = (flagBits & ~UpdateFlags.lock) === 0 && supportsBatchType(this.type);
-    if (batchable) {
-      const denied = this.#access(false, true);
-      if (denied !== 0) throw new BpfBatchError(this.#fail('MAP_UPDATE_BATCH', denied), 0);
-    }
-    const batched = batchable && flagBits === 0;
-    for (let i = 0; i < list.length; i++) {
-      const rc = this.#update(
-        buffers.keys.subarray(i * this.keySize, (i + 1) * this.keySize),
-        buffers.values.subarray(i * this.valueBufferSize, (i + 1) * this.valueBufferSize),
-        flagBits,
-      );
-      if (rc !== 0) throw new BpfBatchError(this.#fail(batched ? 'MAP_UPDATE_BATCH' : 'MAP_UPDATE_ELEM', rc), i);
-    }
-    return list.length;
+    return memorySetBatch(this.#host, entries, flags);
   }
 
-  /**
-   * Deletes many keys, as `BpfMap.deleteBatch`: in order up to the first refusal (ENOENT for a
-   * missing key), which throws `BpfBatchError` with `processed`. Array maps refuse the first key
-   * (EINVAL from MAP_DELETE_ELEM: the kernel has no delete batch for arrays, and `BpfMap` falls
-   * back to single deletes).
-   */
+  /** Deletes many keys, as `BpfMap.deleteBatch` (see memory-batches.ts). */
   deleteBatch(keys: Iterable<K>): number {
-    this.#requireKeyed('deleteBatch');
-    const list = listOf<K>(keys, 'deleteBatch keys');
-    if (list.length === 0) return 0;
-    const buffers = new BatchBuffers(this.keySize, 0, list.length);
-    list.forEach((key, i) => {
-      try {
-        buffers.keys.set(this.#key(key), i * this.keySize);
-      } catch (error) {
-        if (error instanceof Error) error.message = `key ${i}: ${error.message}`;
-        throw error;
-      }
-    });
-    const batched = this.#core.store instanceof HashStore;
-    const denied = this.#access(false, true);
-    if (denied !== 0) throw new BpfBatchError(this.#fail('MAP_DELETE_BATCH', denied), 0);
-    for (let i = 0; i < list.length; i++) {
-      const rc = this.#deleteRaw(buffers.keys.subarray(i * this.keySize, (i + 1) * this.keySize));
-      if (rc !== 0) throw new BpfBatchError(this.#fail(batched ? 'MAP_DELETE_BATCH' : 'MAP_DELETE_ELEM', rc), i);
-    }
-    return list.length;
+    return memoryDeleteBatch(this.#host, keys);
   }
 
   /** Removes every entry, as `BpfMap.clear`: arrays are zeroed, queues and stacks emptied. */
