@@ -94,7 +94,7 @@ export { BpfmapServer, DEFAULT_PORT, DEFAULT_HOST, type ServeOptions } from './s
 export { Router, type Route, type RouteContext, type Method } from './serve/http/router.js';
 export { HttpError } from './serve/http/errors.js';
 export { parseWebConfig, loadWebConfig, type WebConfig } from './serve/http/web-config.js';
-export { histogramTool, diskName, softirqNames, type HistogramTool } from './map/histogram-tool.js';
+export { histogramTool, diskName, requestFlagsName, softirqNames, type HistogramTool } from './map/histogram-tool.js';
 export { bpftraceLayoutOf, type BpftraceLayoutFound } from './map/bpftrace-layout.js';
 export { readHistograms, histogramOf, histogramBucket, checkHistogramLayout, type Histogram, type HistogramBucket, type HistogramLayout, type HistogramLayoutName, type LhistLayout, type HistogramSource, type MapHistograms, type ReadHistogramsOptions } from './map/histogram.js';
 export { programsUsingMap, findRecordType, findBtfType, type FoundRecordType } from './map/map-users.js';

@@ -2,8 +2,8 @@
  * Which libbpf-tools tool keeps a histogram map, and how that tool heads each histogram it
  * prints, with the names it resolves: softirqs' vector names (the kernel's, from
  * /proc/softirqs), biolatency's disk names (from the device number, through
- * /sys/dev/block/MAJ:MIN/uevent), runqlat's and cpudist's `pid = N comm` / `tid = N comm` /
- * `pidns = N comm`, hardirqs' `hardirq = NAME`. The tool and its options come from the
+ * /sys/dev/block/MAJ:MIN/uevent) and request flags (-F: `flags = Sync-Write`), runqlat's and
+ * cpudist's `pid = N comm` / `tid = N comm` / `pidns = N comm`, hardirqs' `hardirq = NAME`. The tool and its options come from the
  * `.rodata` of the programs that use the map: libbpf names it after the object (`runqlat_.rodata`,
  * `biolaten.rodata`) and it holds the tool's settings (`targ_per_thread`, `targ_ms`, ...).
  */
@@ -88,6 +88,36 @@ export function diskName(dev: number | bigint): string {
   }
 }
 
+/**
+ * biolatency's request flag bits, in the order it prints them, at the positions its own copy of
+ * the kernel's blk_types.h gives them (libbpf-tools/blk_types.h: an 8-bit operation, then the
+ * flags from bit 8). biolatency prints these names whatever the running kernel's layout is, and
+ * so does this: it names what the tool names.
+ */
+const BIOLATENCY_FLAGS: ReadonlyArray<readonly [bit: number, name: string]> = [
+  [21, 'NoWait-'], [20, 'Background-'], [19, 'ReadAhead-'], [18, 'PreFlush-'], [17, 'FUA-'], [16, 'Integrity-'],
+  [15, 'Idle-'], [14, 'NoMerge-'], [13, 'Priority-'], [12, 'Metadata-'], [11, 'Sync-'],
+];
+
+/** biolatency's operation names by REQ_OP_* number; the gaps are holes in its table. */
+const BIOLATENCY_OPS: ReadonlyMap<number, string> = new Map([
+  [0, 'Read'], [1, 'Write'], [2, 'Flush'], [3, 'Discard'], [5, 'SecureErase'], [6, 'ZoneReset'], [7, 'WriteSame'],
+  [8, 'ZoneResetAll'], [9, 'WriteZeroes'], [10, 'ZoneOpen'], [11, 'ZoneClose'], [12, 'ZoneFinish'],
+  [32, 'SCSIIn'], [33, 'SCSIOut'], [34, 'DrvIn'], [35, 'DrvOut'],
+]);
+
+/**
+ * What biolatency -F prints for a request's `cmd_flags` (`Sync-Write`, `NoWait-Read`): its flag
+ * names, then the operation's. An operation past its table is `Unknown`; a hole inside the table
+ * is a null string in the tool, which glibc's printf prints as `(null)`.
+ */
+export function requestFlagsName(cmdFlags: number): string {
+  let name = '';
+  for (const [bit, flag] of BIOLATENCY_FLAGS) if ((cmdFlags >>> bit) & 1) name += flag;
+  const op = cmdFlags & 0xff;
+  return name + (op > 35 ? 'Unknown' : BIOLATENCY_OPS.get(op) ?? '(null)');
+}
+
 function unitOf(settings: Record<string, unknown>): string {
   if (settings.targ_ms === true) return 'msecs';
   if (settings.targ_ns === true) return 'nsecs';
@@ -140,16 +170,27 @@ export function histogramTool(map: BpfMap): HistogramTool | undefined {
     case 'biolaten': {
       if (map.name !== 'hists') return undefined;
       const perDisk = settings.targ_per_disk === true;
-      // With -F, biolatency names the request flags (`flags = Sync-Write`) from the kernel's
-      // REQ_* bits, which this does not decode: the generic header (the key's fields) is better.
-      if (settings.targ_per_flag === true) return undefined;
-      const section = perDisk ? 'dev' : undefined;
-      const title = (histogram: Histogram): string | undefined => {
-        if (!perDisk) return undefined;
+      const perFlag = settings.targ_per_flag === true;
+      // -D alone splits by device; -F alone by request flags; both: one histogram per key.
+      const section = perDisk && !perFlag ? 'dev' : perFlag && !perDisk ? 'cmd_flags' : undefined;
+      const disk = (histogram: Histogram): string => {
         const dev = histogram.key?.dev;
         return `disk = ${typeof dev === 'number' || typeof dev === 'bigint' ? diskName(dev) : 'Unknown'}`;
       };
-      return { tool: 'biolatency', section, ...plain, title, header: (histogram) => `\n${perDisk ? `${title(histogram)}\t` : ''}` };
+      const flags = (histogram: Histogram): string => {
+        const cmdFlags = histogram.key?.cmd_flags;
+        return `flags = ${typeof cmdFlags === 'number' || typeof cmdFlags === 'bigint' ? requestFlagsName(Number(cmdFlags)) : 'Unknown'}`;
+      };
+      const title = (histogram: Histogram): string | undefined => {
+        const parts = [...(perDisk ? [disk(histogram)] : []), ...(perFlag ? [flags(histogram)] : [])];
+        return parts.length === 0 ? undefined : parts.join(' ');
+      };
+      // biolatency prints `\ndisk = NAME\t` with -D, then `flags = NAMES` with -F, then a newline.
+      const header = (histogram: Histogram): string => {
+        if (!perDisk && !perFlag) return '\n';
+        return `${perDisk ? `\n${disk(histogram)}\t` : ''}${perFlag ? flags(histogram) : ''}`;
+      };
+      return { tool: 'biolatency', section, ...plain, title, header };
     }
     default:
       return undefined;

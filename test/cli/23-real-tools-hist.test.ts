@@ -294,3 +294,27 @@ test('biolatency -D: histograms per disk with --section dev, between two bpftool
   assertToolHeaders(text.stdout, stdout, /^disk = \S+\t$/);
   assert.doesNotMatch(text.stdout, /disk = Unknown/);
 });
+
+// -F splits by request flags: biolatency names them (`flags = Sync-Write`) from its own table of
+// REQ_* bits, after `disk = NAME<tab>` with -D, and hist prints the same headers.
+for (const args of [['-F'], ['-D', '-F']]) {
+  test(`biolatency ${args.join(' ')}: hist heads each histogram as the tool does, flags named`, needs('biolatency', 'unshare', 'bpftool'), async (t) => {
+    const dir = tempDir(t, 'bpfmap-bio-flags');
+    const running = await startTool(t, ['biolatency', ...args], /Hit Ctrl-C/);
+    const dd = spawn('dd', ['if=/dev/zero', `of=${path.join(dir, 'io')}`, 'bs=4k', 'count=200', 'oflag=direct'], { stdio: 'ignore' });
+    await new Promise((resolve) => dd.on('close', resolve));
+    const hists = running.map((info) => info.name === 'hists', 'named hists');
+    const text = runCli('hist', 'id', String(hists.id));
+    assert.equal(text.status, 0, text.stderr);
+    const json = cliJson<{ tool?: string; histograms: Array<{ title?: string }> }>('hist', 'id', String(hists.id));
+    const { stdout } = await running.stop('SIGINT');
+    const flags = '(?:[A-Za-z]+-)*(?:[A-Za-z]+|\\(null\\))';
+    const header = args.includes('-D') ? new RegExp(`^disk = \\S+\\tflags = ${flags}$`) : new RegExp(`^flags = ${flags}$`);
+    assertToolHeaders(text.stdout, stdout, header);
+    // Direct writes of the test are among them (Write, with whatever flags the kernel set).
+    assert.match(text.stdout, /flags = (?:[A-Za-z]+-)*Write$/m);
+    assert.equal(json.tool, 'biolatency');
+    for (const { title } of json.histograms) assert.match(title ?? '', args.includes('-D') ? new RegExp(`^disk = \\S+ flags = ${flags}$`) : new RegExp(`^flags = ${flags}$`));
+    if (!args.includes('-D')) assert.doesNotMatch(text.stdout.trimEnd(), /^$/m, 'biolatency -F prints no blank line between histograms');
+  });
+}
