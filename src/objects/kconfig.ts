@@ -63,6 +63,10 @@ export function kernelConfig(): Map<string, string> {
     for (const line of text.split('\n')) {
       const match = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
       if (match?.[1] && match[2] !== undefined) config.set(match[1], match[2]);
+      // An option the configuration knows but leaves off: n (libbpf skips these lines, so a
+      // strong extern of one fails there; reading n here loads a superset of what libbpf loads).
+      const unset = /^# (CONFIG_[A-Za-z0-9_]+) is not set$/.exec(line);
+      if (unset?.[1]) config.set(unset[1], 'n');
     }
   }
   cachedConfig = config;
@@ -120,8 +124,9 @@ function rawValue(name: string): string | undefined {
     case 'LINUX_HAS_SYSCALL_WRAPPER': return hasSyscallWrapper() ? 'y' : 'n';
   }
   if (!name.startsWith('CONFIG_')) return undefined;
-  // A config option that is not set is absent from the file ("# CONFIG_X is not set"): n.
-  return kernelConfig().get(name) ?? (kernelConfig().size > 0 ? 'n' : undefined);
+  // An option the configuration does not mention at all is unknown to this kernel: a strong
+  // extern of it fails the load, as under libbpf, rather than silently reading 0.
+  return kernelConfig().get(name);
 }
 
 function encode(btf: Btf, extern: KconfigExtern, raw: string, target: Uint8Array): void {

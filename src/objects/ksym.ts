@@ -57,6 +57,9 @@ export interface KsymRequest {
   readonly weak: boolean;
   /** The program being relocated, for errors. */
   readonly program?: string;
+  /** The section and instruction (counted in the section) that refer to the symbol, for errors. */
+  readonly section?: string;
+  readonly instruction?: number;
 }
 
 /** Options of `KsymResolver`. */
@@ -103,6 +106,8 @@ export class KsymResolver {
       new ObjectError('ERR_BPFMAP_OBJECT_KSYM', `extern '${request.name}' (__ksym): ${message}`, {
         symbol: request.name,
         ...(request.program !== undefined ? { program: request.program } : {}),
+        ...(request.section !== undefined ? { section: request.section } : {}),
+        ...(request.instruction !== undefined ? { instruction: request.instruction } : {}),
       }, cause === undefined ? undefined : { cause });
     let resolution: KsymResolution;
     try {

@@ -347,9 +347,9 @@ function linkContext(spec: ObjectSpec): LinkContext {
     kconfigOffset: (name) => spec.kconfig?.externs.find((e) => e.name === name)?.offset,
     ...(spec.sourceBtf
       ? {
-          resolveKsym: (instructions: Uint8Array, position: number, name: string, _call: boolean, weak: boolean, fdArrayIndex: (key: string) => number): void => {
+          resolveKsym: (instructions: Uint8Array, position: number, name: string, _call: boolean, weak: boolean, fdArrayIndex: (key: string) => number, where: { program: string; section: string; instruction: number }): void => {
             ksyms ??= new KsymResolver(spec.sourceBtf as NonNullable<ObjectSpec['sourceBtf']>);
-            const resolution = ksyms.resolve({ name, weak });
+            const resolution = ksyms.resolve({ name, weak, ...where });
             const module = resolution.kind === 'btf' ? resolution.module : undefined;
             applyKsym(instructions, position, resolution, module === undefined ? {} : { fdArrayIndex: fdArrayIndex(`${MODULE_BTF_KEY}${module}`) });
           },

@@ -29,8 +29,12 @@ export interface LinkContext {
    * Rewrites a ksym extern reference (typed `__ksym` variables, kfunc calls) at `position` of
    * `instructions`; when absent, such a reference fails the load. `fdArrayIndex(key)` gives an
    * fd_array slot (1 or more) for an object the kernel must find there (`btf:<module>`).
+   * `where` names the reference (program, section, instruction in the section) for errors.
    */
-  readonly resolveKsym?: (instructions: Uint8Array, position: number, name: string, call: boolean, weak: boolean, fdArrayIndex: (key: string) => number) => void;
+  readonly resolveKsym?: (
+    instructions: Uint8Array, position: number, name: string, call: boolean, weak: boolean,
+    fdArrayIndex: (key: string) => number, where: { readonly program: string; readonly section: string; readonly instruction: number },
+  ) => void;
 }
 
 /** The function of `section` that holds instruction `index`. */
@@ -151,7 +155,8 @@ export function linkProgram(entry: CodeFunction, context: LinkContext): LinkedPr
               fail(fn, index, `kernel symbol extern '${relocation.name}' (${relocation.call ? 'a kfunc call' : 'a __ksym variable'}) is not supported by this loader yet`, 'ERR_BPFMAP_OBJECT_KSYM', relocation.name);
             }
             const { name, call, weak } = relocation;
-            fixups.push({ position, apply: (_view, bytes) => (resolve as NonNullable<LinkContext['resolveKsym']>)(bytes, position, name, call, weak, fdArrayIndex) });
+            const where = { program: entry.name, section: section.name, instruction: index };
+            fixups.push({ position, apply: (_view, bytes) => (resolve as NonNullable<LinkContext['resolveKsym']>)(bytes, position, name, call, weak, fdArrayIndex, where) });
             break;
           }
           case 'unsupported':
