@@ -71,7 +71,7 @@ function compareLoads(objectPath: string, dir: string): void {
 }
 
 test('bpfmap load pins the same programs and maps as bpftool prog loadall: fixtures and a CO-RE object', needs('clang', 'bpftool'), (t) => {
-  for (const objectPath of [buildBpfObject('obj_basic'), buildBpfObject('events_ringbuf'), buildCoreObject('core_reloc')]) {
+  for (const objectPath of [buildBpfObject('obj_basic'), buildBpfObject('obj_sections'), buildBpfObject('events_ringbuf'), buildCoreObject('core_reloc')]) {
     compareLoads(objectPath, pinDir(t, 'loader-parity'));
   }
 });
