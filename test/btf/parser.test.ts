@@ -176,3 +176,67 @@ test('codecs skip unnamed padding members and refuse duplicate member names (fou
   assert.deepEqual(encoded, Uint8Array.of(2, 0, 0, 0, 0, 0, 0, 0));
   assert.throws(() => btfCodec(btf, twice), (error: unknown) => error instanceof BtfError && error.code === 'ERR_BTF_BAD_TYPE' && /member 'x' appears twice/.test(error.message));
 });
+
+test('lookups by name: the scans before the name index and the index agree, names inside other strings and base strings included', { skip: existsSync(VMLINUX) ? undefined : 'no /sys/kernel/btf/vmlinux' }, () => {
+  const bytes = readFileSync(VMLINUX);
+  const indexed = Btf.parse(bytes);
+  // Past the scans a blob answers before building its name index.
+  for (let i = 0; i < 20; i++) indexed.typesByName(`no such type ${i}`);
+  const names = new Set<string>();
+  for (let id = 1; id <= indexed.lastTypeId; id += 997) names.add(indexed.type(id).name);
+  names.add('task_struct').add('file').add('pid');
+  for (const name of names) {
+    const fresh = Btf.parse(bytes);
+    assert.deepEqual(fresh.typesByName(name).map((t) => t.id), indexed.typesByName(name).map((t) => t.id), `typesByName('${name}')`);
+    if (name === '') continue;
+    const prefixed: number[] = [];
+    for (let id = 1; id <= indexed.lastTypeId; id++) if (indexed.type(id).name.startsWith(name)) prefixed.push(id);
+    assert.deepEqual(fresh.idsWithNamePrefix(name), prefixed, `idsWithNamePrefix('${name}')`);
+  }
+
+  // Split BTF: a typedef named by one of vmlinux's strings (module BTF reuses them), one whose
+  // name offset points inside a longer string of its own ('my_task' inside 'xmy_task'), and one
+  // named 'my_task_struct'.
+  const task = indexed.typeByName('task_struct', 'struct');
+  const baseNameOffset = bytes.indexOf(Buffer.from('\0task_struct\0', 'latin1'), 24 + indexed.header.stringOffset) - 24 - indexed.header.stringOffset + 1;
+  const strings = Buffer.from('\0xmy_task\0my_task_struct\0', 'latin1');
+  const base = indexed.header.stringLength;
+  const split = new Uint8Array(24 + 36 + strings.length);
+  const view = new DataView(split.buffer);
+  view.setUint16(0, 0xeb9f, true);
+  split[2] = 1;
+  view.setUint32(4, 24, true);
+  view.setUint32(12, 36, true);
+  view.setUint32(16, 36, true);
+  view.setUint32(20, strings.length, true);
+  for (const [i, nameOffset] of [baseNameOffset, base + 2, base + 10].entries()) {
+    view.setUint32(24 + i * 12, nameOffset, true);
+    view.setUint32(28 + i * 12, 8 << 24, true);
+    view.setUint32(32 + i * 12, task.id, true);
+  }
+  split.set(strings, 60);
+  const first = indexed.lastTypeId + 1;
+  const scanned = Btf.parse(split, { base: indexed });
+  assert.deepEqual(scanned.typesByName('my_task').map((t) => t.id), [first + 1]);
+  assert.deepEqual(scanned.typesByName('task_struct').map((t) => t.id), [task.id, first]);
+  assert.deepEqual(scanned.idsWithNamePrefix('my_task'), [first + 1, first + 2]);
+  assert.deepEqual(scanned.idsWithNamePrefix('task_struct'), [first]);
+  const moduleIndexed = Btf.parse(split, { base: indexed });
+  for (let i = 0; i < 20; i++) moduleIndexed.typesByName(`no such type ${i}`);
+  assert.deepEqual(moduleIndexed.typesByName('my_task').map((t) => t.id), [first + 1]);
+  assert.deepEqual(moduleIndexed.typesByName('task_struct').map((t) => t.id), [task.id, first]);
+});
+
+test('a blob read as 32-bit words and the same blob at an odd address parse alike', () => {
+  const blob = everyKindBlob();
+  const odd = new Uint8Array(blob.length + 1).subarray(1);
+  odd.set(blob);
+  const aligned = Btf.parse(blob);
+  const unaligned = Btf.parse(odd);
+  assert.equal(unaligned.lastTypeId, aligned.lastTypeId);
+  for (let id = 1; id <= aligned.lastTypeId; id++) assert.deepEqual(unaligned.type(id), aligned.type(id));
+  for (const name of ['pair', 'u', 'e', 'later', 'int']) {
+    assert.deepEqual(unaligned.typesByName(name).map((t) => t.id), aligned.typesByName(name).map((t) => t.id));
+    assert.deepEqual(unaligned.idsWithNamePrefix(name), aligned.idsWithNamePrefix(name));
+  }
+});

@@ -29,6 +29,15 @@ const TYPE_RECORD_LENGTH = 12;
 const MAX_CHAIN = 64;
 /** Pointer size of the BPF target. */
 export const BTF_POINTER_SIZE = 8;
+/** True on little-endian hosts, where a little-endian blob can be read as 32-bit words directly. */
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/**
+ * Lookups by name answered by scanning the blob before the name index is built: a scan costs
+ * one search of the string section and one pass over the records' name offsets (a few ms on a
+ * cold vmlinux), the index one string and one Map entry per type (over 100 ms cold), so a
+ * process that asks a handful of names, as a loader does, never pays for the index.
+ */
+const SCANS_BEFORE_INDEX = 16;
 
 /** Bytes of kind-specific data after the 12-byte record, per kind number. */
 function extraLength(kind: number, vlen: number): number {
@@ -92,6 +101,12 @@ export class Btf {
   private readonly view: DataView;
   private readonly text: Buffer;
   private readonly le: boolean;
+  /**
+   * The blob as 32-bit words when they can be read directly (a 4-byte aligned blob in the host's
+   * byte order, as vmlinux read from sysfs is): the passes over every record read these instead
+   * of calling DataView, which an unoptimized (cold) loop pays for on each of vmlinux's records.
+   */
+  private readonly words: Uint32Array | undefined;
   /** Absolute byte offset of each local type record, indexed by `id - firstTypeId`. */
   private readonly recordOffsets: Uint32Array;
   private readonly decoded: (BtfType | undefined)[];
@@ -100,6 +115,8 @@ export class Btf {
   /** String offsets below this belong to the base. */
   private readonly stringBase: number;
   private nameIndex: Map<string, number | number[]> | undefined;
+  /** Lookups by name answered by a scan so far (see `SCANS_BEFORE_INDEX`). */
+  private nameScans = 0;
 
   private constructor(bytes: Uint8Array, base: Btf | undefined) {
     this.bytes = bytes;
@@ -149,7 +166,10 @@ export class Btf {
       throw new BtfError('ERR_BTF_BAD_STRING', 'the string section does not end with NUL', { byteOffset: this.stringEnd - 1 });
     }
     this.firstTypeId = base ? base.lastTypeId + 1 : 1;
-    this.recordOffsets = this.indexRecords(headerLength + header.typeOffset, header.typeLength);
+    this.words = this.le === HOST_LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2) : undefined;
+    const typeStart = headerLength + header.typeOffset;
+    const wordAligned = this.words !== undefined && typeStart % 4 === 0 && header.typeLength % 4 === 0;
+    this.recordOffsets = wordAligned ? this.indexWords(this.words as Uint32Array, typeStart, header.typeLength) : this.indexRecords(typeStart, header.typeLength);
     this.lastTypeId = this.firstTypeId + this.recordOffsets.length - 1;
     this.decoded = new Array<BtfType | undefined>(this.recordOffsets.length);
   }
@@ -181,6 +201,35 @@ export class Btf {
 
   private u32(offset: number): number {
     return this.view.getUint32(offset, this.le);
+  }
+
+  /**
+   * `indexRecords` over 32-bit words: the same pass and the same checks, with the record lengths
+   * counted in words (type records and their kind data are whole words; the section is aligned).
+   */
+  private indexWords(words: Uint32Array, start: number, length: number): Uint32Array {
+    const offsets = new Uint32Array(Math.floor(length / TYPE_RECORD_LENGTH));
+    const end = (start + length) >>> 2;
+    let count = 0;
+    let word = start >>> 2;
+    while (word < end) {
+      if (word + 3 > end) return this.indexRecords(start, length);
+      const info = words[word + 1] as number;
+      const kind = (info >>> 24) & 0x1f;
+      const vlen = info & 0xffff;
+      let extra: number;
+      if (kind === 4 || kind === 5 || kind === 15 || kind === 19) extra = vlen * 3; // struct, union, datasec, enum64
+      else if (kind === 6 || kind === 13) extra = vlen * 2; // enum, func_proto
+      else if (kind === 1 || kind === 14 || kind === 17) extra = 1; // int, var, decl_tag
+      else if (kind === 3) extra = 3; // array
+      else if (kind >= 2 && kind <= 18) extra = 0;
+      else return this.indexRecords(start, length); // unknown kind: the byte pass says where
+      const next = word + 3 + extra;
+      if (next > end) return this.indexRecords(start, length);
+      offsets[count++] = word * 4;
+      word = next;
+    }
+    return offsets.subarray(0, count);
   }
 
   /** One pass over the type section recording record offsets; checks each record's extent. */
@@ -281,8 +330,15 @@ export class Btf {
   /** Types with this name (and kind), base first, in id order. */
   typesByName<K extends BtfType['kind']>(name: string, kind?: K): BtfTypeOfKind<K>[] {
     const found: BtfTypeOfKind<K>[] = this.base ? this.base.typesByName(name, kind) : [];
-    const entry = this.names().get(name);
-    const ids = entry === undefined ? [] : typeof entry === 'number' ? [entry] : entry;
+    let ids: readonly number[];
+    if (name !== '' && !this.nameIndex && this.nameScans < SCANS_BEFORE_INDEX) {
+      this.nameScans++;
+      // The name and its terminating NUL: exact matches only.
+      ids = this.idsWithNameAt(Buffer.from(`${name}\0`, 'latin1'));
+    } else {
+      const entry = this.names().get(name);
+      ids = entry === undefined ? [] : typeof entry === 'number' ? [entry] : entry;
+    }
     for (const id of ids) {
       const type = this.type(id);
       if (kind === undefined || type.kind === kind) found.push(type as BtfTypeOfKind<K>);
@@ -301,31 +357,43 @@ export class Btf {
   }
 
   /**
-   * Ids of this blob's own types (not the base's) whose name starts with `prefix`, in id order,
-   * found by comparing the string section's bytes: no type and no name is decoded, so one scan of
-   * vmlinux costs a few milliseconds (CO-RE's candidate search, which also matches flavored names).
+   * Ids of this blob's own types (not the base's) whose name starts with `prefix`, in id order
+   * (CO-RE's candidate search, which also matches flavored names). No type and no name is
+   * decoded: see `idsWithNameAt`.
    */
   idsWithNamePrefix(prefix: string): number[] {
-    const wanted = Buffer.from(prefix, 'latin1');
+    return prefix === '' ? [] : this.idsWithNameAt(Buffer.from(prefix, 'latin1'));
+  }
+
+  /**
+   * Ids of this blob's own types whose name starts with `wanted`'s bytes, in id order. A name
+   * starts with them only where they occur in the string section, so a native search of the
+   * section gives every string offset such a name can have (occurrences inside longer strings
+   * included: BTF may point a name into another string), and one pass compares each record's
+   * name offset with those, as integers.
+   */
+  private idsWithNameAt(wanted: Uint8Array): number[] {
     const ids: number[] = [];
-    if (wanted.length === 0) return ids;
-    const first = wanted[0] as number;
-    const bytes = this.bytes;
-    for (let i = 0; i < this.recordOffsets.length; i++) {
-      const nameOffset = this.u32(this.recordOffsets[i] as number);
-      if (nameOffset === 0 || nameOffset < this.stringBase) continue;
-      const start = this.stringStart + nameOffset - this.stringBase;
-      if (bytes[start] !== first || start + wanted.length > this.stringEnd) continue;
-      let matches = true;
-      for (let j = 1; j < wanted.length; j++) {
-        if (bytes[start + j] !== wanted[j]) {
-          matches = false;
-          break;
-        }
-      }
-      if (matches) ids.push(this.firstTypeId + i);
+    const starts = new Set<number>();
+    // Split BTF names strings of its base too (module BTF reuses vmlinux's).
+    for (let blob: Btf | undefined = this; blob; blob = blob.base) blob.occurrences(wanted, starts);
+    if (starts.size === 0) return ids;
+    const only = starts.size === 1 ? (starts.values().next().value as number) : -1;
+    const records = this.recordOffsets;
+    const words = this.words;
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i] as number;
+      const nameOffset = words ? (words[record >>> 2] as number) : this.u32(record);
+      if (only >= 0 ? nameOffset === only : starts.has(nameOffset)) ids.push(this.firstTypeId + i);
     }
     return ids;
+  }
+
+  /** Adds the string offset of every occurrence of `wanted` in this blob's own string section. */
+  private occurrences(wanted: Uint8Array, starts: Set<number>): void {
+    for (let at = this.text.indexOf(wanted, this.stringStart); at >= 0 && at + wanted.length <= this.stringEnd; at = this.text.indexOf(wanted, at + 1)) {
+      starts.add(at - this.stringStart + this.stringBase);
+    }
   }
 
   private names(): Map<string, number | number[]> {
