@@ -64,22 +64,40 @@ function programError(command: 'OBJ_PIN' | 'OBJ_GET' | 'PROG_GET_FD_BY_ID' | 'OB
  * console.log(prog.typeName, prog.name, prog.info().tag);
  */
 export class BpfProgram extends KernelObject<'prog'> {
-  readonly #info: ProgramIdentity;
+  /** Read on first use for programs this process loaded (see `adopt`). */
+  #info: ProgramIdentity | undefined;
   readonly #origin: ProgramOrigin;
   /** The verifier's log of a load made with `logLevel` > 0 (`''` otherwise). */
   verifierLog = '';
 
-  /** Use the static constructors (`fromPinned`, `fromId`, `fromFd`) or `ObjectSpec.load`. Takes ownership of the handle. */
-  protected constructor(handle: NativeObject<'prog'>, origin: ProgramOrigin = {}) {
-    const identity = identityOrClose(handle);
+  /**
+   * Use the static constructors (`fromPinned`, `fromId`, `fromFd`) or `ObjectSpec.load`. Takes
+   * ownership of the handle; reads its identity at once (which checks an opened fd) unless
+   * `loaded` says this process has just loaded it.
+   */
+  protected constructor(handle: NativeObject<'prog'>, origin: ProgramOrigin = {}, loaded = false) {
+    const identity = loaded ? undefined : identityOrClose(handle);
     super(handle, origin.path);
     this.#info = identity;
     this.#origin = origin;
   }
 
-  /** @internal Wraps a handle the loader owns (from BPF_PROG_LOAD). */
+  /**
+   * @internal Wraps a handle the loader owns (from BPF_PROG_LOAD). Its identity (id, name, tag)
+   * is read when first asked for: a loader that only pins its programs, as `bpfmap load` does,
+   * makes no OBJ_GET_INFO_BY_FD call for any of them.
+   */
   static adopt(handle: NativeObject<'prog'>, origin: ProgramOrigin): BpfProgram {
-    return new BpfProgram(handle, origin);
+    return new BpfProgram(handle, origin, true);
+  }
+
+  /** What never changes about the program, read once. */
+  get #identity(): ProgramIdentity {
+    if (this.#info === undefined) {
+      if (this.closed) throw this.closedError();
+      this.#info = readProgramIdentity(this.ownedHandle);
+    }
+    return this.#info;
   }
 
   /** @internal The handle, for functions that take this program as an argument (`setFd` on a prog_array). */
@@ -174,27 +192,27 @@ export class BpfProgram extends KernelObject<'prog'> {
 
   /** Kernel-wide program id. */
   get id(): number {
-    return this.#info.id;
+    return this.#identity.id;
   }
 
   /** Program type number (`ProgramType`). */
   get type(): number {
-    return this.#info.type;
+    return this.#identity.type;
   }
 
   /** bpftool's name for the program type (`'xdp'`, `'kprobe'`). */
   get typeName(): string {
-    return programTypeName(this.#info.type);
+    return programTypeName(this.#identity.type);
   }
 
   /** The name the kernel has (up to 15 characters of the C function's name). */
   get name(): string {
-    return this.#info.name;
+    return this.#identity.name;
   }
 
   /** The program's tag, 16 hex digits. */
   get tag(): string {
-    return this.#info.tag;
+    return this.#identity.tag;
   }
 
   /** The ELF section it was loaded from, when it came from an object. */
@@ -214,12 +232,12 @@ export class BpfProgram extends KernelObject<'prog'> {
 
   /** BTF type id of the attach target (fentry/fexit/lsm/tp_btf/iter programs), 0 when none. */
   get attachBtfId(): number {
-    return this.#info.attachBtfId;
+    return this.#identity.attachBtfId;
   }
 
   /** Id of the BTF object holding the attach target (vmlinux or a module), 0 when none. */
   get attachBtfObjectId(): number {
-    return this.#info.attachBtfObjectId;
+    return this.#identity.attachBtfObjectId;
   }
 
   /** Fresh info from the kernel (run counts and map ids change over time). */
@@ -265,7 +283,9 @@ export class BpfProgram extends KernelObject<'prog'> {
   }
 
   protected override closedError(): BpfError {
-    return new BpfError(`program '${this.name}' (id ${this.id}) is closed`, { code: 'EBADF', errno: Errno.EBADF });
+    // A loaded program closed before anything asked for its identity has none to name.
+    const what = this.#info ? `program '${this.#info.name}' (id ${this.#info.id})` : `program of section '${this.#origin.sectionName ?? '?'}'`;
+    return new BpfError(`${what} is closed`, { code: 'EBADF', errno: Errno.EBADF });
   }
 
   protected override pinError(errno: number, path: string): BpfError {
