@@ -7,7 +7,6 @@ import { bytesCodec } from '../codec/codec.js';
 import { MapFlags } from '../sys/constants.js';
 import { BpfError, Errno } from '../sys/errors.js';
 import type { BpfMap } from '../map/bpf-map.js';
-import { typedMap } from '../map/btf-map.js';
 import type { MappedArray } from '../map/mapped-array.js';
 import { ObjectError } from './errors.js';
 import { openObject, type ObjectSpec, type OpenOptions } from './object-spec.js';
@@ -44,15 +43,13 @@ const u32Key = (index: number): Uint8Array => new Uint8Array(new Uint32Array([in
 export class BpfObject implements Disposable {
   /** The spec it was loaded from. */
   readonly spec: ObjectSpec;
-  /**
-   * Maps by their spec key (variable name; `.rodata`, `.bss`... for data maps), typed through
-   * their BTF when they have it.
-   */
-  readonly maps: ReadonlyMap<string, BpfMap<unknown, unknown>>;
   /** Programs by C function name. */
   readonly programs: ReadonlyMap<string, BpfProgram>;
   /** Global variables of the data sections, by name. */
   readonly globals: GlobalVariables;
+  /** The maps as the load left them (raw handles), until `maps` types them. */
+  readonly #loaded: ReadonlyMap<string, { map: BpfMap<unknown, unknown>; borrowed: boolean }>;
+  #typed: ReadonlyMap<string, BpfMap<unknown, unknown>> | undefined;
   readonly #borrowed: ReadonlySet<BpfMap<unknown, unknown>>;
   #closed = false;
 
@@ -72,27 +69,38 @@ export class BpfObject implements Disposable {
   /** @internal Made by `ObjectSpec.load`. */
   constructor(spec: ObjectSpec, maps: ReadonlyMap<string, { map: BpfMap<unknown, unknown>; borrowed: boolean }>, programs: ReadonlyMap<string, BpfProgram>) {
     this.spec = spec;
+    this.#loaded = maps;
+    this.#borrowed = new Set([...maps.values()].filter((entry) => entry.borrowed).map((entry) => entry.map));
+    this.programs = programs;
+    this.globals = new GlobalVariables(spec, () => this.maps);
+  }
+
+  /**
+   * Maps by their spec key (variable name; `.rodata`, `.bss`... for data maps), typed through
+   * their BTF when they have it. Typed on first use: a loader that only pins, as `bpfmap load`
+   * does, builds no codec and reads no map BTF back from the kernel.
+   */
+  get maps(): ReadonlyMap<string, BpfMap<unknown, unknown>> {
+    if (this.#typed) return this.#typed;
     const typed = new Map<string, BpfMap<unknown, unknown>>();
-    const borrowed = new Set<BpfMap<unknown, unknown>>();
-    for (const [key, { map, borrowed: isBorrowed }] of maps) {
-      if (isBorrowed) {
+    for (const [key, { map, borrowed }] of this.#loaded) {
+      if (borrowed || this.#closed) {
         typed.set(key, map);
-        borrowed.add(map);
         continue;
       }
       let view = map;
       try {
-        view = typedMap(map);
+        // Through BpfMap's BTF support (the package's entry point installs it), so that loading an
+        // object need not load the map BTF modules (formats, records, the BTF writer).
+        view = map.typed();
         map.close();
       } catch {
         // Maps whose BTF cannot be read stay raw.
       }
       typed.set(key, view);
     }
-    this.maps = typed;
-    this.#borrowed = borrowed;
-    this.programs = programs;
-    this.globals = new GlobalVariables(spec, typed);
+    this.#typed = typed;
+    return typed;
   }
 
   /** The map with this key or kernel name. @throws ObjectError (`ERR_BPFMAP_OBJECT_NAME`) when there is none. */
@@ -115,7 +123,8 @@ export class BpfObject implements Disposable {
     this.#closed = true;
     this.globals.close();
     for (const program of this.programs.values()) program.close();
-    for (const map of this.maps.values()) if (!this.#borrowed.has(map)) map.close();
+    const maps = this.#typed ?? new Map([...this.#loaded].map(([key, entry]) => [key, entry.map]));
+    for (const map of maps.values()) if (!this.#borrowed.has(map)) map.close();
   }
 
   /** Same as `close()`, for `using`. */
@@ -131,11 +140,11 @@ export class BpfObject implements Disposable {
  */
 export class GlobalVariables {
   readonly #spec: ObjectSpec;
-  readonly #maps: ReadonlyMap<string, BpfMap<unknown, unknown>>;
+  readonly #maps: () => ReadonlyMap<string, BpfMap<unknown, unknown>>;
   readonly #mappings = new Map<string, MappedArray>();
 
-  /** @internal */
-  constructor(spec: ObjectSpec, maps: ReadonlyMap<string, BpfMap<unknown, unknown>>) {
+  /** @internal `maps` gives the object's maps when a variable is first used. */
+  constructor(spec: ObjectSpec, maps: () => ReadonlyMap<string, BpfMap<unknown, unknown>>) {
     this.#spec = spec;
     this.#maps = maps;
   }
@@ -148,7 +157,7 @@ export class GlobalVariables {
   #locate(name: string): { bytes: Uint8Array; offset: number; typeId: number; write: (() => void) | undefined; constant: boolean } {
     const variable = this.#spec.variables.get(name);
     if (!variable || !this.#spec.btf) throw new ObjectError('ERR_BPFMAP_OBJECT_NAME', `no global variable named '${name}' (variables: ${this.names().join(', ') || 'none'})`);
-    const map = this.#maps.get(variable.map);
+    const map = this.#maps().get(variable.map);
     if (!map) throw new ObjectError('ERR_BPFMAP_OBJECT_NAME', `the map of section '${variable.map}' is not loaded`);
     if ((map.flags & MapFlags.MMAPABLE) !== 0) {
       let mapping = this.#mappings.get(variable.map);
