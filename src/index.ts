@@ -81,7 +81,8 @@ export { ObjectMapSpec, type ObjectMapKind, type MapPinning, type MapSlot } from
 export { ProgramSpec } from './objects/program-spec.js';
 export { arenaMemory } from './objects/arena.js';
 export { usdtProbes, parseUsdtArgument, type UsdtProbe, type UsdtArgument } from './objects/link/index.js';
-export { attachStructOps, layoutStructOps, StructOpsRegistration, StructOpsSpec, type StructOpsMember, type StructOpsLayout } from './objects/struct-ops.js';
+export { layoutStructOps, StructOpsSpec, type StructOpsMember, type StructOpsLayout } from './objects/struct-ops.js';
+export { attachStructOps, StructOpsRegistration } from './objects/link/struct-ops.js';
 export { ObjectError, VerifierError, type ObjectErrorCode, type ObjectLocation } from './objects/errors.js';
 export { PinMismatchError, type PinDifference } from './map/pinned.js';
 export { type RunOptions, type RunResult } from './objects/program.js';
