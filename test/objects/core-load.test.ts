@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { needs } from '../helpers.js';
 import { kernelBtf } from '../../src/codec/btf/sources.js';
-import { BpfObject } from '../../src/objects/object.js';
+// From the package's entry point, as users import it (it installs the BTF support typed maps use).
+import { BpfObject } from '../../src/index.js';
 import { attachProgram } from '../../src/objects/link/attach.js';
 import { buildCoreObject } from './core-fixture.js';
 
