@@ -78,12 +78,18 @@ export class VerifierError extends BpfError {
   readonly program: string;
   readonly section: string;
 
-  constructor(program: string, section: string, errno: number, code: string, log: string, truncated: boolean) {
+  /**
+   * `logAsked`: the failed attempt had a log buffer. An empty log then means the kernel refused
+   * the program before verifying it (permissions, a refused attach target, a trampoline ftrace
+   * will not give), which the message says instead of blaming the verifier.
+   */
+  constructor(program: string, section: string, errno: number, code: string, log: string, truncated: boolean, logAsked = false) {
     const lines = log.trimEnd().split('\n');
     const tail = lines.slice(-12).join('\n');
+    const what = tail || !logAsked ? 'the verifier refused it' : 'the kernel refused it before verifying it (no verifier log)';
     super(
-      `PROG_LOAD of program '${program}' (section '${section}') failed with ${code}: the verifier refused it` +
-        (tail ? `${lines.length > 12 ? ` (last 12 of ${lines.length} log lines; see error.log)` : ''}:\n${tail}` : ' (no log: pass logLevel: 1 for one)'),
+      `PROG_LOAD of program '${program}' (section '${section}') failed with ${code}: ${what}` +
+        (tail ? `${lines.length > 12 ? ` (last 12 of ${lines.length} log lines; see error.log)` : ''}:\n${tail}` : logAsked ? '' : ' (no log: pass logLevel: 1 for one)'),
       { code, errno, command: 'PROG_LOAD' },
     );
     // BpfError's `name` is a literal; this class names itself so that logs tell the two apart.

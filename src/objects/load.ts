@@ -202,8 +202,11 @@ function prepareMap(spec: ObjectSpec, key: string, mapSpec: ObjectMapSpec, btfFd
   return { map, created: true, borrowed: false };
 }
 
-/** The attach target's BTF type id in vmlinux (fentry, fexit, fmod_ret, lsm, tp_btf, iter), as libbpf finds it. */
-function attachBtfId(program: ProgramSpec): number {
+/**
+ * The attach target's BTF type id in vmlinux (fentry, fexit, fmod_ret, lsm, tp_btf, iter), as libbpf
+ * finds it (`libbpf_find_vmlinux_btf_id`). Exported for the test that compares it with libbpf's.
+ */
+export function attachBtfId(program: ProgramSpec): number {
   const target = program.attachTarget;
   if (!target) throw new ObjectError('ERR_BPFMAP_OBJECT_SECTION', `section '${program.sectionName}' names no attach target (expected e.g. '${program.sectionName}/do_unlinkat')`, { program: program.name, section: program.sectionName });
   const btf = kernelBtf();
@@ -312,7 +315,7 @@ function loadProgram(
   const text = log ? Buffer.from(log.subarray(0, Math.max(0, log.indexOf(0)))).toString('utf8') : '';
   if (typeof result === 'number') {
     const errno = -result;
-    throw new VerifierError(program.name, program.sectionName, errno, errnoName(errno), text, errno === Errno.ENOSPC);
+    throw new VerifierError(program.name, program.sectionName, errno, errnoName(errno), text, errno === Errno.ENOSPC, log !== null);
   }
   const attachType = target ? target.attachType : program.attachType;
   const loaded = BpfProgram.adopt(result, { sectionName: program.sectionName, ...(attachType !== undefined ? { attachType } : {}) });
