@@ -9,8 +9,9 @@ import { roundUp8 } from '../../sys/layout.js';
 import type { LabelPlan, MapPlan } from './btf-plan.js';
 import type { ChunkBuffer, ExpositionWriter, FamilyWriter } from './exposition.js';
 import { metricName, uniqueNames } from './names.js';
-import { MAX_SAMPLE_BYTES, byteSpan, copyBytes, writeSampleValue, writeUnsigned, type ByteSpan } from './text-bytes.js';
+import { MAX_SAMPLE_BYTES, WORD_SLACK, byteSpan, copyBytes, copyWords, wordSpan, writeSampleValue, writeUnsigned, type WordSpan } from './text-bytes.js';
 
+const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;
 const COMMA = 0x2c;
 const QUOTE = 0x22;
@@ -73,20 +74,22 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
     const keyLabels = plan.keyLabels;
     const valueLabels = plan.valueLabels;
     // `name="` of each label (with the comma before all but the first) as bytes, made once.
-    const openings = [...keyLabels, ...valueLabels].map((l, i) => byteSpan(Buffer.from(`${i === 0 ? '' : ','}${l.name}="`, 'utf8')));
+    const openings = [...keyLabels, ...valueLabels].map((l, i) => wordSpan(`${i === 0 ? '' : ','}${l.name}="`));
     const keyOpenings = openings.slice(0, keyLabels.length);
     const valueOpenings = openings.slice(keyLabels.length);
     const splitCpus = map.perCpu && options.perCpuLabel;
-    // The label set of an entry, written once into this reusable buffer (sized for the longest
-    // possible values plus a `cpu` label) and copied into each family's line.
-    let bound = CPU_LABEL_BYTES;
-    [...keyLabels, ...valueLabels].forEach((label, i) => (bound += (openings[i] as ByteSpan).bytes.length + label.maxBytes + 1));
-    const labelBytes = Buffer.allocUnsafe(bound);
+    // The label set of an entry, `{` + labels + `} `, written once into this reusable buffer and
+    // copied into each family's line. It is sized for the longest possible values plus a `cpu`
+    // label and the words `copyWords` writes and reads past the end, and zeroed first: it only
+    // ever holds text, which is what `copyWords` may copy.
+    let bound = 1 + CPU_LABEL_BYTES + 2 + WORD_SLACK;
+    [...keyLabels, ...valueLabels].forEach((label, i) => (bound += (openings[i] as WordSpan).length + label.maxBytes + 1));
+    const labelBytes = Buffer.alloc(bound);
     const labelView = new DataView(labelBytes.buffer, labelBytes.byteOffset, labelBytes.byteLength);
-    // Each sample family's name, and its name with the `{` that opens a label set.
-    const sampleNames = sampleFamilies.map((family) => byteSpan(family.sampleNameBytes));
-    const sampleNamesOpen = sampleFamilies.map((family) => byteSpan(Buffer.from(`${family.sampleName}{`, 'utf8')));
-    const lineBound = Math.max(0, ...sampleNamesOpen.map((name) => name.bytes.length)) + bound + 3 + MAX_SAMPLE_BYTES;
+    labelBytes[0] = OPEN_BRACE;
+    // Each sample family's name, padded for `copyWords`.
+    const sampleNames = sampleFamilies.map((family) => wordSpan(family.sampleName));
+    const lineBound = Math.max(0, ...sampleNames.map((name) => name.length)) + bound + MAX_SAMPLE_BYTES + 1 + WORD_SLACK;
     // Where each sample family's lines go during a batch (looked up once per batch: a family only
     // becomes live when one before it closes, never inside this pass).
     const targets: ChunkBuffer[] = [];
@@ -96,35 +99,35 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
     const bucketGroups = new Map<string, Map<number, number>>();
     let labelSets = 0;
 
-    /** Writes the series of one label set: `labelBytes[0, labelLength)` without braces. */
-    const emit = (labelLength: number): void => {
+    /** Writes the series of one label set: `labelBytes[1, innerEnd)`, the labels without braces. */
+    const emit = (innerEnd: number): void => {
       if (labelSets >= options.seriesLimit) {
         result.dropped++;
         return;
       }
       labelSets++;
+      // `{labels} ` (or a lone space when there are no labels) follows each family's name.
+      let setLength = 0;
+      if (innerEnd > 1) {
+        labelBytes[innerEnd] = CLOSE_BRACE;
+        labelBytes[innerEnd + 1] = SPACE;
+        setLength = innerEnd + 2;
+      }
       for (let s = 0; s < targets.length; s++) {
         const target = targets[s] as ChunkBuffer;
         if (target.at + lineBound > target.bytes.length) target.room(lineBound);
         const out = target.bytes;
         const outView = target.view;
-        let at: number;
-        if (labelLength > 0) {
-          const name = sampleNamesOpen[s] as ByteSpan;
-          at = copyBytes(out, outView, target.at, name.bytes, name.view, 0, name.bytes.length);
-          at = copyBytes(out, outView, at, labelBytes, labelView, 0, labelLength);
-          out[at++] = CLOSE_BRACE;
-        } else {
-          const name = sampleNames[s] as ByteSpan;
-          at = copyBytes(out, outView, target.at, name.bytes, name.view, 0, name.bytes.length);
-        }
-        out[at++] = SPACE;
+        const name = sampleNames[s] as WordSpan;
+        let at = copyWords(outView, target.at, name.view, 0, name.length);
+        if (setLength > 0) at = copyWords(outView, at, labelView, 0, setLength);
+        else out[at++] = SPACE;
         at = writeSampleValue(out, at, sums[s] as number);
         out[at++] = NEWLINE;
         target.at = at;
       }
       if (slotFamilies.length === 0) return;
-      const inner = labelBytes.toString('utf8', 0, labelLength);
+      const inner = labelBytes.toString('utf8', 1, innerEnd);
       for (let h = 0; h < slotFamilies.length; h++) {
         const counts = slotCounts[h] as Float64Array;
         const bounds: number[] = [];
@@ -150,16 +153,16 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
         result.entries++;
         const keyOffset = e * batch.keySize;
         const valueOffset = e * batch.valueStride;
-        let length = 0;
+        let length = 1;
         for (let l = 0; l < keyLabels.length; l++) {
-          const opening = keyOpenings[l] as ByteSpan;
-          length = copyBytes(labelBytes, labelView, length, opening.bytes, opening.view, 0, opening.bytes.length);
+          const opening = keyOpenings[l] as WordSpan;
+          length = copyWords(labelView, length, opening.view, 0, opening.length);
           length = (keyLabels[l] as LabelPlan).write(labelBytes, length, keys, keyView, keyOffset);
           labelBytes[length++] = QUOTE;
         }
         for (let l = 0; l < valueLabels.length; l++) {
-          const opening = valueOpenings[l] as ByteSpan;
-          length = copyBytes(labelBytes, labelView, length, opening.bytes, opening.view, 0, opening.bytes.length);
+          const opening = valueOpenings[l] as WordSpan;
+          length = copyWords(labelView, length, opening.view, 0, opening.length);
           length = (valueLabels[l] as LabelPlan).write(labelBytes, length, values, valueView, valueOffset);
           labelBytes[length++] = QUOTE;
         }
@@ -169,7 +172,7 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
           const read = (plan.samples[0] as MapPlan['samples'][number]).read;
           for (let c = 0; c < cpus; c++) count += read(valueView, valueOffset + c * cpuStride);
           const bucket = plan.keyBucket.bucket(keyView, keyOffset);
-          const inner = labelBytes.toString('utf8', 0, length);
+          const inner = labelBytes.toString('utf8', 1, length);
           let group = bucketGroups.get(inner);
           if (group === undefined) bucketGroups.set(inner, (group = new Map()));
           group.set(bucket, (group.get(bucket) ?? 0) + count);
@@ -199,7 +202,7 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
           } else {
             // `cpu="N"` after the entry's labels (the entry's own bytes stay, each CPU rewrites the tail).
             let at = length;
-            if (at > 0) labelBytes[at++] = COMMA;
+            if (at > 1) labelBytes[at++] = COMMA;
             at = copyBytes(labelBytes, labelView, at, CPU_OPENING.bytes, CPU_OPENING.view, 0, CPU_OPENING.bytes.length);
             at = writeUnsigned(labelBytes, at, c);
             labelBytes[at++] = QUOTE;

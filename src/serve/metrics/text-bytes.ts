@@ -37,18 +37,31 @@ function digitCount(value: number): number {
   return digits;
 }
 
+/** Tens and ones digit of 0..99 as ASCII: a division by 100 gives two digits. */
+const TENS = Uint8Array.from({ length: 100 }, (_, i) => ZERO + Math.floor(i / 10));
+const ONES = Uint8Array.from({ length: 100 }, (_, i) => ZERO + (i % 10));
+
 /** Writes a non-negative safe integer in decimal. */
 export function writeUnsigned(out: Uint8Array, at: number, value: number): number {
   const end = at + digitCount(value);
   let i = end;
   if (value < TWO_POW_32) {
-    // Unsigned 32-bit arithmetic: `>>> 0` keeps the quotient an integer without Math.floor.
+    // Two digits per division (half the divisions, the slow part); unsigned 32-bit arithmetic:
+    // `>>> 0` keeps the quotient an integer without Math.floor.
     let n = value >>> 0;
-    do {
-      const q = (n / 10) >>> 0;
-      out[--i] = ZERO + n - q * 10;
+    while (n >= 100) {
+      const q = (n / 100) >>> 0;
+      const pair = n - q * 100;
+      out[--i] = ONES[pair] as number;
+      out[--i] = TENS[pair] as number;
       n = q;
-    } while (n !== 0);
+    }
+    if (n >= 10) {
+      out[i - 1] = ONES[n] as number;
+      out[i - 2] = TENS[n] as number;
+    } else {
+      out[i - 1] = ZERO + n;
+    }
     return end;
   }
   // Above 2^32: the remainder is exact for doubles, and (n - r) / 10 is an exact division.
@@ -133,4 +146,39 @@ export function copyBytes(out: Uint8Array, outView: DataView, at: number, from: 
   for (; i + 4 <= length; i += 4) outView.setUint32(at + i, fromView.getUint32(start + i, true), true);
   for (; i < length; i++) out[at + i] = from[start + i] as number;
   return at + length;
+}
+
+/** Bytes past the end that `copyWords` may write (and read): callers leave this much slack. */
+export const WORD_SLACK = 7;
+
+/**
+ * Copies `length` bytes as whole 8-byte words, about twice as fast as `copyBytes` for the names
+ * and label sets of every line. It writes and reads up to `WORD_SLACK` bytes past the end, so both
+ * buffers need that slack, and what it writes there is left for the next bytes to overwrite.
+ *
+ * The words go through `getFloat64` / `setFloat64`, which keep every bit of a double except a
+ * NaN's (an engine may pick its NaN bits). The source must be text: valid UTF-8 and zero bytes.
+ * A NaN word needs 0x7f or 0xff at its top byte and 0xf0-0xff just below it: 0xff never occurs
+ * in UTF-8, and a byte from 0xf0 up is a lead byte that a continuation byte (0x80-0xbf), never
+ * 0x7f, follows. So text words are never NaNs, and the copy is exact.
+ */
+export function copyWords(outView: DataView, at: number, fromView: DataView, start: number, length: number): number {
+  for (let i = 0; i < length; i += 8) outView.setFloat64(at + i, fromView.getFloat64(start + i, true), true);
+  return at + length;
+}
+
+/** Text padded for `copyWords`: its bytes, a view, and the text's own length. */
+export interface WordSpan extends ByteSpan {
+  readonly length: number;
+}
+
+/**
+ * `text` as UTF-8 followed by zero bytes up to a multiple of 8, to be copied with `copyWords`;
+ * `length` is the text's own length.
+ */
+export function wordSpan(text: string): WordSpan {
+  const length = Buffer.byteLength(text, 'utf8');
+  const bytes = Buffer.alloc(Math.max(8, (length + 7) & ~7));
+  bytes.write(text, 0, 'utf8');
+  return { ...byteSpan(bytes), length };
 }
