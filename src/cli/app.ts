@@ -55,7 +55,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'hist', usage: 'hist   MAP [--layout libbpf|bcc|bpftrace|linear|lhist [--min N --max N --step N]] [--section FIELD[,FIELD]] [--unit NAME]', load: async () => (await import('./commands/hist.js')).histCommand },
   {
     name: 'serve',
-    usage: 'serve  [--listen HOST:PORT] [--config FILE] [--web-config FILE] [--allow-write] [--per-cpu] [--series-limit N] [MAP ... | --all]',
+    usage: 'serve  [--listen HOST:PORT] [--config FILE] [--web-config FILE] [--allow-write] [--force] [--per-cpu] [--series-limit N] [MAP ... | --all]',
     load: async () => (await import('./commands/serve.js')).serveCommand,
   },
   { name: 'demo', usage: 'demo', load: async () => (await import('./commands/demo.js')).demoCommand },

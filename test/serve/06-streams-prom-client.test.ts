@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { get as httpGet } from 'node:http';
 import path from 'node:path';
 import { Counter, Registry } from 'prom-client';
 import { BpfMap } from '../../src/map/bpf-map.js';
@@ -17,40 +16,7 @@ import { registerWithPromClient } from '../../src/serve/metrics/prom-client.js';
 import { parseExposition } from '../../src/serve/metrics/parse.js';
 import { needs } from '../helpers.js';
 import { loadFixture, runProgram } from '../events/fixtures.js';
-import { bytes, chars, freePort, le, loadServeMaps, request, sampleValue } from './helpers.js';
-
-/** Opens an SSE stream; resolves `count` raw `data:` lines of `event` events, then closes it. */
-function sseData(url: string, event: string, count: number, onOpen: () => void): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const found: string[] = [];
-    let buffer = '';
-    const req = httpGet(url, { agent: false }, (res) => {
-      if (res.statusCode !== 200) {
-        reject(new Error(`status ${res.statusCode}`));
-        return;
-      }
-      onOpen();
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          if (block.startsWith(`event: ${event}\n`)) found.push(block.slice(block.indexOf('data: ') + 6));
-          if (found.length === count) {
-            req.destroy();
-            resolve(found);
-            return;
-          }
-        }
-      });
-    });
-    req.on('error', (error) => {
-      if (found.length < count) reject(error);
-    });
-  });
-}
+import { bytes, chars, freePort, le, loadServeMaps, request, sampleValue, sseClient } from './helpers.js';
 
 test('ring buffer records stream decoded through the writing program\'s BTF; perf arrays need --allow-write', needs('bpftool', 'clang'), async (t) => {
   const fixture = loadFixture(t, 'events_typed');
@@ -61,10 +27,14 @@ test('ring buffer records stream decoded through the writing program\'s BTF; per
   t.after(() => server.close());
   using events = BpfMap.openPinned(eventsPin);
 
-  const records = await sseData(`http://127.0.0.1:${port}/api/maps/${events.id}/events?type=${encodeURIComponent('struct typed_event')}`, 'record', 3, () => {
-    void runProgram(fixture, 'produce', 3);
-  });
-  records.forEach((data, i) => {
+  const stream = sseClient(`http://127.0.0.1:${port}/api/maps/${events.id}/events?type=${encodeURIComponent('struct typed_event')}`);
+  t.after(() => stream.close());
+  await stream.opened;
+  await runProgram(fixture, 'produce', 3);
+  await stream.until(3);
+  stream.close();
+  assert.equal(stream.data.length, 3);
+  stream.data.forEach((data, i) => {
     const seq = BigInt(i);
     assert.equal(data, `{"formatted":{"seq":${seq},"check":${~seq & 0xffffffffffffffffn},"tag":"evt","flags":2147483649}}`);
   });
@@ -83,16 +53,14 @@ test('event streams are limited in number: one more answers 503', needs('bpftool
   const server = new BpfmapServer({ maps: [{ kind: 'pinned', path: maps }], streamLimits: { maxStreams: 1, maxWatchEntries: 10 }, port: await freePort() });
   const { port } = await server.listen();
   t.after(() => server.close());
-  let opened!: () => void;
-  const open = new Promise<void>((resolve) => {
-    opened = resolve;
-  });
-  const first = sseData(`http://127.0.0.1:${port}/api/maps/${flows.id}/watch?interval=0.2`, 'values', 3, () => opened());
-  await open;
+  const first = sseClient(`http://127.0.0.1:${port}/api/maps/${flows.id}/watch?interval=0.2`, 'values');
+  t.after(() => first.close());
+  await first.opened;
   const second = await request(`http://127.0.0.1:${port}/api/maps/${flows.id}/watch`);
   assert.equal(second.status, 503);
   assert.equal((JSON.parse(second.body) as { error: { code: string } }).error.code, 'ERR_TOO_MANY_STREAMS');
-  assert.equal((await first).length, 3);
+  // The first stream goes on: frames keep coming at its interval.
+  await first.until(3);
 });
 
 test('registerWithPromClient: map metrics in a prom-client registry beside the service\'s own', needs('bpftool', 'clang'), async (t) => {

@@ -1,10 +1,10 @@
 /**
  * Helpers of the serve tests: the fixture's maps loaded and pinned in the test's own bpffs folder,
- * free loopback ports in 19200-19299 picked at run time, entries written in the maps' layouts, and
- * HTTP requests with their raw bodies.
+ * free loopback ports in 19200-19299 picked at run time, entries written in the maps' layouts,
+ * HTTP requests with their raw bodies, and a Server-Sent Events client.
  */
 import { createServer } from 'node:net';
-import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { get as httpGet, request as httpRequest, type ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -108,4 +108,66 @@ export function sampleValue(families: ReturnType<typeof import('../../src/serve/
     }
   }
   return undefined;
+}
+
+/** A Server-Sent Events client of one stream (see `sseClient`). */
+export interface SseClient {
+  /** The `data:` of each event of the awaited kind, as they came. */
+  readonly data: string[];
+  /** Resolves once the server answered 200; rejects with the status and body otherwise. */
+  readonly opened: Promise<void>;
+  /** Resolves once `count` events have come, rejects after `timeoutMs`. */
+  until(count: number, timeoutMs?: number): Promise<void>;
+  /** Closes the stream (and is safe to call again). */
+  close(): void;
+}
+
+/** Opens `url` as an SSE stream and gathers the data of its `event` events (default `record`). */
+export function sseClient(url: string, event = 'record'): SseClient {
+  const data: string[] = [];
+  let buffer = '';
+  let notify: (() => void) | undefined;
+  let req: ClientRequest | undefined;
+  const opened = new Promise<void>((resolve, reject) => {
+    req = httpGet(url, { agent: false }, (res) => {
+      res.setEncoding('utf8');
+      if (res.statusCode !== 200) {
+        let body = '';
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => reject(Object.assign(new Error(`status ${res.statusCode}: ${body}`), { status: res.statusCode, body })));
+        return;
+      }
+      resolve();
+      res.on('data', (chunk: string) => {
+        buffer += chunk;
+        let end: number;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const block = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (block.startsWith(`event: ${event}\n`)) data.push(block.slice(block.indexOf('data: ') + 6));
+        }
+        notify?.();
+      });
+    });
+    req.on('error', reject);
+  });
+  // A stream closed on purpose ends with a socket error nobody awaits.
+  opened.catch(() => undefined);
+  return {
+    data,
+    opened,
+    until: (count, timeoutMs = 30_000) => new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${data.length} of ${count} ${event} events after ${timeoutMs} ms`)), timeoutMs);
+      const check = (): void => {
+        if (data.length >= count) {
+          clearTimeout(timer);
+          notify = undefined;
+          resolve();
+        }
+      };
+      notify = check;
+      check();
+    }),
+    close: () => req?.destroy(),
+  };
 }

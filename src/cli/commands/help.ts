@@ -54,6 +54,14 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
     '(FIELD/s). No rates for fields that are not counters: enums, pointers, and fields whose name\n' +
     'says time or identity (ts, time, *_ns, *_us, *_ms, stamp, *id, pid, tid, cpu). --per-cpu adds\n' +
     'a column per CPU. Shows when no program uses the map any more (orphaned).\n' + FORMAT_HELP,
+  serve: 'Serves the maps over HTTP (127.0.0.1:19655 unless --listen says otherwise): Prometheus metrics\n' +
+    'at /metrics (zero-config from BTF, or ebpf_exporter metrics with --config FILE), a JSON API under\n' +
+    '/api/maps, Server-Sent Events of entries (watch) and of ring buffer and perf event array records\n' +
+    '(events), and a web view at /. --web-config FILE takes exporter-toolkit TLS and basic auth;\n' +
+    '--allow-write allows the API\'s writes (with basic auth) and reading perf event arrays. A ring\n' +
+    'buffer that another process is seen reading is refused (409), naming it; --force reads it\n' +
+    'anyway, taking records away from that process. --per-cpu adds a cpu label instead of summing;\n' +
+    '--series-limit N caps the label sets per map (see docs/serve.md).',
   hist: 'Draws the histograms a map holds as their tool prints them: libbpf-tools\' struct hist values\n' +
     '(one per key), bcc\'s slot keys, bpftrace\'s hist()/lhist() maps (found from the map, or\n' +
     '--layout; lhist\'s range comes from the running script, or --min --max --step). --section FIELD\n' +

@@ -1,5 +1,5 @@
 /**
- * `serve [--listen HOST:PORT] [--config FILE] [--web-config FILE] [--allow-write] [--per-cpu]
+ * `serve [--listen HOST:PORT] [--config FILE] [--web-config FILE] [--allow-write] [--force] [--per-cpu]
  * [--series-limit N] [MAP ... | --all]`: Prometheus metrics, the JSON API and the web view of the
  * maps, over HTTP (HTTPS and basic auth with a web configuration file). Listens on 127.0.0.1:19655
  * unless told otherwise; runs until interrupted.
@@ -25,6 +25,7 @@ async function run({ args, options, stderr }: CommandContext): Promise<void> {
   const config = options.value('config');
   const webConfig = options.value('web-config');
   const allowWrite = options.flag('allow-write');
+  const force = options.flag('force');
   const all = options.flag('all');
   const perCpuLabel = options.flag('per-cpu');
   const limitText = options.value('series-limit');
@@ -40,6 +41,7 @@ async function run({ args, options, stderr }: CommandContext): Promise<void> {
   const server = new BpfmapServer({
     maps,
     allowWrite,
+    ignoreOtherProcesses: force,
     perCpuLabel,
     host: listen.host,
     ...(listen.port !== undefined ? { port: listen.port } : {}),

@@ -47,6 +47,12 @@ export interface ServeOptions extends Omit<MapExporterOptions, 'maps' | 'config'
   readonly webConfig?: WebConfig | string;
   /** Allow the API's writes (also needs basic auth configured). Default false. */
   readonly allowWrite?: boolean;
+  /**
+   * Stream the records of ring buffers that another process is seen consuming (`bpfmap serve
+   * --force`). Default false: such an event stream is refused with 409 `ERR_BPFMAP_IN_USE`, since
+   * a ring buffer has one consumer position and a second reader takes records away from the first.
+   */
+  readonly ignoreOtherProcesses?: boolean;
   /** Address to listen on (default 127.0.0.1). */
   readonly host?: string;
   /** Port (default 19655, `DEFAULT_PORT`; 0 picks a free one). */
@@ -84,12 +90,14 @@ export class BpfmapServer {
     this.#allowWrite = options.allowWrite ?? false;
     this.#host = options.host ?? DEFAULT_HOST;
     this.#port = options.port ?? DEFAULT_PORT;
+    const ignoreOtherProcesses = options.ignoreOtherProcesses ?? false;
+    if (typeof ignoreOtherProcesses !== 'boolean') throw Object.assign(new TypeError(`ignoreOtherProcesses must be a boolean, got ${typeof ignoreOtherProcesses}`), { code: 'ERR_BPFMAP_OPTIONS' });
     if (!Number.isInteger(this.#port) || this.#port < 0 || this.#port > 65535) throw Object.assign(new RangeError(`port must be 0 to 65535, got ${this.#port}`), { code: 'ERR_BPFMAP_OPTIONS' });
     this.exporter = options.exporter ?? new MapExporter({ ...options, maps: options.maps, ...(options.config !== undefined ? { config: options.config } : {}) });
     const apiMaps = new ApiMaps(new MapResolver(options.maps));
     this.router.add(this.#metricsRoute());
     this.router.add(...apiRoutes(apiMaps, options.apiLimits ?? DEFAULT_API_LIMITS));
-    this.router.add(...streamRoutes(apiMaps, { allowWrite: this.#allowWrite, limits: options.streamLimits ?? DEFAULT_STREAM_LIMITS }));
+    this.router.add(...streamRoutes(apiMaps, { allowWrite: this.#allowWrite, limits: options.streamLimits ?? DEFAULT_STREAM_LIMITS, ignoreOtherProcesses }));
     this.router.add(...webRoutes());
 
     const handler = (req: IncomingMessage, res: ServerResponse): void => {

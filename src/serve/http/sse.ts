@@ -8,6 +8,7 @@ import type { Btf } from '../../codec/btf/btf.js';
 import { formatBtfValue } from '../../codec/btf/format.js';
 import { formatToJson, type FormattedValue } from '../../codec/btf/json.js';
 import { btfFromId } from '../../codec/btf/sources.js';
+import { BpfInUseError } from '../../events/exclusive.js';
 import { subscribeEvents, type EventSubscription } from '../../events/fan-out.js';
 import { PerfBuffer } from '../../events/perf-buffer.js';
 import { RingBuffer } from '../../events/ring-buffer.js';
@@ -113,7 +114,8 @@ function findRecordType(map: BpfMap, name: string): { btf: Btf; typeId: number }
 }
 
 /** The stream routes. */
-export function streamRoutes(maps: ApiMaps, options: { readonly allowWrite: boolean; readonly limits?: StreamLimits }): Route[] {
+export function streamRoutes(maps: ApiMaps, options: { readonly allowWrite: boolean; readonly limits?: StreamLimits; readonly ignoreOtherProcesses?: boolean }): Route[] {
+  const ignoreOtherProcesses = options.ignoreOtherProcesses ?? false;
   const limits = options.limits ?? DEFAULT_STREAM_LIMITS;
   let open = 0;
   const claim = (): (() => void) => {
@@ -227,7 +229,14 @@ export function streamRoutes(maps: ApiMaps, options: { readonly allowWrite: bool
             // The consumer position of a ring buffer is written by its reader: open writable.
             const map = maps.open(context.params.id, true);
             try {
-              return type === MapType.ringbuf ? RingBuffer.open(map) : PerfBuffer.open(map);
+              return type === MapType.ringbuf ? RingBuffer.open(map, { ignoreOtherProcesses }) : PerfBuffer.open(map);
+            } catch (error) {
+              // Another process consumes the ring: say how the server is told to read it anyway.
+              if (error instanceof BpfInUseError) {
+                const who = error.processes.map(({ pid, comm }) => `pid ${pid} (${comm})`).join(', ');
+                throw new HttpError(409, error.code, `ring buffer '${map.name}' id ${map.id} is already read by ${who}, and a second reader would take records away from it: stop it, or start bpfmap serve with --force (the server option ignoreOtherProcesses) to read it anyway`);
+              }
+              throw error;
             } finally {
               map.close();
             }
