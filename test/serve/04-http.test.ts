@@ -90,8 +90,8 @@ test('JSON API: show shapes, paginated dump entries with exact integers, lookups
   assert.equal(gzipped.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
 });
 
-/** Reads `count` SSE events of a stream. */
-function readEvents(url: string, count: number): Promise<Array<{ event: string; data: string }>> {
+/** Reads `count` SSE events of a stream; `onEvent` runs after each one arrives. */
+function readEvents(url: string, count: number, onEvent: (index: number) => void = () => {}): Promise<Array<{ event: string; data: string }>> {
   return new Promise((resolve, reject) => {
     const events: Array<{ event: string; data: string }> = [];
     let buffer = '';
@@ -105,7 +105,10 @@ function readEvents(url: string, count: number): Promise<Array<{ event: string; 
           buffer = buffer.slice(end + 2);
           const event = /^event: (.*)$/m.exec(block)?.[1];
           const data = /^data: (.*)$/m.exec(block)?.[1];
-          if (event !== undefined && data !== undefined) events.push({ event, data });
+          if (event !== undefined && data !== undefined) {
+            events.push({ event, data });
+            onEvent(events.length - 1);
+          }
           if (events.length === count) {
             req.destroy();
             resolve(events);
@@ -127,9 +130,10 @@ test('watch stream: values and per-second rates as the map changes', needs('bpft
   const server = new BpfmapServer({ maps: [{ kind: 'pinned', path: maps }], port: await freePort() });
   const { port } = await server.listen();
   t.after(() => server.close());
-  const bump = setTimeout(() => flows.set(key, bytes(le(8, 400), le(8, 0))), 200);
-  t.after(() => clearTimeout(bump));
-  const events = await readEvents(`http://127.0.0.1:${port}/api/maps/${flows.id}/watch?interval=0.5`, 2);
+  // The value changes once the first event is in (a timer could fire before it on a busy machine).
+  const events = await readEvents(`http://127.0.0.1:${port}/api/maps/${flows.id}/watch?interval=0.5`, 2, (index) => {
+    if (index === 0) flows.set(key, bytes(le(8, 400), le(8, 0)));
+  });
   const [first, second] = events.map((event) => JSON.parse(event.data) as { time: number; entries: Array<{ formatted: { value: { packets: number } }; rates: Record<string, number> }> });
   assert.equal(first?.entries[0]?.formatted.value.packets, 100);
   assert.equal(second?.entries[0]?.formatted.value.packets, 400);
