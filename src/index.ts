@@ -42,6 +42,7 @@ export { UserRingBuffer, UserRingBufferReservation, type UserRingBufferOptions }
 export { BpfInUseError, findOtherRingUsers, type RingUser } from './events/exclusive.js';
 export { PerfBuffer, type PerfBufferOptions, type PerfBufferPlacement } from './events/perf-buffer.js';
 export { printC } from './codec/btf/c-printer.js';
+export { btfTypeShape } from './codec/btf/shape.js';
 export { generateTypeScript, typeScriptExpressions } from './codec/btf/typescript.js';
 export { btfForRecords, RecordBtfWriter, type RecordBtf, type RecordBtfOptions, type RecordShape } from './codec/btf/from-record.js';
 export { createWithRecords, type MapRecordsSpec, type SpecWithoutTypes } from './map/btf-map.js';
@@ -84,7 +85,7 @@ export { usdtProbes, parseUsdtArgument, type UsdtProbe, type UsdtArgument } from
 export { layoutStructOps, StructOpsSpec, type StructOpsMember, type StructOpsLayout } from './objects/struct-ops.js';
 export { attachStructOps, StructOpsRegistration } from './objects/link/struct-ops.js';
 export { ObjectError, VerifierError, type ObjectErrorCode, type ObjectLocation } from './objects/errors.js';
-export { PinMismatchError, type PinDifference } from './map/pinned.js';
+export { PinMismatchError, btfDifferences, type PinDifference } from './map/pinned.js';
 export { type RunOptions, type RunResult } from './objects/program.js';
 export { MapExporter, type MapExporterOptions } from './serve/metrics/exporter.js';
 export { type ExportSelector } from './serve/metrics/selectors.js';

@@ -20,7 +20,7 @@ import { readMapInfo, readFdInfo, type MapInfo } from './info.js';
 import type { MapSpec } from './spec.js';
 import { MappedArray } from './mapped-array.js';
 import type { BatchCursor, MapBatch, BatchOptions } from './batch.js';
-import { PinMismatchError, isNotPinned, pinDifferences, shapeOfSpec } from './pinned.js';
+import { PinMismatchError, btfDifferences, isNotPinned, pinDifferences, shapeOfSpec, type PinDifference } from './pinned.js';
 import type { Btf } from '../codec/btf/btf.js';
 import { MapCore } from './map-core.js';
 import type { GetFlags, SetFlags } from './flags.js';
@@ -167,8 +167,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind = An
 
   /**
    * Opens the map pinned at `path` when its type, key and value sizes, max entries, flags and
-   * map_extra are those of `spec` (libbpf's check before it reuses a map pinned by name);
-   * otherwise, when nothing is pinned there, creates the map and pins it.
+   * map_extra are those of `spec` (libbpf's check before it reuses a map pinned by name) and,
+   * when `spec.btf` names key and value types, the pin's BTF types lay out and name their bytes
+   * alike (`btfTypeShape`); otherwise, when nothing is pinned there, creates the map and pins it.
    * @throws PinMismatchError (`ERR_BPFMAP_PIN_MISMATCH`) naming each attribute that differs; the
    *   pin is left alone.
    *
@@ -192,7 +193,14 @@ export class BpfMap<K = Uint8Array, V = Uint8Array, Kind extends AnyMapKind = An
       }
       return created;
     }
-    const differences = pinDifferences(pinned.info, wanted);
+    let differences: PinDifference[];
+    try {
+      differences = pinDifferences(pinned.info, wanted);
+      if (differences.length === 0) differences = btfDifferences(pinned.info, spec);
+    } catch (error) {
+      pinned.close();
+      throw error;
+    }
     if (differences.length > 0) {
       pinned.close();
       throw new PinMismatchError(path, differences, spec.name);

@@ -1,17 +1,26 @@
 /**
  * Reusing pinned maps: the compatibility check libbpf makes before it reuses a map pinned by
  * name (type, key and value sizes, max entries, flags, map_extra), and `openOrCreatePinned`,
- * which opens a compatible pin or creates and pins the map.
+ * which opens a compatible pin or creates and pins the map; it also compares the key and value
+ * BTF types when the spec names some (`btfDifferences`).
  */
+import type { Btf } from '../codec/btf/btf.js';
+import { btfTypeShape } from '../codec/btf/shape.js';
+import { btfFromFd, btfFromHandle, btfFromId } from '../codec/btf/sources.js';
 import { resolveMapType, mapTypeName, MapFlags } from '../sys/constants.js';
 import { BpfError, Errno } from '../sys/errors.js';
+import { nativeObjectOf, type NativeObject } from '../sys/native.js';
 import type { MapInfo } from './info.js';
-import { resolveFlags, type MapSpec } from './spec.js';
+import { resolveFlags, type MapBtfSpec, type MapSpec } from './spec.js';
 
 /** One attribute that differs between a pinned map and the map wanted there. */
 export interface PinDifference {
-  /** `'type'`, `'keySize'`, `'valueSize'`, `'maxEntries'`, `'flags'` or `'mapExtra'`. */
-  readonly field: 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'mapExtra';
+  /**
+   * `'type'`, `'keySize'`, `'valueSize'`, `'maxEntries'`, `'flags'`, `'mapExtra'`; `'btf'` when
+   * the spec gives BTF types and the pin has none; `'keyType'`/`'valueType'` when both have BTF
+   * and the layouts differ (`pinned` and `wanted` are then `btfTypeShape` texts).
+   */
+  readonly field: 'type' | 'keySize' | 'valueSize' | 'maxEntries' | 'flags' | 'mapExtra' | 'btf' | 'keyType' | 'valueType';
   readonly pinned: number | bigint | string;
   readonly wanted: number | bigint | string;
 }
@@ -69,6 +78,34 @@ export function pinDifferences(info: MapInfo, wanted: PinnedShape): PinDifferenc
   if (info.maxEntries !== wanted.maxEntries) differences.push({ field: 'maxEntries', pinned: info.maxEntries, wanted: wanted.maxEntries });
   if (info.flags !== wanted.flags) differences.push({ field: 'flags', pinned: `0x${info.flags.toString(16)}`, wanted: `0x${wanted.flags.toString(16)}` });
   if (info.mapExtra !== wanted.mapExtra) differences.push({ field: 'mapExtra', pinned: info.mapExtra, wanted: wanted.mapExtra });
+  return differences;
+}
+
+/** The parsed BTF that a spec's `btf.fd` names (an fd of the caller's, or a bpfmap BTF object). */
+function specBtf(spec: MapBtfSpec): Btf {
+  const fd: unknown = spec.fd;
+  if (typeof fd === 'number') return btfFromFd(fd).btf;
+  return btfFromHandle(nativeObjectOf(fd) as NativeObject<'btf'>).btf;
+}
+
+/**
+ * What differs between the key and value BTF types of a pinned map and those a spec gives
+ * (empty when the spec gives none, or when they lay out and name their bytes alike: typedef names
+ * do not count, see `btfTypeShape`). A pin without BTF is one difference, `btf`.
+ */
+export function btfDifferences(info: MapInfo, spec: MapSpec): PinDifference[] {
+  if (spec.btf === undefined) return [];
+  const wantedBtf = specBtf(spec.btf);
+  const shape = (btf: Btf, id: number): string => (id === 0 ? 'none' : btfTypeShape(btf, id));
+  const wantedKey = shape(wantedBtf, spec.btf.keyTypeId);
+  const wantedValue = shape(wantedBtf, spec.btf.valueTypeId);
+  const pinnedBtf = info.btfId !== 0 && info.btfValueTypeId !== 0 ? btfFromId(info.btfId).btf : undefined;
+  if (pinnedBtf === undefined) return [{ field: 'btf', pinned: 'none', wanted: `key ${wantedKey}, value ${wantedValue}` }];
+  const differences: PinDifference[] = [];
+  const pinnedKey = shape(pinnedBtf, info.btfKeyTypeId);
+  const pinnedValue = shape(pinnedBtf, info.btfValueTypeId);
+  if (pinnedKey !== wantedKey) differences.push({ field: 'keyType', pinned: pinnedKey, wanted: wantedKey });
+  if (pinnedValue !== wantedValue) differences.push({ field: 'valueType', pinned: pinnedValue, wanted: wantedValue });
   return differences;
 }
 
