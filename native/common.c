@@ -67,6 +67,17 @@ int arg_u32(napi_env env, napi_value v, uint32_t *out) {
   return napi_get_value_uint32(env, v, out) == napi_ok;
 }
 
+int arg_u64(napi_env env, napi_value v, uint64_t *out) {
+  bool lossless;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return 0;
+  if (t == napi_bigint) return napi_get_value_bigint_uint64(env, v, out, &lossless) == napi_ok && lossless;
+  int64_t n;
+  if (!arg_i64(env, v, &n) || n < 0) return 0;
+  *out = (uint64_t)n;
+  return 1;
+}
+
 int is_nullish(napi_env env, napi_value v) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return 0;

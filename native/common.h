@@ -49,6 +49,8 @@ int fd_result(long rc);
 napi_value num(napi_env env, double v);
 int arg_i64(napi_env env, napi_value v, int64_t *out);
 int arg_u32(napi_env env, napi_value v, uint32_t *out);
+/* A u64: a bigint that fits, or a non-negative integral number. */
+int arg_u64(napi_env env, napi_value v, uint64_t *out);
 /* An fd number: an integer in [0, INT32_MAX]. Only for fds the addon does not keep (see README). */
 int arg_fd(napi_env env, napi_value v, int64_t *out);
 int is_nullish(napi_env env, napi_value v);

@@ -5,9 +5,9 @@
  *
  * Every function takes tagged handles (program, link, map) and never an fd number or a pointer
  * from JavaScript. Strings (symbols, paths, tracepoint names) are copied into memory this file
- * owns before their addresses go into an attribute or a perf_event_attr. A cgroup is named by
- * its path and opened here only for the one BPF_LINK_CREATE that needs it: the link keeps its
- * own reference to the cgroup, as it does to a perf event, so neither fd outlives the call.
+ * owns before their addresses go into an attribute or a perf_event_attr. A perf event's fd is
+ * closed once the link holds the event. Links onto cgroups and tcx (plain or anchored) are in
+ * prog_attach.c, beside the legacy attach they share their shape with.
  */
 #include "common.h"
 
@@ -36,17 +36,6 @@ enum {
 #define MAX_MULTI_COUNT (1u << 20)
 /* Longest kernel symbol (KSYM_NAME_LEN). */
 #define SYMBOL_MAX 512
-
-static int arg_u64_bigint(napi_env env, napi_value v, uint64_t *out) {
-  bool lossless;
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return 0;
-  if (t == napi_bigint) return napi_get_value_bigint_uint64(env, v, out, &lossless) == napi_ok && lossless;
-  int64_t n;
-  if (!arg_i64(env, v, &n) || n < 0) return 0;
-  *out = (uint64_t)n;
-  return 1;
-}
 
 static int arg_i32(napi_env env, napi_value v, int32_t *out) {
   return napi_get_value_int32(env, v, out) == napi_ok;
@@ -78,7 +67,7 @@ static napi_value link_create(napi_env env, napi_callback_info info) {
   if (!arg_u32(env, argv[2], &ifindex)) THROW(env, "linkCreate: targetIfindex must be a u32");
   if (!arg_u32(env, argv[3], &flags)) THROW(env, "linkCreate: flags must be a u32");
   if (!arg_u32(env, argv[4], &btf_id)) THROW(env, "linkCreate: targetBtfId must be a u32");
-  if (!arg_u64_bigint(env, argv[5], &cookie)) THROW(env, "linkCreate: cookie must be a non-negative bigint");
+  if (!arg_u64(env, argv[5], &cookie)) THROW(env, "linkCreate: cookie must be a non-negative bigint");
   obj_handle *map = NULL;
   if (!is_nullish(env, argv[6])) {
     map = arg_object(env, argv[6], KIND_MAP, "linkCreate: iterator map");
@@ -106,33 +95,6 @@ static napi_value link_create(napi_env env, napi_callback_info info) {
   return obj_from_result(env, KIND_LINK, sys_bpf(CMD_LINK_CREATE, attr, sizeof(attr)));
 }
 
-/*
- * linkCreateCgroup(prog, cgroupPath, attachType, flags) -> link handle | -errno.
- * Opens the cgroup directory for the call only (the link holds the cgroup itself).
- */
-static napi_value link_create_cgroup(napi_env env, napi_callback_info info) {
-  ARGS(4);
-  obj_handle *prog = arg_object(env, argv[0], KIND_PROG, "linkCreateCgroup: program");
-  if (!prog) return NULL;
-  char path[PATH_MAX];
-  if (!arg_path(env, argv[1], path, sizeof(path), "linkCreateCgroup: cgroup path")) return NULL;
-  uint32_t attach_type, flags;
-  if (!arg_u32(env, argv[2], &attach_type)) THROW(env, "linkCreateCgroup: attachType must be a u32");
-  if (!arg_u32(env, argv[3], &flags)) THROW(env, "linkCreateCgroup: flags must be a u32");
-  int cgroup = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (cgroup < 0) return num(env, -errno);
-  uint8_t attr[LINK_CREATE_SIZE] = {0};
-  put_u32(attr, 0, (uint32_t)prog->fd);
-  put_u32(attr, 4, (uint32_t)cgroup);
-  put_u32(attr, 8, attach_type);
-  put_u32(attr, 12, flags);
-  long rc = sys_bpf(CMD_LINK_CREATE, attr, sizeof(attr));
-  int saved = errno;
-  close(cgroup);
-  errno = saved;
-  return obj_from_result(env, KIND_LINK, rc);
-}
-
 /* rawTracepointOpen(prog, name|null, cookie) -> link handle | -errno. name null: the program's own target (tracing, lsm). */
 static napi_value raw_tracepoint_open(napi_env env, napi_callback_info info) {
   ARGS(3);
@@ -142,7 +104,7 @@ static napi_value raw_tracepoint_open(napi_env env, napi_callback_info info) {
   const char *name;
   uint64_t cookie;
   if (!arg_opt_string(env, argv[1], name_buf, sizeof(name_buf), &name)) THROW(env, "rawTracepointOpen: name must be a string of under 512 bytes without NUL, or null");
-  if (!arg_u64_bigint(env, argv[2], &cookie)) THROW(env, "rawTracepointOpen: cookie must be a non-negative bigint");
+  if (!arg_u64(env, argv[2], &cookie)) THROW(env, "rawTracepointOpen: cookie must be a non-negative bigint");
   uint8_t attr[24] = {0};
   put_ptr(attr, 0, name);
   put_u32(attr, 8, (uint32_t)prog->fd);
@@ -183,15 +145,15 @@ static napi_value perf_link_create(napi_env env, napi_callback_info info) {
   char name_buf[PATH_MAX];
   const char *name;
   if (!arg_u32(env, argv[1], &type)) THROW(env, "perfLinkCreate: type must be a u32");
-  if (!arg_u64_bigint(env, argv[2], &config)) THROW(env, "perfLinkCreate: config must be a non-negative bigint");
+  if (!arg_u64(env, argv[2], &config)) THROW(env, "perfLinkCreate: config must be a non-negative bigint");
   if (!arg_opt_string(env, argv[3], name_buf, sizeof(name_buf), &name)) THROW(env, "perfLinkCreate: name must be a string shorter than PATH_MAX without NUL, or null");
-  if (!arg_u64_bigint(env, argv[4], &config2)) THROW(env, "perfLinkCreate: config2 must be a non-negative bigint");
+  if (!arg_u64(env, argv[4], &config2)) THROW(env, "perfLinkCreate: config2 must be a non-negative bigint");
   if (!arg_i32(env, argv[5], &pid) || pid < -1) THROW(env, "perfLinkCreate: pid must be -1 or a process id");
   if (!arg_i32(env, argv[6], &cpu) || cpu < -1) THROW(env, "perfLinkCreate: cpu must be -1 or a CPU number");
   if (pid == -1 && cpu == -1) THROW(env, "perfLinkCreate: pid and cpu cannot both be -1");
-  if (!arg_u64_bigint(env, argv[7], &sample)) THROW(env, "perfLinkCreate: samplePeriod must be a non-negative bigint");
+  if (!arg_u64(env, argv[7], &sample)) THROW(env, "perfLinkCreate: samplePeriod must be a non-negative bigint");
   if (napi_get_value_bool(env, argv[8], &frequency) != napi_ok) THROW(env, "perfLinkCreate: frequency must be a boolean");
-  if (!arg_u64_bigint(env, argv[9], &cookie)) THROW(env, "perfLinkCreate: cookie must be a non-negative bigint");
+  if (!arg_u64(env, argv[9], &cookie)) THROW(env, "perfLinkCreate: cookie must be a non-negative bigint");
 
   struct perf_event_attr attr;
   memset(&attr, 0, sizeof(attr));
@@ -577,7 +539,6 @@ static napi_value link_next_id(napi_env env, napi_callback_info info) {
 
 void register_links(napi_env env, napi_value exports, addon_state *state) {
   EXPORT("linkCreate", link_create);
-  EXPORT("linkCreateCgroup", link_create_cgroup);
   EXPORT("rawTracepointOpen", raw_tracepoint_open);
   EXPORT("perfLinkCreate", perf_link_create);
   EXPORT("kprobeMultiLinkCreate", kprobe_multi_link_create);

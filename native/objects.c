@@ -120,9 +120,33 @@ static napi_value obj_info(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * OBJ_GET_INFO_BY_FD of a program asking for one of its array fields: `count` (in the unit the
+ * kernel counts that field in) goes at count_offset, a zeroed buffer of this file's of `bytes`
+ * bytes at ptr_offset, and on success the buffer is copied into out (which holds `bytes`). The
+ * result is what the kernel wrote back at count_offset (the whole array's size, which may be
+ * larger than asked), or -errno.
+ */
+static int64_t prog_info_array(obj_handle *h, size_t count_offset, size_t ptr_offset, uint32_t count, uint8_t *out, size_t bytes) {
+  uint8_t *owned = bytes ? calloc(bytes, 1) : NULL;
+  if (bytes && !owned) return -ENOMEM;
+  uint8_t prog_info[232] = {0};
+  put_u32(prog_info, count_offset, count);
+  put_ptr(prog_info, ptr_offset, owned);
+  uint8_t attr[16] = {0};
+  put_u32(attr, 0, (uint32_t)h->fd);
+  put_u32(attr, 4, sizeof(prog_info));
+  put_ptr(attr, 8, prog_info);
+  long rc = sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr));
+  int err = errno;
+  if (rc >= 0 && bytes) memcpy(out, owned, bytes);
+  free(owned);
+  if (rc < 0) return -err;
+  return get_u32(prog_info, count_offset);
+}
+
+/*
  * progMapIds(prog, ids) -> nr_map_ids | -errno: the ids of the maps a program uses, written into
- * ids (at most ids.byteLength / 4 of them) and their total count, which may be larger. The info
- * struct and the id array are addon memory; the ids are copied out.
+ * ids (at most ids.byteLength / 4 of them, up to 65536) and their total count, which may be larger.
  */
 static napi_value prog_map_ids(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -133,28 +157,14 @@ static napi_value prog_map_ids(napi_env env, napi_callback_info info) {
   if (!arg_bytes(env, argv[1], &ids, &len)) THROW(env, "progMapIds: ids must be a Uint32Array");
   size_t capacity = len / 4;
   if (capacity > 65536) capacity = 65536;
-  uint32_t *owned = capacity ? calloc(capacity, 4) : NULL;
-  if (capacity && !owned) return num(env, -ENOMEM);
-  uint8_t prog_info[232] = {0};
-  put_u32(prog_info, 52, (uint32_t)capacity); /* nr_map_ids */
-  put_ptr(prog_info, 56, owned);              /* map_ids */
-  uint8_t attr[16] = {0};
-  put_u32(attr, 0, (uint32_t)h->fd);
-  put_u32(attr, 4, sizeof(prog_info));
-  put_ptr(attr, 8, prog_info);
-  long rc = sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr));
-  int err = errno;
-  if (rc >= 0 && capacity) memcpy(ids, owned, capacity * 4);
-  free(owned);
-  if (rc < 0) return num(env, -err);
-  return num(env, get_u32(prog_info, 52));
+  /* nr_map_ids at 52, map_ids at 56 */
+  return num(env, (double)prog_info_array(h, 52, 56, (uint32_t)capacity, ids, capacity * 4));
 }
 
 /*
  * progXlatedInsns(prog, insns) -> xlated_prog_len | -errno: the program's instructions as the
  * verifier left them (map references rewritten to map ids), the first insns.byteLength bytes of
- * them (at most 1 MiB) copied into insns, and their whole length in bytes. The info struct and
- * the instruction buffer are addon memory, sized from the JavaScript buffer's checked length.
+ * them (whole instructions, at most 1 MiB) copied into insns, and their whole length in bytes.
  */
 static napi_value prog_xlated_insns(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -165,21 +175,8 @@ static napi_value prog_xlated_insns(napi_env env, napi_callback_info info) {
   if (!arg_bytes(env, argv[1], &insns, &len)) THROW(env, "progXlatedInsns: insns must be bytes");
   size_t capacity = len & ~(size_t)7;
   if (capacity > (1u << 20)) capacity = 1u << 20;
-  uint8_t *owned = capacity ? calloc(capacity, 1) : NULL;
-  if (capacity && !owned) return num(env, -ENOMEM);
-  uint8_t prog_info[232] = {0};
-  put_u32(prog_info, 20, (uint32_t)capacity); /* xlated_prog_len */
-  put_ptr(prog_info, 32, owned);              /* xlated_prog_insns */
-  uint8_t attr[16] = {0};
-  put_u32(attr, 0, (uint32_t)h->fd);
-  put_u32(attr, 4, sizeof(prog_info));
-  put_ptr(attr, 8, prog_info);
-  long rc = sys_bpf(CMD_OBJ_GET_INFO_BY_FD, attr, sizeof(attr));
-  int err = errno;
-  if (rc >= 0 && capacity) memcpy(insns, owned, capacity);
-  free(owned);
-  if (rc < 0) return num(env, -err);
-  return num(env, get_u32(prog_info, 20));
+  /* xlated_prog_len at 20 (in bytes), xlated_prog_insns at 32 */
+  return num(env, (double)prog_info_array(h, 20, 32, (uint32_t)capacity, insns, capacity));
 }
 
 /*

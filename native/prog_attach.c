@@ -1,8 +1,8 @@
 /*
- * Attaching without (or beside) bpf_link's simple form: the legacy BPF_PROG_ATTACH /
- * BPF_PROG_DETACH for cgroups and tcx, BPF_PROG_QUERY, links placed relative to another program
- * or link (the mprog `before`/`after` anchors of tcx and cgroups), and freplace links onto a
- * function of another program.
+ * Attaching to cgroups and tcx: the legacy BPF_PROG_ATTACH / BPF_PROG_DETACH, BPF_PROG_QUERY,
+ * cgroup links, links placed relative to another program or link (the mprog `before`/`after`
+ * anchors of tcx and cgroups), and freplace links onto a function of another program. Attaching
+ * and linking share their arguments and their target; they differ in the command and the layout.
  *
  * A target is a cgroup path (opened here for the one call) or an interface index. An anchor is a
  * program or link handle (its private fd goes in relative_fd, with BPF_F_LINK for links) or a
@@ -18,17 +18,6 @@
 
 enum { CMD_PROG_ATTACH_PA = 8, CMD_PROG_DETACH_PA = 9, CMD_PROG_QUERY_PA = 16, CMD_LINK_CREATE_PA = 28 };
 enum { F_REPLACE = 1u << 2, F_BEFORE = 1u << 3, F_AFTER = 1u << 4, F_ID = 1u << 5, F_LINK = 1u << 13 };
-
-static int arg_u64_any(napi_env env, napi_value v, uint64_t *out) {
-  bool lossless;
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return 0;
-  if (t == napi_bigint) return napi_get_value_bigint_uint64(env, v, out, &lossless) == napi_ok && lossless;
-  int64_t n;
-  if (!arg_i64(env, v, &n) || n < 0) return 0;
-  *out = (uint64_t)n;
-  return 1;
-}
 
 /*
  * The target fd or ifindex: a cgroup path (opened into *opened, to close after the call) or,
@@ -86,6 +75,51 @@ static int anchor_of(napi_env env, napi_value handle_value, napi_value id_value,
   return 1;
 }
 
+/* Throws a TypeError ERR_BPFMAP_NATIVE "<what>: <problem>"; returns 0. */
+static int throw_arg(napi_env env, const char *what, const char *problem) {
+  char message[160];
+  snprintf(message, sizeof(message), "%s: %s", what, problem);
+  napi_throw_type_error(env, "ERR_BPFMAP_NATIVE", message);
+  return 0;
+}
+
+/*
+ * What attaching and anchored links take at the same positions: attachType (3), flags (4), the
+ * anchor (5, or the relative id 6) and expectedRevision (7). 0 after throwing.
+ */
+static int placement_args(napi_env env, napi_value *argv, const char *what, uint32_t *attach_type, uint32_t *flags, uint32_t *relative, uint64_t *revision) {
+  *relative = 0;
+  if (!arg_u32(env, argv[3], attach_type)) return throw_arg(env, what, "attachType must be a u32");
+  if (!arg_u32(env, argv[4], flags)) return throw_arg(env, what, "flags must be a u32");
+  if (!arg_u64(env, argv[7], revision)) return throw_arg(env, what, "expectedRevision must be a non-negative integer");
+  return anchor_of(env, argv[5], argv[6], flags, relative, what);
+}
+
+/* The command on a target, then the cgroup opened for it (opened >= 0) closed; errno kept. */
+static long bpf_on_target(int cmd, uint8_t *attr, unsigned int size, int opened) {
+  long rc = sys_bpf(cmd, attr, size);
+  int saved = errno;
+  if (opened >= 0) close(opened);
+  errno = saved;
+  return rc;
+}
+
+/*
+ * BPF_LINK_CREATE of prog onto target (a cgroup fd or an ifindex; `opened`, the cgroup fd to
+ * close after the call or -1): link_create.tcx / .cgroup, relative at 16, expected_revision at
+ * 24 (zero for a plain cgroup link). -> link handle | -errno.
+ */
+static napi_value link_on_target(napi_env env, obj_handle *prog, uint32_t target, int opened, uint32_t attach_type, uint32_t flags, uint32_t relative, uint64_t revision) {
+  uint8_t attr[64] = {0};
+  put_u32(attr, 0, (uint32_t)prog->fd);
+  put_u32(attr, 4, target);
+  put_u32(attr, 8, attach_type);
+  put_u32(attr, 12, flags);
+  put_u32(attr, 16, relative);
+  put_u64(attr, 24, revision);
+  return obj_from_result(env, KIND_LINK, bpf_on_target(CMD_LINK_CREATE_PA, attr, sizeof(attr), opened));
+}
+
 /*
  * progAttach(prog, cgroupPath|null, ifindex, attachType, flags, anchor|null, relativeId, expectedRevision, replace|null)
  * progDetach(prog|null, cgroupPath|null, ifindex, attachType, flags, anchor|null, relativeId, expectedRevision, null)
@@ -99,12 +133,9 @@ static napi_value attach_or_detach(napi_env env, napi_callback_info info, int cm
     prog = arg_object(env, argv[0], KIND_PROG, what);
     if (!prog) return NULL;
   }
-  uint32_t attach_type, flags, relative = 0, target;
+  uint32_t attach_type, flags, relative, target;
   uint64_t revision;
-  if (!arg_u32(env, argv[3], &attach_type)) THROW(env, "progAttach: attachType must be a u32");
-  if (!arg_u32(env, argv[4], &flags)) THROW(env, "progAttach: flags must be a u32");
-  if (!arg_u64_any(env, argv[7], &revision)) THROW(env, "progAttach: expectedRevision must be a non-negative integer");
-  if (!anchor_of(env, argv[5], argv[6], &flags, &relative, what)) return NULL;
+  if (!placement_args(env, argv, what, &attach_type, &flags, &relative, &revision)) return NULL;
   obj_handle *replace = NULL;
   if (!is_nullish(env, argv[8])) {
     if (cmd != CMD_PROG_ATTACH_PA) THROW(env, "progDetach: replace must be null");
@@ -124,11 +155,7 @@ static napi_value attach_or_detach(napi_env env, napi_callback_info info, int cm
   put_u32(attr, 16, replace ? (uint32_t)replace->fd : 0);
   put_u32(attr, 20, relative);
   put_u64(attr, 24, revision);
-  long rc = sys_bpf(cmd, attr, sizeof(attr));
-  int saved = errno;
-  if (opened >= 0) close(opened);
-  errno = saved;
-  return num(env, result(rc));
+  return num(env, result(bpf_on_target(cmd, attr, sizeof(attr), opened)));
 }
 
 static napi_value prog_attach(napi_env env, napi_callback_info info) {
@@ -174,9 +201,8 @@ static napi_value prog_query(napi_env env, napi_callback_info info) {
   put_u32(attr, 24, capacity);
   put_ptr(attr, 32, capacity && prog_flags ? flag_buf : NULL);
   put_ptr(attr, 40, capacity && link_ids ? link_buf : NULL);
-  long rc = sys_bpf(CMD_PROG_QUERY_PA, attr, sizeof(attr));
+  long rc = bpf_on_target(CMD_PROG_QUERY_PA, attr, sizeof(attr), opened);
   int saved = errno;
-  if (opened >= 0) close(opened);
   uint32_t count = get_u32(attr, 24);
   uint32_t written = count < capacity ? count : capacity;
   memcpy(ids, id_buf, (size_t)written * 4);
@@ -190,36 +216,40 @@ static napi_value prog_query(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * linkCreateCgroup(prog, cgroupPath, attachType, flags) -> link handle | -errno.
+ * Opens the cgroup directory for the call only (the link holds the cgroup itself).
+ */
+static napi_value link_create_cgroup(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  obj_handle *prog = arg_object(env, argv[0], KIND_PROG, "linkCreateCgroup: program");
+  if (!prog) return NULL;
+  char path[PATH_MAX];
+  if (!arg_path(env, argv[1], path, sizeof(path), "linkCreateCgroup: cgroup path")) return NULL;
+  uint32_t attach_type, flags;
+  if (!arg_u32(env, argv[2], &attach_type)) THROW(env, "linkCreateCgroup: attachType must be a u32");
+  if (!arg_u32(env, argv[3], &flags)) THROW(env, "linkCreateCgroup: flags must be a u32");
+  int cgroup = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cgroup < 0) return num(env, -errno);
+  return link_on_target(env, prog, (uint32_t)cgroup, cgroup, attach_type, flags, 0, 0);
+}
+
+/*
  * linkCreateAnchored(prog, cgroupPath|null, ifindex, attachType, flags, anchor|null, relativeId,
  *                    expectedRevision) -> link handle | -errno. A tcx or cgroup link placed
- * before/after an anchor (link_create.tcx / .cgroup: relative at 16, expected_revision at 24).
+ * before/after an anchor.
  */
 static napi_value link_create_anchored(napi_env env, napi_callback_info info) {
   ARGS(8);
   obj_handle *prog = arg_object(env, argv[0], KIND_PROG, "linkCreateAnchored: program");
   if (!prog) return NULL;
-  uint32_t attach_type, flags, relative = 0, target;
+  uint32_t attach_type, flags, relative, target;
   uint64_t revision;
-  if (!arg_u32(env, argv[3], &attach_type)) THROW(env, "linkCreateAnchored: attachType must be a u32");
-  if (!arg_u32(env, argv[4], &flags)) THROW(env, "linkCreateAnchored: flags must be a u32");
-  if (!arg_u64_any(env, argv[7], &revision)) THROW(env, "linkCreateAnchored: expectedRevision must be a non-negative integer");
-  if (!anchor_of(env, argv[5], argv[6], &flags, &relative, "linkCreateAnchored")) return NULL;
+  if (!placement_args(env, argv, "linkCreateAnchored", &attach_type, &flags, &relative, &revision)) return NULL;
   int opened;
   int ok = target_of(env, argv[1], argv[2], &target, &opened, "linkCreateAnchored");
   if (ok == 0) return NULL;
   if (ok < 0) return num(env, ok);
-  uint8_t attr[64] = {0};
-  put_u32(attr, 0, (uint32_t)prog->fd);
-  put_u32(attr, 4, target);
-  put_u32(attr, 8, attach_type);
-  put_u32(attr, 12, flags);
-  put_u32(attr, 16, relative);
-  put_u64(attr, 24, revision);
-  long rc = sys_bpf(CMD_LINK_CREATE_PA, attr, sizeof(attr));
-  int saved = errno;
-  if (opened >= 0) close(opened);
-  errno = saved;
-  return obj_from_result(env, KIND_LINK, rc);
+  return link_on_target(env, prog, target, opened, attach_type, flags, relative, revision);
 }
 
 /*
@@ -247,6 +277,7 @@ void register_prog_attach(napi_env env, napi_value exports, addon_state *state) 
   EXPORT("progAttach", prog_attach);
   EXPORT("progDetach", prog_detach);
   EXPORT("progQuery", prog_query);
+  EXPORT("linkCreateCgroup", link_create_cgroup);
   EXPORT("linkCreateAnchored", link_create_anchored);
   EXPORT("linkCreateFreplace", link_create_freplace);
 }
