@@ -5,7 +5,7 @@
  * while it runs, so that a codec calling back into the same map runs on `core.reentry()` and
  * leaves the half-filled staging area alone; raw maps skip that bookkeeping.
  */
-import { copyBytes, describe, uint8ArrayLength } from '../codec/codec.js';
+import { copyBytes, describe, isUint8ArrayOfSize, uint8ArrayLength } from '../codec/codec.js';
 import { native } from '../sys/native.js';
 import { BpfError, sizeError, argumentError } from '../sys/errors.js';
 import { MapType } from '../sys/constants.js';
@@ -49,8 +49,8 @@ export function getElementInto<K, V>(core: MapCore<K, V>, key: K, target: Uint8A
 
 function lookupInto<K, V>(core: MapCore<K, V>, key: K, target: Uint8Array, flags?: GetFlags): boolean {
   core.requireKeyed('getInto');
-  const targetLength = uint8ArrayLength(target);
-  if (targetLength !== core.valueBufferSize) {
+  if (!isUint8ArrayOfSize(target, core.valueBufferSize)) {
+    const targetLength = uint8ArrayLength(target);
     if (targetLength < 0) throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `value buffer expected a Uint8Array of ${core.valueBufferSize} bytes, got ${describe(target)}`);
     throw sizeError('value buffer', core.valueBufferSize, targetLength);
   }

@@ -7,7 +7,7 @@
  * over the core (elements.ts, iteration.ts, batch-ops.ts, queue-stack-bloom.ts, fd-values.ts).
  * Internal: not exported from the package.
  */
-import { type Codec, bytesCodec, isBytesCodec, copyBytes, describe, uint8ArrayLength } from '../codec/codec.js';
+import { type Codec, bytesCodec, isBytesCodec, copyBytes, describe, isUint8ArrayOfSize, uint8ArrayLength } from '../codec/codec.js';
 import { native, type NativeMapHandle, type NativeMapId, type NativeObject } from '../sys/native.js';
 import { BpfError, Errno, checkHandle, sizeError, argumentError, type ErrorSubject } from '../sys/errors.js';
 import type { CommandName } from '../sys/commands.js';
@@ -143,6 +143,7 @@ export class MapCore<K, V> {
 
   /** Checks a raw key; throws before any syscall. */
   rawKey(key: K): Uint8Array {
+    if (isUint8ArrayOfSize(key, this.keySize)) return key;
     const length = uint8ArrayLength(key);
     if (length < 0) throw argumentError(TypeError, 'ERR_BPFMAP_KEY_TYPE', `key expected a Uint8Array of ${this.keySize} bytes, got ${describe(key)}`);
     if (length !== this.keySize) throw sizeError('key', this.keySize, length);
@@ -151,6 +152,7 @@ export class MapCore<K, V> {
 
   /** Checks a raw value; throws before any syscall. */
   rawValue(value: V): Uint8Array {
+    if (isUint8ArrayOfSize(value, this.valueSize)) return value;
     const length = uint8ArrayLength(value);
     if (length < 0) throw argumentError(TypeError, 'ERR_BPFMAP_VALUE_TYPE', `value expected a Uint8Array of ${this.valueSize} bytes, got ${describe(value)}`);
     if (length !== this.valueSize) throw sizeError('value', this.valueSize, length);
