@@ -103,10 +103,14 @@ export class BpfmapServer {
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
       void this.handle(req, res);
     };
+    // Node enforces headersTimeout and requestTimeout only when it checks its connections, every
+    // 30 s by default: a client that never ends its headers would hold a socket 40 s, not 10.
+    const checking = { connectionsCheckingInterval: 1000 };
     const tls = this.webConfig.tls;
     if (tls) {
       const verify = tls.clientAuth === 'RequireAndVerifyClientCert';
       this.server = createHttpsServer({
+        ...checking,
         cert: tls.cert,
         key: tls.key,
         ...(tls.ca ? { ca: tls.ca } : {}),
@@ -116,7 +120,7 @@ export class BpfmapServer {
         ...(tls.maxVersion ? { maxVersion: tls.maxVersion } : {}),
       }, handler);
     } else {
-      this.server = createHttpServer(handler);
+      this.server = createHttpServer(checking, handler);
     }
     // Bounded: the time to send a request, to send headers, idle keep-alive, sockets at once.
     this.server.requestTimeout = 30_000;
