@@ -113,7 +113,11 @@ export function fixupObjectBtf(original: Btf, elf: ElfObject, kconfig: { externs
     if (!bySection) offsets.set(symbol.section, (bySection = new Map()));
     bySection.set(symbol.name, symbol.value);
   }
-  for (const type of btf.types()) {
+  // Only VARs and DATASECs change: the others (thousands, with vmlinux.h) are not decoded.
+  for (let id = btf.firstTypeId; id <= btf.lastTypeId; id++) {
+    const kind = btf.kindOf(id);
+    if (kind !== 'var' && kind !== 'datasec') continue;
+    const type = btf.type(id);
     if (type.kind === 'var' && type.linkage === VAR_GLOBAL_EXTERN) {
       view.setUint32(btf.recordOffset(type.id) + RECORD_HEADER, VAR_GLOBAL_ALLOCATED, le);
     }
