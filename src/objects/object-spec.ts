@@ -5,7 +5,7 @@
  */
 import { readFileBounded } from '../codec/btf/sources.js';
 import { Btf } from '../codec/btf/btf.js';
-import { btfCodec } from '../codec/btf/codec.js';
+import { installedBtfCodec as btfCodec } from '../codec/btf/codec-support.js';
 import { parseBtfExt, type BtfExt } from './btf-ext.js';
 import { argumentError } from '../sys/errors.js';
 import { MapFlags, MapType } from '../sys/constants.js';

@@ -2,7 +2,7 @@
  * `BpfObject`: a loaded BPF object — its maps (typed through their BTF), its programs, and its
  * global variables, read and written by name through the memory-mapped data sections.
  */
-import { btfCodec } from '../codec/btf/codec.js';
+import { installedBtfCodec as btfCodec } from '../codec/btf/codec-support.js';
 import { bytesCodec } from '../codec/codec.js';
 import { MapFlags } from '../sys/constants.js';
 import { BpfError, Errno } from '../sys/errors.js';

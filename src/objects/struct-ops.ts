@@ -14,7 +14,7 @@
  */
 import type { Btf } from '../codec/btf/btf.js';
 import type { BtfType } from '../codec/btf/types.js';
-import { btfCodec } from '../codec/btf/codec.js';
+import { installedBtfCodec as btfCodec } from '../codec/btf/codec-support.js';
 import { kernelBtf } from '../codec/btf/sources.js';
 import { MapFlags, MapType } from '../sys/constants.js';
 import { ObjectError } from './errors.js';

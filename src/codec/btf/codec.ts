@@ -26,6 +26,7 @@ import { type Codec } from '../codec.js';
 import type { Btf } from './btf.js';
 import { CoderBuilder } from './coder-builder.js';
 import { fail } from './value-coders.js';
+import { installBtfCodec } from './codec-support.js';
 
 export { bitsAreBig, isCharArray, placeMember, checkArrayLength, MAX_ARRAY_ELEMENTS, type MemberPlacement } from './type-layout.js';
 
@@ -70,3 +71,6 @@ export function btfCodec<T = unknown>(btf: Btf, typeId: number): Codec<T> {
     },
   };
 }
+
+// The object loader reaches btfCodec through this hook, so that loading an object need not load the codec modules.
+installBtfCodec(btfCodec);
