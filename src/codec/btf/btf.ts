@@ -39,6 +39,16 @@ const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  */
 const SCANS_BEFORE_INDEX = 16;
 
+/**
+ * Words of a type record without its vlen entries, per kind number (-1: unknown kind), and words
+ * per vlen entry: `extraLength` in 32-bit words, for `indexWords`.
+ */
+const RECORD_WORDS = Int8Array.from({ length: 32 }, (_, kind) => {
+  const fixed = extraLength(kind, 0);
+  return fixed < 0 ? -1 : 3 + fixed / 4;
+});
+const WORDS_PER_VLEN = Int8Array.from({ length: 32 }, (_, kind) => Math.max(0, extraLength(kind, 1) - extraLength(kind, 0)) / 4);
+
 /** Bytes of kind-specific data after the 12-byte record, per kind number. */
 function extraLength(kind: number, vlen: number): number {
   switch (kind) {
@@ -204,8 +214,10 @@ export class Btf {
   }
 
   /**
-   * `indexRecords` over 32-bit words: the same pass and the same checks, with the record lengths
-   * counted in words (type records and their kind data are whole words; the section is aligned).
+   * `indexRecords` over 32-bit words: the same pass and the same checks, with record lengths
+   * counted in words from two small tables (so that the loop, which runs once per type of vmlinux
+   * before any of it is optimized, stays a few operations long). Anything unusual (an unknown
+   * kind, a record past the end) is left to `indexRecords`, which says what is wrong.
    */
   private indexWords(words: Uint32Array, start: number, length: number): Uint32Array {
     const offsets = new Uint32Array(Math.floor(length / TYPE_RECORD_LENGTH));
@@ -213,19 +225,11 @@ export class Btf {
     let count = 0;
     let word = start >>> 2;
     while (word < end) {
-      if (word + 3 > end) return this.indexRecords(start, length);
       const info = words[word + 1] as number;
       const kind = (info >>> 24) & 0x1f;
-      const vlen = info & 0xffff;
-      let extra: number;
-      if (kind === 4 || kind === 5 || kind === 15 || kind === 19) extra = vlen * 3; // struct, union, datasec, enum64
-      else if (kind === 6 || kind === 13) extra = vlen * 2; // enum, func_proto
-      else if (kind === 1 || kind === 14 || kind === 17) extra = 1; // int, var, decl_tag
-      else if (kind === 3) extra = 3; // array
-      else if (kind >= 2 && kind <= 18) extra = 0;
-      else return this.indexRecords(start, length); // unknown kind: the byte pass says where
-      const next = word + 3 + extra;
-      if (next > end) return this.indexRecords(start, length);
+      const next = word + (RECORD_WORDS[kind] as number) + (info & 0xffff) * (WORDS_PER_VLEN[kind] as number);
+      // An unknown kind's -1 words, or a record running past the section (its info word too).
+      if (next <= word || next > end) return this.indexRecords(start, length);
       offsets[count++] = word * 4;
       word = next;
     }
