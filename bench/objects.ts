@@ -6,12 +6,13 @@
  *
  * Every round runs, in turn: `bpftool prog loadall OBJ DIR`, `bpfmap load OBJ DIR` (a cold CLI:
  * Node.js start-up, module loading, vmlinux BTF read and parsed, open, load, pins), `node -e ''`
- * (the floor any Node.js program pays), and a fresh Node.js process that imports the library and
+ * (the floor any Node.js program pays), a fresh Node.js process that imports the library and
  * opens and loads the object once (the library's cold path, timed in phases inside the process,
  * with the kernel's share — BTF_LOAD and BPF_PROG_LOAD, which bpftool pays too — measured around
- * the addon's calls). Rounds are interleaved so that the other helpers' load on this 2-CPU machine
- * falls on every command alike; the table shows medians, of wall time and of CPU time (user +
- * system, which a busy machine disturbs less), and `uptime`'s load before and after. Then, in this
+ * the addon's calls), and `bpfmap -j prog show` against `bpftool -j prog show`. Rounds are
+ * interleaved so that the other helpers' load on this 2-CPU machine falls on every command alike;
+ * the table shows medians, of wall time and of CPU time (user + system, which a busy machine
+ * disturbs less), and `uptime`'s load before and after. Then, in this
  * process with vmlinux parsed, repeated loads (a long-running loader's cost per object), and the
  * JS heap one loaded object keeps.
  *
@@ -159,6 +160,9 @@ async function main(): Promise<void> {
       cli: pinned((dir) => [node, cli, 'load', objectPath, dir]),
       node: () => runOnce([node, '-e', '']),
       library: () => runOnce([node, path.join(here, 'objects.js'), '--child', objectPath]),
+      // Listing what is loaded, cold: every program on the machine (other users' included), as JSON.
+      progShow: () => runOnce([node, cli, '-j', 'prog', 'show']),
+      bpftoolProgShow: () => runOnce(['bpftool', '-j', 'prog', 'show']),
     };
     const samples = new Map<keyof typeof commands, Sample[]>(Object.keys(commands).map((name) => [name as keyof typeof commands, []]));
     // One warm-up round fills the page cache; then every round runs each command once.
@@ -191,6 +195,7 @@ async function main(): Promise<void> {
     const heapHeld = (used() - heapBefore) / 2 ** 20;
     held.close();
 
+    const programsShown = (JSON.parse((samples.get('progShow') ?? []).at(-1)?.stdout ?? '[]') as unknown[]).length;
     const bpftoolWall = of('bpftool', 'wall');
     const bpftoolCpu = of('bpftool', 'cpu');
     const warmMedian = median(warm);
@@ -206,7 +211,8 @@ async function main(): Promise<void> {
       { name: 'peak RSS of that process', ours: `${phase('maxRssMiB').toFixed(0)} MiB`, baseline: `${of('bpftool', 'rssMiB').toFixed(0)} MiB`, ratio: phase('maxRssMiB') / of('bpftool', 'rssMiB'), goal: 'informational' },
       { name: 'in-process open + load, vmlinux parsed before', ours: ms(warmMedian), baseline: ms(bpftoolWall), ratio: warmMedian / bpftoolWall, goal: 'not slower than bpftool' },
       { name: 'JS heap and buffers held by one loaded object', ours: `${heapHeld.toFixed(1)} MiB`, baseline: '—', ratio: 0, goal: 'informational' },
-    ], [(row) => row.ratio <= 1, ...Array<() => undefined>(8).fill(() => undefined), (row) => row.ratio <= 1, () => undefined]);
+      { name: `bpfmap -j prog show vs bpftool -j prog show (cold, ${programsShown} programs), wall (CPU)`, ours: `${ms(of('progShow', 'wall'))} (${ms(of('progShow', 'cpu'))})`, baseline: `${ms(of('bpftoolProgShow', 'wall'))} (${ms(of('bpftoolProgShow', 'cpu'))})`, ratio: of('progShow', 'wall') / of('bpftoolProgShow', 'wall'), goal: 'informational' },
+    ], [(row) => row.ratio <= 1, ...Array<() => undefined>(8).fill(() => undefined), (row) => row.ratio <= 1, () => undefined, () => undefined]);
   } finally {
     rmSync(pins, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
