@@ -1,12 +1,16 @@
 /**
  * The byte writers of the scrape against JavaScript's own formatting: decimal integers (two digits
  * per division) at every digit count and edge, and `copyWords` (8-byte words through doubles)
- * copying text exactly, including the bytes that come closest to forming a NaN word.
+ * copying text exactly, including the bytes that come closest to forming a NaN word; and the
+ * generated scrape loop's buffers at every length of label set that maps without BTF give (the
+ * words copied past the end must stay inside them).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyWords, wordSpan, writeInteger, writeSampleValue, writeUnsigned } from '../../src/serve/metrics/text-bytes.js';
 import { sampleValue } from '../../src/serve/metrics/names.js';
+import { BpfMap } from '../../src/map/bpf-map.js';
+import { MapExporter } from '../../src/serve/metrics/exporter.js';
 
 test('integers are written as String() writes them, at every digit count and edge', () => {
   const out = Buffer.alloc(64, 0x2e);
@@ -48,4 +52,29 @@ test('copyWords copies text exactly, whatever words it is made of', () => {
   const sourceView = new DataView(source.buffer, source.byteOffset, source.byteLength);
   const end = copyWords(toView, 5, sourceView, 1, 20);
   assert.deepEqual(to.subarray(5, end), source.subarray(1, 21));
+});
+
+test('the generated loop writes every length of label set: maps without BTF, keys of 1 to 24 bytes', async () => {
+  const maps: BpfMap[] = [];
+  try {
+    for (let keySize = 1; keySize <= 24; keySize++) {
+      const map = BpfMap.create({ type: 'hash', keySize, valueSize: 8, maxEntries: 2, name: `tb_raw_k${keySize}` });
+      maps.push(map);
+      const key = Uint8Array.from({ length: keySize }, (_, i) => 0xf0 + (i % 16));
+      const value = new Uint8Array(8);
+      new DataView(value.buffer).setBigUint64(0, BigInt(keySize) * 1_000_000_007n, true);
+      map.set(key, value);
+    }
+    const exporter = new MapExporter({ maps: maps.map((map) => ({ kind: 'id' as const, id: map.id })), programStats: false });
+    const text = await exporter.text('text');
+    for (const map of maps) {
+      const keySize = map.keySize;
+      const hex = Buffer.from(Uint8Array.from({ length: keySize }, (_, i) => 0xf0 + (i % 16))).toString('hex');
+      assert.ok(text.includes(`\nbpfmap_tb_raw_k${keySize}{key="${hex}"} ${keySize * 1_000_000_007}\n`), `key of ${keySize} bytes`);
+    }
+    assert.match(text, /^bpfmap_read_errors_total\{source="id \d+"\} 0$/m);
+    assert.doesNotMatch(text, /^bpfmap_read_errors_total\{.*\} [1-9]/m);
+  } finally {
+    for (const map of maps) map.close();
+  }
 });

@@ -25,6 +25,18 @@ export type LabelWriter = (out: Buffer, at: number, bytes: Uint8Array, view: Dat
 /** Reads a number at `offset` in a buffer. */
 export type NumberReader = (view: DataView, offset: number) => number;
 
+/**
+ * Where a plain number sits in a key or value, for the generated scrape loop (series-code.ts) to
+ * read it inline: an integer of 1, 2, 4 or 8 bytes (little-endian) or a float of 4 or 8 bytes.
+ */
+export interface NumberLayout {
+  readonly kind: 'int' | 'float';
+  readonly size: number;
+  readonly signed: boolean;
+  /** Offset in the key or value. */
+  readonly offset: number;
+}
+
 /** One label of a series. */
 export interface LabelPlan {
   readonly name: string;
@@ -36,6 +48,8 @@ export interface LabelPlan {
   readonly write: LabelWriter;
   /** Most bytes `write` writes. */
   readonly maxBytes: number;
+  /** Set when the label is an integer written in decimal: what `write` reads. */
+  readonly integer?: NumberLayout;
 }
 
 /** A label value's readers: text (the reference) and bytes (the scrape's path). */
@@ -43,6 +57,7 @@ interface LabelCodec {
   readonly read: LabelReader;
   readonly write: LabelWriter;
   readonly maxBytes: number;
+  readonly integer?: NumberLayout;
 }
 
 /** One value member exported as a gauge. */
@@ -50,6 +65,8 @@ export interface SamplePlan {
   /** Member path joined with `_` ('' for a scalar value). */
   readonly path: string;
   readonly read: NumberReader;
+  /** Set when `read` reads a plain integer or float (not a bitfield): where it is. */
+  readonly layout?: NumberLayout;
 }
 
 /** An integer array exported as a log2 histogram (slot i counts values in [2^i, 2^(i+1) - 1]). */
@@ -177,11 +194,16 @@ function integerTextReader(size: number, signed: boolean, relative: number): Lab
 function integerCodec(size: number, signed: boolean, relative: number): LabelCodec {
   const read = integerTextReader(size, signed, relative);
   if (size === 8) {
-    return { read, write: signed ? (out, at, _b, v, o) => writeI64(out, at, v, o + relative) : (out, at, _b, v, o) => writeU64(out, at, v, o + relative), maxBytes: MAX_INTEGER_BYTES };
+    return {
+      read,
+      write: signed ? (out, at, _b, v, o) => writeI64(out, at, v, o + relative) : (out, at, _b, v, o) => writeU64(out, at, v, o + relative),
+      maxBytes: MAX_INTEGER_BYTES,
+      integer: { kind: 'int', size, signed, offset: relative },
+    };
   }
   if (size !== 1 && size !== 2 && size !== 4) return textCodec(read, false, MAX_SAMPLE_BYTES);
   const number = integerReader(size, signed, relative);
-  return { read, write: (out, at, _b, v, o) => writeInteger(out, at, number(v, o)), maxBytes: MAX_INTEGER_BYTES };
+  return { read, write: (out, at, _b, v, o) => writeInteger(out, at, number(v, o)), maxBytes: MAX_INTEGER_BYTES, integer: { kind: 'int', size, signed, offset: relative } };
 }
 
 /** Enums of up to 4 bytes: each enumerator's name as escaped bytes, made once; others in decimal. */
@@ -326,6 +348,15 @@ function numberReaderOf(leaf: Leaf): NumberReader | undefined {
   }
 }
 
+/** Where `numberReaderOf(leaf)` reads, when it reads a plain integer or float. */
+function numberLayoutOf(leaf: Leaf): NumberLayout | undefined {
+  const { type, offset } = leaf;
+  if (leaf.bitfield) return undefined;
+  if ((type.kind === 'int' || type.kind === 'enum' || type.kind === 'enum64') && [1, 2, 4, 8].includes(type.size)) return { kind: 'int', size: type.size, signed: type.signed, offset };
+  if (type.kind === 'float' && (type.size === 4 || type.size === 8)) return { kind: 'float', size: type.size, signed: true, offset };
+  return undefined;
+}
+
 /** Plans a map's series from its BTF, or from its sizes without BTF. */
 export function planMap(info: MapInfo, btf: Btf | undefined): MapPlan {
   const skipped: string[] = [];
@@ -338,7 +369,7 @@ export function planMap(info: MapInfo, btf: Btf | undefined): MapPlan {
   const valueTypeId = info.btfVmlinuxValueTypeId ? 0 : info.btfValueTypeId;
   if (btf === undefined || valueTypeId === 0) {
     if (info.keySize > 0) keyLabels.push({ name: 'key', ...hexCodec(info.keySize, 0), escape: false });
-    if (info.valueSize === 8) samples.push({ path: '', read: integerReader(8, false, 0) });
+    if (info.valueSize === 8) samples.push({ path: '', read: integerReader(8, false, 0), layout: { kind: 'int', size: 8, signed: false, offset: 0 } });
     else skipped.push(`value of ${info.valueSize} bytes without BTF: only 8-byte values export as numbers`);
     return { keyLabels, valueLabels, samples, slots, keyBucket, skipped };
   }
@@ -391,7 +422,8 @@ export function planMap(info: MapInfo, btf: Btf | undefined): MapPlan {
       continue;
     }
     const read = numberReaderOf(leaf);
-    if (read && !(type.kind === 'int' && type.char && type.size === 1)) samples.push({ path, read });
+    const layout = numberLayoutOf(leaf);
+    if (read && !(type.kind === 'int' && type.char && type.size === 1)) samples.push({ path, read, ...(layout ? { layout } : {}) });
     else skipped.push(`value member '${leaf.path.join('.') || 'value'}' (${type.kind}) is not a number`);
   }
   const taken = keyLabels.map((label) => label.name);

@@ -9,6 +9,7 @@ import { roundUp8 } from '../../sys/layout.js';
 import type { LabelPlan, MapPlan } from './btf-plan.js';
 import type { ChunkBuffer, ExpositionWriter, FamilyWriter } from './exposition.js';
 import { metricName, uniqueNames } from './names.js';
+import { compileSeries, type CompiledSeries, type SeriesCount, type SeriesShape } from './series-code.js';
 import { MAX_SAMPLE_BYTES, WORD_SLACK, byteSpan, copyBytes, copyWords, wordSpan, writeSampleValue, writeUnsigned, type WordSpan } from './text-bytes.js';
 
 const OPEN_BRACE = 0x7b;
@@ -59,6 +60,19 @@ export function familyNames(base: string, plan: MapPlan): { samples: string[]; s
   return { samples: names.slice(0, plan.samples.length), slots: names.slice(plan.samples.length) };
 }
 
+/** Generated loops by plan and shape: a plan lives as long as the exporter keeps its map's. */
+const compiledByPlan = new WeakMap<MapPlan, Map<string, CompiledSeries>>();
+
+/** The generated loop of `plan` for `shape`, built on first use. */
+function compiledSeries(plan: MapPlan, shape: SeriesShape): CompiledSeries {
+  let byShape = compiledByPlan.get(plan);
+  if (byShape === undefined) compiledByPlan.set(plan, (byShape = new Map()));
+  const key = `${shape.cpus}/${shape.cpuStride}/${shape.names.join('\n')}`;
+  let compiled = byShape.get(key);
+  if (compiled === undefined) byShape.set(key, (compiled = compileSeries(plan, shape)));
+  return compiled;
+}
+
 /** Reads `map` once and writes its series. Families are opened here and closed before returning. */
 export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, writer: ExpositionWriter, options: MapSeriesOptions, yieldTurn: Yield): Promise<MapSeriesResult> {
   const names = familyNames(base, plan);
@@ -71,13 +85,32 @@ export async function writeMapSeries(map: BpfMap, plan: MapPlan, base: string, w
   try {
     const cpus = map.perCpu ? possibleCpus() : 1;
     const cpuStride = map.perCpu ? roundUp8(map.valueSize) : 0;
+    const splitCpus = map.perCpu && options.perCpuLabel;
+    if (!plan.keyBucket && plan.slots.length === 0 && !splitCpus) {
+      // Gauges only, summed over CPUs: the loop generated for this map (series-code.ts).
+      const compiled = compiledSeries(plan, { names: sampleFamilies.map((family) => family.sampleName), cpus, cpuStride });
+      const counts: SeriesCount = { labelSets: 0, dropped: 0, limit: options.seriesLimit };
+      const targets: ChunkBuffer[] = [];
+      for (const batch of map.batches({ batchSize: options.batchSize })) {
+        const { keys, values } = batch;
+        const keyView = new DataView(keys.buffer, keys.byteOffset, keys.byteLength);
+        const valueView = new DataView(values.buffer, values.byteOffset, values.byteLength);
+        // Looked up once per batch: a family only becomes live when one before it closes.
+        targets.length = 0;
+        for (const family of sampleFamilies) targets.push(family.target());
+        compiled.writeBatch(keys, keyView, batch.keySize, values, valueView, batch.valueStride, batch.count, targets, counts);
+        result.entries += batch.count;
+        await yieldTurn();
+      }
+      result.dropped = counts.dropped;
+      return result;
+    }
     const keyLabels = plan.keyLabels;
     const valueLabels = plan.valueLabels;
     // `name="` of each label (with the comma before all but the first) as bytes, made once.
     const openings = [...keyLabels, ...valueLabels].map((l, i) => wordSpan(`${i === 0 ? '' : ','}${l.name}="`));
     const keyOpenings = openings.slice(0, keyLabels.length);
     const valueOpenings = openings.slice(keyLabels.length);
-    const splitCpus = map.perCpu && options.perCpuLabel;
     // The label set of an entry, `{` + labels + `} `, written once into this reusable buffer and
     // copied into each family's line. It is sized for the longest possible values plus a `cpu`
     // label and the words `copyWords` writes and reads past the end, and zeroed first: it only
