@@ -318,7 +318,7 @@ function loadProgram(
     throw new VerifierError(program.name, program.sectionName, errno, errnoName(errno), text, errno === Errno.ENOSPC, log !== null);
   }
   const attachType = target ? target.attachType : program.attachType;
-  const loaded = BpfProgram.adopt(result, { sectionName: program.sectionName, ...(attachType !== undefined ? { attachType } : {}) });
+  const loaded = BpfProgram.adopt(result, { sectionName: program.sectionName, functionName: program.name, ...(attachType !== undefined ? { attachType } : {}) });
   if (level > 0) loaded.verifierLog = text;
   return loaded;
 }

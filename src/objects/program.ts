@@ -49,6 +49,8 @@ export interface ProgramOrigin {
   readonly attachType?: number;
   /** Where it was pinned or opened from. */
   readonly path?: string;
+  /** The C function's full name in its object (the kernel keeps only 15 characters). */
+  readonly functionName?: string;
 }
 
 function programError(command: 'OBJ_PIN' | 'OBJ_GET' | 'PROG_GET_FD_BY_ID' | 'OBJ_GET_INFO_BY_FD', errno: number, what: string): BpfError {
@@ -208,6 +210,14 @@ export class BpfProgram extends KernelObject<'prog'> {
   /** The name the kernel has (up to 15 characters of the C function's name). */
   get name(): string {
     return this.#identity.name;
+  }
+
+  /**
+   * The program's C function name as its object has it (`object.program(NAME)`), which `name`
+   * (the kernel's copy) cuts at 15 characters; `name` for programs opened from a pin or an id.
+   */
+  get functionName(): string {
+    return this.#origin.functionName ?? this.name;
   }
 
   /** The program's tag, 16 hex digits. */

@@ -34,11 +34,14 @@ export interface AttachSubject {
   readonly kind: string;
   /** The target, as the user gave it: interface, symbol, `category/name`, cgroup path, ... */
   readonly target?: string;
+  /** The program's ELF section, when it came from an object (not from a pin or an id). */
+  readonly section?: string;
 }
 
 function describe(subject: AttachSubject): string {
   const target = subject.target === undefined || subject.target === '' ? '' : ` to '${subject.target}'`;
-  return `attach ${subject.kind} program '${subject.program}'${target}`;
+  const section = subject.section === undefined ? '' : ` (section '${subject.section}')`;
+  return `attach ${subject.kind} program '${subject.program}'${section}${target}`;
 }
 
 /**
@@ -57,6 +60,8 @@ export class BpfAttachError extends BpfError {
   readonly kind: string;
   /** The target as given, if any. */
   readonly target: string | undefined;
+  /** The program's ELF section, when it came from an object. */
+  readonly section: string | undefined;
   /** Why, in the kernel's or the system's terms (e.g. `'CONFIG_KPROBES is not set'`). */
   readonly reason: string;
 
@@ -75,6 +80,7 @@ export class BpfAttachError extends BpfError {
     this.program = subject.program;
     this.kind = subject.kind;
     this.target = subject.target;
+    this.section = subject.section;
     this.reason = reason;
   }
 }

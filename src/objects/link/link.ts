@@ -32,7 +32,8 @@ export function withProgramHandle<T>(program: BpfProgram, use: (handle: NativeOb
 
 /** The subject of errors about `program` attached as `kind` to `target`. */
 export function subjectOf(program: BpfProgram, kind: string, target?: string): AttachSubject {
-  return target === undefined ? { program: program.name, kind } : { program: program.name, kind, target };
+  const section = program.sectionName;
+  return { program: program.functionName, kind, ...(target === undefined ? {} : { target }), ...(section === undefined ? {} : { section }) };
 }
 
 /**
