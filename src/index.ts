@@ -81,7 +81,7 @@ export { ObjectSpec, type OpenOptions as ObjectOpenOptions, type VariableSpec } 
 export { ObjectMapSpec, type ObjectMapKind, type MapPinning, type MapSlot } from './objects/map-spec.js';
 export { ProgramSpec } from './objects/program-spec.js';
 export { arenaMemory } from './objects/arena.js';
-export { usdtProbes, parseUsdtArgument, type UsdtProbe, type UsdtArgument } from './objects/link/index.js';
+export { usdtProbes, parseUsdtArgument, attachUsdt, type UsdtProbe, type UsdtArgument, type UsdtOptions } from './objects/link/index.js';
 export { layoutStructOps, StructOpsSpec, type StructOpsMember, type StructOpsLayout } from './objects/struct-ops.js';
 export { attachStructOps, StructOpsRegistration } from './objects/link/struct-ops.js';
 export { ObjectError, VerifierError, type ObjectErrorCode, type ObjectLocation } from './objects/errors.js';

@@ -8,7 +8,7 @@
  */
 import { Btf } from '../codec/btf/btf.js';
 import type { ElfObject } from './elf.js';
-import { SymbolType } from './elf.js';
+import { SymbolBinding, SymbolType, SHN_UNDEF } from './elf.js';
 import type { KconfigExtern } from './kconfig.js';
 
 const RECORD_HEADER = 12;
@@ -18,8 +18,11 @@ const VAR_GLOBAL_ALLOCATED = 1;
 /** `BTF_VAR_GLOBAL_EXTERN`. */
 const VAR_GLOBAL_EXTERN = 2;
 
-/** `BTF_FUNC_GLOBAL`. */
+/** `BTF_FUNC_STATIC`, `BTF_FUNC_GLOBAL`. */
+const FUNC_STATIC = 0;
 const FUNC_GLOBAL = 1;
+/** `STV_INTERNAL`, `STV_HIDDEN`. */
+const HIDDEN_VISIBILITIES: ReadonlySet<number> = new Set([1, 2]);
 const KIND_VAR = 14;
 const DUMMY_KSYM = 'dummy_ksym';
 
@@ -98,7 +101,10 @@ function withKsymsFixed(btf: Btf): Btf {
 
 /**
  * A copy of the object's BTF with DATASEC sizes and variable offsets filled in and sorted by
- * offset, and extern variables made allocated (the kernel accepts no extern linkage).
+ * offset, extern variables made allocated (the kernel accepts no extern linkage), and global
+ * functions of hidden visibility made static, as libbpf does: the verifier then checks them in
+ * their callers' context (`usdt.bpf.h`'s `__weak __hidden bpf_usdt_arg(ctx, n, &res)` is only
+ * verifiable that way, its `res` pointer being the caller's stack).
  */
 export function fixupObjectBtf(original: Btf, elf: ElfObject, kconfig: { externs: readonly KconfigExtern[]; size: number } | undefined): Btf {
   const btf = withKsymsFixed(original);
@@ -113,9 +119,22 @@ export function fixupObjectBtf(original: Btf, elf: ElfObject, kconfig: { externs
     if (!bySection) offsets.set(symbol.section, (bySection = new Map()));
     bySection.set(symbol.name, symbol.value);
   }
-  // Only VARs and DATASECs change: the others (thousands, with vmlinux.h) are not decoded.
+  const hiddenFunctions = new Set(
+    elf.symbols
+      .filter((s) => s.type === SymbolType.FUNC && s.section !== SHN_UNDEF && s.binding !== SymbolBinding.LOCAL && HIDDEN_VISIBILITIES.has(s.visibility))
+      .map((s) => s.name),
+  );
+  // Only VARs, DATASECs and hidden FUNCs change: the others (thousands, with vmlinux.h) are not decoded.
   for (let id = btf.firstTypeId; id <= btf.lastTypeId; id++) {
     const kind = btf.kindOf(id);
+    if (kind === 'func' && hiddenFunctions.size > 0) {
+      const fn = btf.type(id);
+      if (fn.kind === 'func' && hiddenFunctions.has(fn.name)) {
+        const at = btf.recordOffset(id) + 4;
+        view.setUint32(at, (view.getUint32(at, le) & ~0xffff) | FUNC_STATIC, le);
+      }
+      continue;
+    }
     if (kind !== 'var' && kind !== 'datasec') continue;
     const type = btf.type(id);
     if (type.kind === 'var' && type.linkage === VAR_GLOBAL_EXTERN) {

@@ -32,7 +32,7 @@ import { BpfObject, type LoadOptions } from './object.js';
 import { layoutStructOps } from './struct-ops.js';
 import { mapArena } from './arena.js';
 import { btfFromHandle, btfFromId } from '../codec/btf/sources.js';
-import { ProgramType } from '../sys/program-types.js';
+import { AttachType, ProgramType } from '../sys/program-types.js';
 
 /** Where libbpf pins maps with `LIBBPF_PIN_BY_NAME` when no folder is given. */
 export const DEFAULT_PIN_PATH = '/sys/fs/bpf';
@@ -202,6 +202,27 @@ function prepareMap(spec: ObjectSpec, key: string, mapSpec: ObjectMapSpec, btfFd
   return { map, created: true, borrowed: false };
 }
 
+let uprobeMultiKnown: boolean | undefined;
+
+/**
+ * `usdt` programs load for uprobe_multi links where the kernel has them, as libbpf does since
+ * 1.4 (one link for every site of a probe): the kernel knows BPF_TRACE_UPROBE_MULTI (Linux 6.6+)
+ * when its BTF's `enum bpf_attach_type` names it. Elsewhere they load as plain kprobe-type
+ * programs, for uprobe perf links.
+ */
+function usdtAttachType(program: ProgramSpec): number | undefined {
+  if (program.type !== ProgramType.kprobe || !/^usdt(\.s)?(\/|$)/.test(program.sectionName)) return undefined;
+  if (uprobeMultiKnown === undefined) {
+    try {
+      const attachTypes = kernelBtf().typesByName('bpf_attach_type', 'enum');
+      uprobeMultiKnown = attachTypes.some((e) => e.values.some((v) => v.name === 'BPF_TRACE_UPROBE_MULTI'));
+    } catch {
+      uprobeMultiKnown = false;
+    }
+  }
+  return uprobeMultiKnown ? AttachType.trace_uprobe_multi : undefined;
+}
+
 /**
  * The attach target's BTF type id in vmlinux (fentry, fexit, fmod_ret, lsm, tp_btf, iter), as libbpf
  * finds it (`libbpf_find_vmlinux_btf_id`). Exported for the test that compares it with libbpf's.
@@ -293,7 +314,7 @@ function loadProgram(
     .setU32('prog_flags', program.flags)
     .setU32('kern_version', program.kernelVersion)
     .setText('prog_name', program.name.slice(0, PROGRAM_NAME_LENGTH).replace(/[^A-Za-z0-9_.]/g, '_'))
-    .setU32('expected_attach_type', target?.attachType ?? program.attachType ?? 0)
+    .setU32('expected_attach_type', target?.attachType ?? program.attachType ?? usdtAttachType(program) ?? 0)
     .setU32('attach_btf_id', target ? target.btfId : program.attachBtf ? attachBtfId(program) : 0);
   const trueSize = new Uint32Array(1);
   const attempt = (level: number, log: Uint8Array | null): NativeObject<'prog'> | number => {
@@ -317,7 +338,7 @@ function loadProgram(
     const errno = -result;
     throw new VerifierError(program.name, program.sectionName, errno, errnoName(errno), text, errno === Errno.ENOSPC, log !== null);
   }
-  const attachType = target ? target.attachType : program.attachType;
+  const attachType = target ? target.attachType : program.attachType ?? usdtAttachType(program);
   const loaded = BpfProgram.adopt(result, { sectionName: program.sectionName, functionName: program.name, ...(attachType !== undefined ? { attachType } : {}) });
   if (level > 0) loaded.verifierLog = text;
   return loaded;

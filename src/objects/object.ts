@@ -11,6 +11,7 @@ import type { MappedArray } from '../map/mapped-array.js';
 import { ObjectError } from './errors.js';
 import { openObject, type ObjectSpec, type OpenOptions } from './object-spec.js';
 import type { BpfProgram } from './program.js';
+import { rememberObjectMaps } from './object-maps.js';
 
 /** How to load an object. */
 export interface LoadOptions {
@@ -73,6 +74,7 @@ export class BpfObject implements Disposable {
     this.#borrowed = new Set([...maps.values()].filter((entry) => entry.borrowed).map((entry) => entry.map));
     this.programs = programs;
     this.globals = new GlobalVariables(spec, () => this.maps);
+    rememberObjectMaps(programs.values(), () => this.maps);
   }
 
   /**

@@ -63,12 +63,12 @@ export function requiredTarget(program: { readonly type: number; readonly attach
   return undefined;
 }
 
-/** True when `section` is a uprobe section (the only targets that take a pid). */
+/** True when `section` is a uprobe or USDT section (the only targets that take a pid). */
 export function takesProcess(sectionName: string | undefined): boolean {
   if (sectionName === undefined) return false;
   try {
     const kind = sectionTarget(sectionName).kind;
-    return kind === 'uprobe' || kind === 'uprobe_multi';
+    return kind === 'uprobe' || kind === 'uprobe_multi' || kind === 'usdt';
   } catch {
     return false;
   }

@@ -22,6 +22,7 @@ import { attachFreplace } from './freplace.js';
 import { attachTracing } from './tracing.js';
 import { attachUprobe } from './uprobe.js';
 import { attachUprobeMulti } from './uprobe-multi.js';
+import { attachUsdt } from './usdt.js';
 import { attachXdp } from './xdp.js';
 
 /** Where to attach programs whose section names no target, and what probes apply to. */
@@ -30,7 +31,7 @@ export interface AutoAttachOptions {
   readonly interface?: NetworkInterface;
   /** For cgroup programs: the cgroup v2 directory. */
   readonly cgroup?: string;
-  /** For uprobes: only this process (BPF programs on kprobes and tracepoints run for every process; filter in the program). */
+  /** For uprobes and USDT probes: only this process (BPF programs on kprobes and tracepoints run for every process; filter in the program). */
   readonly pid?: number;
 }
 
@@ -65,6 +66,8 @@ export function attachProgram(program: BpfProgram, options: AutoAttachOptions = 
       return attachUprobe(program, { binary: target.binary, symbol: target.symbol, offset: target.offset, retprobe: target.retprobe, ...pid });
     case 'uprobe_multi':
       return attachUprobeMulti(program, { binary: target.binary, pattern: target.pattern, retprobe: target.retprobe, ...pid });
+    case 'usdt':
+      return attachUsdt(program, { binary: target.binary, provider: target.provider, name: target.name, ...pid });
     case 'tracepoint':
       return attachTracepoint(program, { category: target.category, name: target.name });
     case 'raw_tracepoint':

@@ -24,7 +24,13 @@ export type AttachErrorCode =
   /** The binary to probe is missing or not an ELF file bpfmap can read. */
   | 'ERR_BPFMAP_ATTACH_BINARY'
   /** A program whose section names no target (XDP, tcx, cgroup) was given none, or one of the wrong kind (`attachPrograms`, a skeleton's `attach()`). */
-  | 'ERR_BPFMAP_ATTACH_TARGET';
+  | 'ERR_BPFMAP_ATTACH_TARGET'
+  /** The binary has no USDT probe of that provider and name (the message lists the probes it has). */
+  | 'ERR_BPFMAP_ATTACH_USDT_PROBE'
+  /** A USDT probe argument's operand cannot be read (`4@sym(%rip)`, `%ah`, more than 12 arguments): the message names it. */
+  | 'ERR_BPFMAP_ATTACH_USDT_ARGUMENT'
+  /** The object has no (usable) `__bpf_usdt_specs` map, or it is full. */
+  | 'ERR_BPFMAP_ATTACH_USDT_MAPS';
 
 /** What an attach failure was about. */
 export interface AttachSubject {

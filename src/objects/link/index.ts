@@ -16,6 +16,7 @@ export { attachUprobeMulti, type UprobeMultiOptions } from './uprobe-multi.js';
 export { attachTracing } from './tracing.js';
 export { attachFreplace, type FreplaceOptions } from './freplace.js';
 export { usdtProbes, parseUsdtArgument, type UsdtProbe, type UsdtArgument } from './usdt-notes.js';
+export { attachUsdt, type UsdtOptions } from './usdt.js';
 export {
   attachProgramLegacy, queryPrograms, ProgramAttachment, AttachFlags,
   type AttachAnchor, type AnchorOptions, type AttachPoint, type ProgAttachOptions, type AttachedProgram, type ProgramQuery,

@@ -1,7 +1,7 @@
 /**
  * Section names to attach targets, the way libbpf's skeleton auto-attach reads them:
  * `kprobe/FUNC[+OFFSET]`, `kretprobe/FUNC`, `ksyscall/NAME`, `kprobe.multi/PATTERN`,
- * `uprobe/BINARY:FUNC[+OFFSET]`, `uprobe.multi/BINARY:PATTERN`, `tracepoint/CATEGORY/NAME` (`tp/`), `raw_tracepoint/NAME`
+ * `uprobe/BINARY:FUNC[+OFFSET]`, `uprobe.multi/BINARY:PATTERN`, `usdt/BINARY:PROVIDER:NAME`, `tracepoint/CATEGORY/NAME` (`tp/`), `raw_tracepoint/NAME`
  * (`raw_tp/`), `fentry/`, `fexit/`, `fmod_ret/`, `tp_btf/`, `lsm/`, `iter/`. Sections that name
  * no target (`xdp`, `tc`, `cgroup_skb/ingress`, bare `kprobe`, ...) cannot be auto-attached:
  * libbpf skips them, and so does {@link attachProgram}.
@@ -15,6 +15,7 @@ export type SectionTarget =
   | { readonly kind: 'kprobe_multi'; readonly retprobe: boolean; readonly pattern: string }
   | { readonly kind: 'uprobe'; readonly retprobe: boolean; readonly binary: string; readonly symbol: string; readonly offset: number }
   | { readonly kind: 'uprobe_multi'; readonly retprobe: boolean; readonly binary: string; readonly pattern: string }
+  | { readonly kind: 'usdt'; readonly binary: string; readonly provider: string; readonly name: string }
   | { readonly kind: 'tracepoint'; readonly category: string; readonly name: string }
   | { readonly kind: 'raw_tracepoint'; readonly name: string }
   /** fentry, fexit, fmod_ret, tp_btf, lsm: the target was fixed at load (attach_btf_id). */
@@ -108,6 +109,16 @@ export function sectionTarget(section: string, program = '?'): SectionTarget | N
     }
     if (retprobe && offset !== 0) throw malformed(subject, section, 'no offset: uretprobes attach at function entry');
     return { kind: 'uprobe', retprobe, binary, symbol, offset };
+  }
+  {
+    const rest = after(section, ['usdt', 'usdt.s']);
+    if (rest !== undefined) {
+      if (rest === '') return none(`a bare '${section}' section names no binary and probe (attachUsdt)`);
+      // libbpf reads usdt/%[^:]:%[^:]:%[^:]: the path holds no colon.
+      const parts = rest.split(':');
+      if (parts.length !== 3 || parts.some((p) => p === '')) throw malformed(subject, section, 'usdt/BINARY:PROVIDER:NAME');
+      return { kind: 'usdt', binary: parts[0]!, provider: parts[1]!, name: parts[2]! };
+    }
   }
   {
     const rest = after(section, ['tracepoint', 'tp', 'tracepoint.s', 'tp.s']);

@@ -5,8 +5,7 @@
  * (`-4@%eax 8@-16(%rbp) 4@$5`). Addresses are corrected for prelinking through `.stapsdt.base`
  * as libbpf does, and turned into the file offsets uprobes take.
  *
- * This is the first half of USDT support: attaching `usdt/` programs also needs the spec and
- * ip-to-spec maps libbpf's `usdt.bpf.h` reads, which bpfmap does not fill yet.
+ * `usdt.ts` attaches programs to them, filling the spec map libbpf's `usdt.bpf.h` reads.
  */
 import { readFileSync } from 'node:fs';
 import { ElfFormatError } from './elf-symbols.js';
@@ -30,14 +29,23 @@ export interface UsdtProbe {
   readonly fileOffset: bigint;
   /** The semaphore's address (0: none); a probe with one runs only while it is non-zero. */
   readonly semaphore: bigint;
+  /** Where the semaphore lies in the file (0: none): what a uprobe's `ref_ctr_offset` means. */
+  readonly semaphoreFileOffset: bigint;
   /** The argument string as the note holds it. */
   readonly argumentText: string;
+  /** The arguments, parsed; empty when `unsupportedArgument` is set. */
   readonly arguments: readonly UsdtArgument[];
+  /** The first argument bpfmap cannot read (`4@counter(%rip)`, `1@%ah`, ...) and why; the probe cannot be attached. */
+  readonly unsupportedArgument?: string;
 }
 
 const SHT_NOTE = 7;
 const NT_STAPSDT = 3;
 const SHF_EXECINSTR = 0x4;
+const SHF_ALLOC = 0x2;
+const SHT_NOBITS = 8;
+/** e_machine of x86-64: the only architecture whose operands bpfmap reads. */
+export const EM_X86_64 = 62;
 
 interface Section {
   readonly name: string;
@@ -48,7 +56,7 @@ interface Section {
   readonly size: number;
 }
 
-function sections(file: Uint8Array): { list: Section[]; le: boolean } {
+function sections(file: Uint8Array): { list: Section[]; le: boolean; machine: number } {
   if (file.length < 0x40 || file[0] !== 0x7f || file[1] !== 0x45 || file[2] !== 0x4c || file[3] !== 0x46) throw new ElfFormatError('not an ELF file');
   if (file[4] !== 2) throw new ElfFormatError('not a 64-bit ELF file (USDT notes are read from ELF64 only)');
   const le = file[5] === 1;
@@ -73,7 +81,7 @@ function sections(file: Uint8Array): { list: Section[]; le: boolean } {
     while (end < names.offset + names.size && file[end] !== 0) end++;
     return Buffer.from(file.subarray(names.offset + offset, end)).toString('latin1');
   };
-  return { list: raw.map((s) => ({ name: nameAt(s.nameOffset), type: s.type, flags: s.flags, address: s.address, offset: s.offset, size: s.size })), le };
+  return { list: raw.map((s) => ({ name: nameAt(s.nameOffset), type: s.type, flags: s.flags, address: s.address, offset: s.offset, size: s.size })), le, machine: view.getUint16(0x12, le) };
 }
 
 /** x86-64 register names as operands spell them (any width) → the 64-bit register. */
@@ -81,10 +89,12 @@ const X86_REGISTERS: Record<string, string> = (() => {
   const table: Record<string, string> = {};
   for (const r of ['ax', 'bx', 'cx', 'dx']) {
     const base = r[0] as string;
-    for (const alias of [`r${r}`, `e${r}`, r, `${base}l`, `${base}h`]) table[alias] = `r${r}`;
+    // %ah..%dh (bits 8-15) have no pt_regs slot of their own: left out, so they are reported unsupported, as libbpf does.
+    for (const alias of [`r${r}`, `e${r}`, r, `${base}l`]) table[alias] = `r${r}`;
   }
   for (const r of ['si', 'di', 'bp', 'sp']) for (const alias of [`r${r}`, `e${r}`, r, `${r}l`]) table[alias] = `r${r}`;
   table.rip = 'rip';
+  table.eip = 'rip';
   for (let n = 8; n <= 15; n++) for (const alias of [`r${n}`, `r${n}d`, `r${n}w`, `r${n}b`]) table[alias] = `r${n}`;
   return table;
 })();
@@ -125,8 +135,13 @@ export function parseUsdtArgument(text: string): UsdtArgument {
  * for (const probe of usdtProbes('/usr/bin/python3')) console.log(probe.provider, probe.name, probe.fileOffset);
  */
 export function usdtProbes(binary: string | Uint8Array): UsdtProbe[] {
+  return readUsdtProbes(binary).probes;
+}
+
+/** @internal The probes and the file's e_machine (attach refuses what is not x86-64). */
+export function readUsdtProbes(binary: string | Uint8Array): { probes: UsdtProbe[]; machine: number } {
   const file = typeof binary === 'string' ? new Uint8Array(readFileSync(binary)) : binary;
-  const { list, le } = sections(file);
+  const { list, le, machine } = sections(file);
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const baseSection = list.find((s) => s.name === '.stapsdt.base');
   const probes: UsdtProbe[] = [];
@@ -155,9 +170,30 @@ export function usdtProbes(binary: string | Uint8Array): UsdtProbe[] {
       if (baseSection && noteBase !== 0n) address = address - noteBase + baseSection.address;
       const text = list.find((s) => (s.flags & BigInt(SHF_EXECINSTR)) !== 0n && address >= s.address && address < s.address + BigInt(s.size));
       if (!text) throw new ElfFormatError(`USDT ${provider}:${name} at 0x${address.toString(16)} is in no executable section`);
-      const argumentsList = argumentText.trim() === '' ? [] : argumentText.trim().split(/\s+/).map(parseUsdtArgument);
-      probes.push({ provider, name, address, fileOffset: address - text.address + BigInt(text.offset), semaphore, argumentText, arguments: argumentsList });
+      // Shared libraries and PIEs record link-time addresses; the semaphore lies in a data section
+      // (`.probes`), so its file offset comes from the allocated section that holds it.
+      let semaphoreFileOffset = 0n;
+      if (semaphore !== 0n) {
+        const holder = list.find((s) => (s.flags & BigInt(SHF_ALLOC)) !== 0n && s.type !== SHT_NOBITS && semaphore >= s.address && semaphore < s.address + BigInt(s.size));
+        if (!holder) throw new ElfFormatError(`USDT ${provider}:${name}'s semaphore at 0x${semaphore.toString(16)} is in no section with file contents`);
+        semaphoreFileOffset = semaphore - holder.address + BigInt(holder.offset);
+      }
+      let argumentsList: UsdtArgument[] = [];
+      let unsupportedArgument: string | undefined;
+      if (machine === EM_X86_64 && argumentText.trim() !== '') {
+        try {
+          argumentsList = argumentText.trim().split(/\s+/).map(parseUsdtArgument);
+        } catch (error) {
+          // One probe with an operand bpfmap cannot read must not hide the binary's other probes.
+          if (!(error instanceof ElfFormatError)) throw error;
+          unsupportedArgument = error.message;
+        }
+      } else if (machine !== EM_X86_64 && argumentText.trim() !== '') {
+        unsupportedArgument = `arguments of e_machine ${machine} binaries are not read (x86-64 only)`;
+      }
+      const probe = { provider, name, address, fileOffset: address - text.address + BigInt(text.offset), semaphore, semaphoreFileOffset, argumentText, arguments: argumentsList };
+      probes.push(unsupportedArgument === undefined ? probe : { ...probe, unsupportedArgument });
     }
   }
-  return probes;
+  return { probes, machine };
 }
