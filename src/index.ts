@@ -83,7 +83,7 @@ export { ProgramSpec } from './objects/program-spec.js';
 export { arenaMemory } from './objects/arena.js';
 export { usdtProbes, parseUsdtArgument, attachUsdt, type UsdtProbe, type UsdtArgument, type UsdtOptions } from './objects/link/index.js';
 export { layoutStructOps, StructOpsSpec, type StructOpsMember, type StructOpsLayout } from './objects/struct-ops.js';
-export { attachStructOps, StructOpsRegistration } from './objects/link/struct-ops.js';
+export { attachStructOps, updateStructOps, StructOpsRegistration } from './objects/link/struct-ops.js';
 export { ObjectError, VerifierError, type ObjectErrorCode, type ObjectLocation } from './objects/errors.js';
 export { PinMismatchError, btfDifferences, type PinDifference } from './map/pinned.js';
 export { type RunOptions, type RunResult } from './objects/program.js';

@@ -202,6 +202,8 @@ export interface NativeAddon {
   structOpsUpdate(map: NativeObject<'map'>, value: Uint8Array, slots: Uint32Array, programs: NativeObject<'prog'>[]): number;
   /** BPF_LINK_CREATE(BPF_STRUCT_OPS) of a BPF_F_LINK struct_ops map: link | -errno. */
   structOpsLinkCreate(map: NativeObject<'map'>): NativeObject<'link'> | number;
+  /** BPF_LINK_UPDATE of a struct_ops link to another BPF_F_LINK struct_ops map; with oldMap, BPF_F_REPLACE: 0 | -errno. */
+  structOpsLinkUpdate(link: NativeObject<'link'>, newMap: NativeObject<'map'>, oldMap: NativeObject<'map'> | null): number;
   // Legacy attach, query, anchored and freplace links (native/prog_attach.c).
   /** BPF_PROG_ATTACH to a cgroup (path) or interface (ifindex, path null); anchor: program/link handle or null (then relativeId); replace sets BPF_F_REPLACE: 0 | -errno. */
   progAttach(prog: NativeObject<'prog'>, cgroupPath: string | null, ifindex: number, attachType: number, flags: number, anchor: NativeObject<'prog'> | NativeObject<'link'> | null, relativeId: number, expectedRevision: bigint, replace: NativeObject<'prog'> | null): number;

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { BpfObject, BpfMap, Link, ObjectError, StructOpsRegistration, attachStructOps, layoutStructOps } from '../../src/index.js';
+import { BpfError, BpfObject, BpfMap, Link, ObjectError, StructOpsRegistration, attachStructOps, layoutStructOps, updateStructOps } from '../../src/index.js';
 import { fixturesDir, needs, tempDir } from '../helpers.js';
 import { buildCoreObject } from './core-fixture.js';
 
@@ -113,4 +113,46 @@ test('a struct_ops TCP congestion control registers through a link, carries a co
   assert.ok(!available(ns).includes(`${caName}l`));
 
   assert.throws(() => attachStructOps(object, 'ca_calls'), (e: unknown) => e instanceof ObjectError && e.code === 'ERR_BPFMAP_OBJECT_NAME' && /ca_legacy, ca_ops/.test(e.message));
+});
+
+test('a struct_ops link updated to another .struct_ops.link map (BPF_LINK_UPDATE): new connections get the new ops, under the same name', needs('clang', 'bpftool', 'ip', 'cc'), (t) => {
+  const spec = BpfObject.open(buildCoreObject('struct_ops_update'));
+  const caName = `bpfmap_u${process.pid % 10_000_000}`;
+  spec.map('ca_first').structOps?.setField('name', caName);
+  spec.map('ca_second').structOps?.setField('name', caName);
+  spec.map('ca_plain').structOps?.setField('name', `${caName}p`);
+  const object = spec.load();
+  t.after(() => object.close());
+  const traffic = buildTraffic(t);
+  const ns = netns(t, 'upd');
+  const inits = object.map('ca_inits');
+  const initCounts = (): bigint[] => [0, 1].map((i) => inits.get(i) as bigint);
+
+  const link = attachStructOps(object, 'ca_first');
+  t.after(() => link.close());
+  assert.ok(link instanceof Link);
+  assert.equal(sendOverLoopback(traffic, ns, caName, 1 << 20).received, 1 << 20);
+  const first = initCounts();
+  assert.ok((first[0] ?? 0n) >= 2n && first[1] === 0n, `the first version's init ran for both sockets: ${first.join(',')}`);
+
+  const secondMap = object.map('ca_second');
+  const firstMap = object.map('ca_first');
+  // BPF_F_REPLACE naming a map the link does not hold: refused, nothing changes.
+  assert.throws(() => updateStructOps(link, object, 'ca_second', { replace: secondMap }), (e: unknown) => e instanceof BpfError && e.code === 'EPERM');
+  updateStructOps(link, object, 'ca_second', { replace: firstMap });
+  assert.equal(link.info().mapId, secondMap.info.id, 'the link holds the second map now');
+  assert.ok(available(ns).includes(caName), 'still registered under its name');
+  const sent = sendOverLoopback(traffic, ns, caName, 1 << 20);
+  assert.deepEqual(sent, { client: caName, server: caName, received: 1 << 20 });
+  const second = initCounts();
+  assert.equal(second[0], first[0], 'the first version ran no more');
+  assert.ok((second[1] ?? 0n) >= 2n, `the second version's init ran for both new sockets: ${second.join(',')}`);
+
+  // And back, without BPF_F_REPLACE.
+  updateStructOps(link, object, 'ca_first');
+  assert.equal(link.info().mapId, firstMap.info.id);
+  assert.throws(() => updateStructOps(link, object, 'ca_plain'), (e: unknown) => e instanceof ObjectError && e.code === 'ERR_BPFMAP_OBJECT_STATE' && /struct_ops\.link/.test(e.message));
+  assert.throws(() => updateStructOps(link, object, 'nope'), (e: unknown) => e instanceof ObjectError && e.code === 'ERR_BPFMAP_OBJECT_NAME');
+  link.close();
+  assert.ok(!available(ns).includes(caName), 'unregistered after the link closed');
 });
