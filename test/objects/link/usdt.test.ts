@@ -14,6 +14,9 @@ import { test, type TestContext } from 'node:test';
 import { attachProgram, attachUsdt, AttachType, BpfAttachError, BpfObject, Link, sectionTarget, usdtProbes, type BpfMap, type BpfProgram } from '../../../src/index.js';
 import { buildBpfObject, fixturesDir, needs, pinDir, tempDir } from '../../helpers.js';
 import { linksOfProgram } from './helpers.js';
+import { runCli } from '../../cli/run-cli.js';
+import { rmSync } from 'node:fs';
+import { bpftoolJson } from '../../helpers.js';
 
 interface Record {
   calls: bigint;
@@ -186,6 +189,68 @@ test('USDT on a uprobe perf link (a program not loaded for uprobe_multi): one si
   assert.deepEqual(record(records, 7n).last.slice(0, 4), [-1099511627776n, -7n, 251n, 42n]);
   assert.deepEqual(record(records, 1001n).last.slice(0, 2), [1n, 1n]);
   assert.deepEqual(linksOfProgram(program.id), []);
+});
+
+test('USDT by the CLI: load autoattach pins the usdt link, which keeps the semaphore raised after the CLI exits until its pin is removed', needs('cc', 'clang', 'bpftool'), async (t) => {
+  const built = build(t);
+  const child = await startChild(t, built.child);
+  const progs = path.join(pinDir(t, 'usdt-cli'), 'progs');
+  const result = runCli('load', built.object, progs, 'autoattach');
+  assert.equal(result.status, 0, result.stderr);
+  const pinned = Link.fromPinned(path.join(progs, 'gated'));
+  const link = pinned.info();
+  pinned.close();
+  assert.equal(link.typeName, 'uprobe_multi');
+  assert.equal(await child.go(), 1, 'attached after the CLI exited');
+  // The bare SEC("usdt") program names no probe: pinned as a program, as bpftool does.
+  assert.equal(bpftoolJson<{ type: string }>('prog', 'show', 'pinned', path.join(progs, 'record')).type, 'kprobe');
+  rmSync(path.join(progs, 'gated'));
+  assert.equal(await child.go(), 0, 'the pin removed: detached, semaphore back to 0');
+  assert.equal(bpftoolJson<Array<{ id: number }>>('link', 'show').some((l) => l.id === link.id), false);
+});
+
+test('USDT: bpftrace reads the same argument values as usdt.bpf.h through bpfmap, on the same firing', needs('cc', 'clang', 'bpftool', 'bpftrace'), async (t) => {
+  const built = build(t);
+  using object = BpfObject.load(built.object);
+  const program = object.program('record');
+  const records = object.map('records') as BpfMap<bigint, Record>;
+  const child = await startChild(t, built.child);
+  using memory = attachUsdt(program, { binary: built.child, provider: 'bpfmap', name: 'memory', cookie: 11n });
+  using registers = attachUsdt(program, { binary: built.child, provider: 'bpfmap', name: 'registers', cookie: 12n });
+  const script = [
+    `usdt:${built.child}:bpfmap:memory { printf("memory %d %d %d %ld %ld\\n", arg0, arg1, arg2, arg3, arg4); @n++; }`,
+    `usdt:${built.child}:bpfmap:registers { printf("registers %ld %d %d %d\\n", arg0, arg1, arg2, arg3); @n++; }`,
+    'interval:ms:100 { if (@n == 2) { exit(); } }',
+    // BEGIN runs once every probe is attached ("Attaching N probes" comes before).
+    'BEGIN { printf("armed\\n"); }',
+    'END { clear(@n); }',
+  ].join('\n');
+  const tracer = spawn('bpftrace', ['-p', String(child.pid), '-e', script]);
+  t.after(() => {
+    if (tracer.exitCode === null) tracer.kill('SIGKILL');
+  });
+  let output = '';
+  let errors = '';
+  tracer.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+  const exited = new Promise<void>((resolve) => tracer.on('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bpftrace did not attach: ${errors}`)), 60_000);
+    tracer.on('exit', (code) => reject(new Error(`bpftrace exited (${code}) before attaching: ${errors}`)));
+    tracer.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes('armed')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  await child.go();
+  const timer = setTimeout(() => tracer.kill('SIGKILL'), 60_000);
+  await exited;
+  clearTimeout(timer);
+  const line = (name: string): bigint[] => (output.split('\n').find((l) => l.startsWith(`${name} `)) ?? '').split(' ').slice(1).map((v) => BigInt(v));
+  assert.deepEqual(record(records, 11n).last.slice(0, 5), line('memory'), output);
+  assert.deepEqual(record(records, 12n).last.slice(0, 4), line('registers'), output);
 });
 
 test('USDT errors name the missing probe (listing those there are), the unreadable argument, the missing spec map', needs('cc', 'clang', 'bpftool'), (t) => {
