@@ -10,6 +10,8 @@ import { BtfError } from '../../src/codec/btf/errors.js';
 import { BtfBuilder } from '../../src/codec/btf/writer.js';
 import { btfCodec } from '../../src/codec/btf/codec.js';
 import { fuzz } from './fuzz.js';
+import { kernelBtf, readFileBounded, vmlinuxFromKernel } from '../../src/codec/btf/sources.js';
+import { needs } from '../helpers.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 
@@ -239,4 +241,15 @@ test('a blob read as 32-bit words and the same blob at an odd address parse alik
     assert.deepEqual(unaligned.typesByName(name).map((t) => t.id), aligned.typesByName(name).map((t) => t.id));
     assert.deepEqual(unaligned.idsWithNamePrefix(name), aligned.idsWithNamePrefix(name));
   }
+});
+
+test('kernelBtf copies vmlinux BTF out of the kernel byte for byte as /sys/kernel/btf/vmlinux serves it', needs(), () => {
+  // As root the bytes come from the kernel's vmlinux BTF object (one OBJ_GET_INFO_BY_FD); the
+  // sysfs file is the fallback. Both must be the same blob, or CO-RE would differ between them.
+  const fromKernel = vmlinuxFromKernel();
+  assert.ok(fromKernel, 'a root process finds the vmlinux BTF object');
+  const fromFile = readFileBounded(VMLINUX);
+  assert.equal(fromKernel.length, fromFile.length);
+  assert.ok(Buffer.from(fromKernel).equals(Buffer.from(fromFile)), 'same bytes');
+  assert.ok(kernelBtf().typeByName('task_struct', 'struct').id > 0);
 });
