@@ -11,7 +11,16 @@
  * so they show a change in bpfmap's own work where wall times cannot. (bpftool's time is mostly
  * in the kernel, which callgrind does not see, so it has no count to compare with.)
  *
- * Run as root after a build: `node dist/bench/cli.js [entries] [--rounds N] [--callgrind]`.
+ * Each round also runs `node -e ''`, the start-up every Node.js program pays, so the report shows
+ * what bpfmap costs above it.
+ *
+ * NODE_EXTRA_CA_CERTS is removed from the commands' environment unless `--keep-env` is given:
+ * Node.js 20 parses that whole certificate file before running any script (~45 ms of CPU for
+ * the 144 certificates of a Debian bundle, measured with callgrind: 500M instructions against
+ * 90M for `node -e ''` without it), so a machine that sets it, as some sandboxes and corporate
+ * proxies do, charges every Node.js start for TLS that a dump never uses. bpftool ignores it.
+ *
+ * Run as root after a build: `node dist/bench/cli.js [entries] [--rounds N] [--callgrind] [--keep-env]`.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -22,11 +31,15 @@ import { BpfMap } from '../src/index.js';
 import { median } from './harness.js';
 
 const quick = process.argv.includes('--quick');
-const entries = Number(process.argv.slice(2).find((word) => /^\d+$/.test(word)) ?? 200_000);
 const roundsAt = process.argv.indexOf('--rounds');
+// The first number that is not --rounds' value.
+const entries = Number(process.argv.slice(2).find((word, i) => /^\d+$/.test(word) && i + 2 !== roundsAt + 1) ?? 200_000);
 const rounds = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : quick ? 3 : 9;
 const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 const hasGnuTime = existsSync('/usr/bin/time');
+const keepEnv = process.argv.includes('--keep-env');
+/** The commands' environment: this one, less NODE_EXTRA_CA_CERTS unless --keep-env (see above). */
+const childEnv: NodeJS.ProcessEnv = keepEnv ? process.env : Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'NODE_EXTRA_CA_CERTS'));
 
 interface RunResult {
   readonly seconds: number;
@@ -41,8 +54,8 @@ function run(argv: readonly string[], outputPath: string): RunResult {
   const fd = openSync(outputPath, 'w');
   const start = process.hrtime.bigint();
   const result = hasGnuTime
-    ? spawnSync('/usr/bin/time', ['-f', '%U %S %M', ...argv], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' })
-    : spawnSync(argv[0] as string, argv.slice(1), { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+    ? spawnSync('/usr/bin/time', ['-f', '%U %S %M', ...argv], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', env: childEnv })
+    : spawnSync(argv[0] as string, argv.slice(1), { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', env: childEnv });
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   closeSync(fd);
   if (result.status !== 0) throw new Error(`${argv.join(' ')} exited ${result.status}: ${result.stderr}`);
@@ -53,7 +66,7 @@ function run(argv: readonly string[], outputPath: string): RunResult {
 /** User-space instructions of a command under callgrind (stdout discarded), or undefined without valgrind. */
 function instructions(argv: readonly string[]): number | undefined {
   const result = spawnSync('valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--callgrind-out-file=/dev/null', ...argv], {
-    stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 26,
+    stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 26, env: childEnv,
   });
   const match = /Collected : (\d+)/.exec(result.stderr ?? '');
   return match ? Number(match[1]) : undefined;
@@ -83,10 +96,13 @@ try {
   const pin = path.join(folder, 'map');
   map.pin(pin);
   console.log(`hash map, ${entries} entries, 4-byte keys, 8-byte values; ${rounds} interleaved rounds; load average before: ${load()}`);
+  const caCerts = process.env.NODE_EXTRA_CA_CERTS;
+  if (caCerts !== undefined) console.log(keepEnv ? `NODE_EXTRA_CA_CERTS=${caCerts} kept (--keep-env): every Node.js start parses it` : `NODE_EXTRA_CA_CERTS removed from the commands' environment (--keep-env keeps it)`);
   const bpftoolArgv = ['bpftool', '-j', 'map', 'dump', 'pinned', pin];
   const bpfmapArgv = [process.execPath, cliPath, '-j', 'dump', 'pinned', pin];
   const bpftool: RunResult[] = [];
   const bpfmap: RunResult[] = [];
+  const floor: RunResult[] = [];
   for (let round = 0; round < rounds; round++) {
     // Alternate which goes first, so that neither always follows the other's page-cache writes.
     if (round % 2 === 0) {
@@ -96,6 +112,7 @@ try {
       bpfmap.push(run(bpfmapArgv, path.join(outputs, 'bpfmap.json')));
       bpftool.push(run(bpftoolArgv, path.join(outputs, 'bpftool.json')));
     }
+    floor.push(run([process.execPath, '-e', ''], path.join(outputs, 'floor.txt')));
   }
   const same = readFileSync(path.join(outputs, 'bpftool.json')).equals(readFileSync(path.join(outputs, 'bpfmap.json')));
   const row = (name: string, results: RunResult[]): string => {
@@ -105,6 +122,9 @@ try {
   };
   console.log(row('bpftool -j map dump', bpftool));
   console.log(row('bpfmap -j dump', bpfmap));
+  console.log(row("node -e ''", floor));
+  const above = (pick: (result: RunResult) => number): string => ((median(bpfmap.map(pick)) - median(floor.map(pick))) * 1000).toFixed(0);
+  console.log(`bpfmap above node -e '': ${above((result) => result.seconds)} ms wall, ${above((result) => result.cpuSeconds)} ms CPU (medians)`);
   const ratios = bpftool.map((result, i) => result.seconds / (bpfmap[i] as RunResult).seconds).sort((a, b) => a - b);
   const wallRatio = median(bpftool.map((result) => result.seconds)) / median(bpfmap.map((result) => result.seconds));
   const cpuRatio = median(bpftool.map((result) => result.cpuSeconds)) / median(bpfmap.map((result) => result.cpuSeconds));
