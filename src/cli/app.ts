@@ -8,7 +8,6 @@
 import { readFileSync } from 'node:fs';
 import { BpfError } from '../sys/errors.js';
 import type { CommandEntry } from './command.js';
-import { commandHelpText, shortUsage, usageText } from './commands/help.js';
 import { Args, OperationError, UsageError, isPrefix, parseCommandLine } from './grammar.js';
 import { Output, toJson } from './output.js';
 
@@ -22,14 +21,17 @@ export const commands: readonly CommandEntry[] = [
   {
     name: 'help',
     usage: 'help   [COMMAND]',
-    load: async () => ({
-      run({ args, options, out }) {
-        options.end();
-        const topic = args.done ? undefined : commandNamed(args.next('command'));
-        args.end();
-        out.line(topic === undefined ? usageText(commands) : commandHelpText(topic));
-      },
-    }),
+    load: async () => {
+      const { commandHelpText, usageText } = await helpTexts();
+      return {
+        run({ args, options, out }) {
+          options.end();
+          const topic = args.done ? undefined : commandNamed(args.next('command'));
+          args.end();
+          out.line(topic === undefined ? usageText(commands) : commandHelpText(topic));
+        },
+      };
+    },
   },
   { name: 'dump', usage: 'dump   MAP [--format FIELD=FORMAT[,...]] [--net]', load: async () => (await import('./commands/dump.js')).dumpCommand },
   { name: 'update', usage: 'update MAP key DATA value VALUE [any|exist|noexist]', load: async () => (await import('./commands/update.js')).updateCommand },
@@ -63,6 +65,9 @@ export const commands: readonly CommandEntry[] = [
   { name: 'load', usage: 'load   OBJECT PATH [pinmaps MAP_DIR] [autoattach]', load: async () => (await import('./commands/load.js')).loadCommand },
   { name: 'prog', usage: 'prog show [PROG]', load: async () => (await import('./commands/prog.js')).progCommand },
 ];
+
+/** The help and usage texts, loaded only when shown: a command that runs never needs them. */
+const helpTexts = async (): Promise<typeof import('./commands/help.js')> => import('./commands/help.js');
 
 /** The command a word selects (any prefix, first match in table order). */
 function commandNamed(word: string): CommandEntry {
@@ -117,6 +122,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     const [name, ...rest] = commandLine.words;
     if (name === undefined) {
+      const { shortUsage, usageText } = await helpTexts();
       if (!commandLine.global.help) throw new UsageError(shortUsage(commands));
       out.line(usageText(commands));
       return ExitCode.ok;
@@ -124,7 +130,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const entry = commandNamed(name);
     // `bpfmap COMMAND help`, as `bpftool map help`: the word alone after a command asks for its help.
     if (commandLine.global.help || (rest.length === 1 && rest[0] === 'help')) {
-      out.line(commandHelpText(entry));
+      out.line((await helpTexts()).commandHelpText(entry));
       return ExitCode.ok;
     }
     const command = await entry.load();

@@ -98,14 +98,35 @@ export async function mapTypesOf(map: BpfMap, format?: FieldFormatOptions): Prom
     ...(keyTypeId !== 0 ? { key: (bytes: Uint8Array, offset: number) => formatWithPlan(btf, keyTypeId, bytes, offset, keyPlan) } : {}),
     value: (bytes, offset) => formatWithPlan(btf, valueTypeId, bytes, offset, valuePlan),
   };
+  // The codecs are built on first use: a dump or a lookup prints through the formatter and never
+  // encodes JSON, so it should not pay for compiling them.
+  const keyCodec = once(() => (keyTypeId === 0 ? undefined : btfCodec(btf, keyTypeId)));
+  const valueCodec = once(() => (valueTypeId === 0 ? undefined : btfCodec(btf, valueTypeId)));
   return {
     btf,
     keyTypeId,
     valueTypeId,
     formatter,
-    keyCodec: keyTypeId === 0 ? undefined : btfCodec(btf, keyTypeId),
-    valueCodec: valueTypeId === 0 ? undefined : btfCodec(btf, valueTypeId),
+    get keyCodec() {
+      return keyCodec();
+    },
+    get valueCodec() {
+      return valueCodec();
+    },
     valuePlan,
+  };
+}
+
+/** `make`, called on the first call only; later calls return its result. */
+function once<T>(make: () => T): () => T {
+  let made = false;
+  let value: T;
+  return () => {
+    if (!made) {
+      value = make();
+      made = true;
+    }
+    return value;
   };
 }
 
