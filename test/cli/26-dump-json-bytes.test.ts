@@ -1,6 +1,6 @@
 /**
  * `bpfmap -j dump` prints bpftool's JSON byte for byte on the raw fast path (raw-json.ts): across
- * several output chunks (more than 1 MiB of text), for entries patched by generated straight-line
+ * several output chunks (2 MB of text in 256 KiB chunks), for entries patched by generated straight-line
  * code and for entries too wide for it (the loop), hash and per-CPU maps alike. The map contents
  * make every byte value appear in keys and values, so every digit pair of the tables is printed.
  */
@@ -34,7 +34,7 @@ function assertSameBytes(pin: string): void {
 test('-j dump of raw entries is bpftool\'s text, byte for byte, across chunks and entry shapes', needs('bpftool'), (t) => {
   const dir = pinDir(t, 'cli-dump-bytes');
   const shapes = [
-    // 20,000 entries of 104 bytes of text: two 1 MiB chunks and part of a third.
+    // 20,000 entries of 104 bytes of text: eight 256 KiB chunks and part of a ninth.
     { name: 'many', spec: { type: 'hash', keySize: 4, valueSize: 8, maxEntries: 20_000 }, count: 20_000 },
     // 96 digit pairs per entry: above the generated patch's limit, so the loop writes them.
     { name: 'wide', spec: { type: 'hash', keySize: 32, valueSize: 64, maxEntries: 600 }, count: 600 },
