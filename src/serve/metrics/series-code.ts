@@ -14,7 +14,7 @@
  */
 import type { LabelPlan, MapPlan, NumberLayout } from './btf-plan.js';
 import type { ChunkBuffer } from './exposition.js';
-import { MAX_SAMPLE_BYTES, WORD_SLACK, wordSpan, writeI64, writeInteger, writeSampleValue, writeU64, type WordSpan } from './text-bytes.js';
+import { MAX_SAMPLE_BYTES, WORD_SLACK, wordSpan, writeI64, writeInteger, writeSampleValue, writeU64, writeUint32, type WordSpan } from './text-bytes.js';
 
 /** Label sets written so far in a map's pass, against its limit; the batch writer updates it. */
 export interface SeriesCount {
@@ -45,6 +45,7 @@ interface Runtime {
   readonly writeU64: typeof writeU64;
   readonly writeI64: typeof writeI64;
   readonly writeSampleValue: typeof writeSampleValue;
+  readonly writeUint32: typeof writeUint32;
   /** Label writers of labels that are not plain integers. */
   readonly labelWriters: readonly LabelPlan['write'][];
   /** Readers of samples that are not plain numbers (bitfields). */
@@ -113,7 +114,7 @@ export function compileSeries(plan: MapPlan, shape: SeriesShape): CompiledSeries
     if (integer !== undefined && integer.kind === 'int' && integer.size === 8) {
       body.push(`L = ${integer.signed ? 'writeI64' : 'writeU64'}(lb, L, ${view}, ${base} + ${integer.offset});`);
     } else if (integer !== undefined && integer.kind === 'int') {
-      body.push(`L = writeInteger(lb, L, ${numberExpression(integer, view, base)});`);
+      body.push(`L = ${integer.signed ? 'writeInteger' : 'writeUint32'}(lb, L, ${numberExpression(integer, view, base)});`);
     } else {
       body.push(`L = W${labelWriters.length}(lb, L, ${bytes}, ${view}, ${base});`);
       labelWriters.push(label.write);
@@ -136,6 +137,7 @@ export function compileSeries(plan: MapPlan, shape: SeriesShape): CompiledSeries
     sums.forEach((sum, s) => body.push(`  s${s} += ${sum('x')};`));
     body.push('}');
   }
+  const unsigned = plan.samples.map((sample) => sample.layout !== undefined && sample.layout.kind === 'int' && !sample.layout.signed);
   names.forEach((name, s) => {
     body.push(
       `if (t${s}.at + ${lineBound} > t${s}.bytes.length) t${s}.room(${lineBound});`,
@@ -146,7 +148,8 @@ export function compileSeries(plan: MapPlan, shape: SeriesShape): CompiledSeries
       ...constantCopy(name, `N${s}`, 'ov', 'at').map((line) => `  ${line}`),
       '  for (let i = 0; i < L; i += 8) ov.setFloat64(at + i, lv.getFloat64(i, true), true);',
       '  at += L;',
-      `  at = writeSampleValue(out, at, s${s});`,
+      // Unsigned members sum to non-negative integers: most are under 2^32.
+      unsigned[s] ? `  at = s${s} < 4294967296 ? writeUint32(out, at, s${s}) : writeSampleValue(out, at, s${s});` : `  at = writeSampleValue(out, at, s${s});`,
       '  out[at++] = 10;',
       `  t${s}.at = at;`,
       '}',
@@ -155,7 +158,7 @@ export function compileSeries(plan: MapPlan, shape: SeriesShape): CompiledSeries
 
   const source = [
     "'use strict';",
-    'const { writeInteger, writeU64, writeI64, writeSampleValue, labelBytes: lb, labelView: lv } = rt;',
+    'const { writeInteger, writeU64, writeI64, writeSampleValue, writeUint32, labelBytes: lb, labelView: lv } = rt;',
     ...pieces.map((_, i) => `const P${i} = rt.pieces[${i}].view;`),
     ...names.map((_, i) => `const N${i} = rt.names[${i}].view;`),
     ...labelWriters.map((_, i) => `const W${i} = rt.labelWriters[${i}];`),
@@ -180,7 +183,7 @@ export function compileSeries(plan: MapPlan, shape: SeriesShape): CompiledSeries
     '};',
   ].join('\n');
   const runtime: Runtime = {
-    writeInteger, writeU64, writeI64, writeSampleValue, labelWriters, sampleReaders, pieces, names, labelBytes,
+    writeInteger, writeU64, writeI64, writeSampleValue, writeUint32, labelWriters, sampleReaders, pieces, names, labelBytes,
     labelView: new DataView(labelBytes.buffer, labelBytes.byteOffset, labelBytes.byteLength),
   };
   // eslint-disable-next-line @typescript-eslint/no-implied-eval -- generating the loop is the point

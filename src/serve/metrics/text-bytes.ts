@@ -41,29 +41,42 @@ function digitCount(value: number): number {
 const TENS = Uint8Array.from({ length: 100 }, (_, i) => ZERO + Math.floor(i / 10));
 const ONES = Uint8Array.from({ length: 100 }, (_, i) => ZERO + (i % 10));
 
+/**
+ * Writes an integer from 0 to 2^32 - 1 in decimal: the common case, small enough for the
+ * generated scrape loop to have it inlined.
+ */
+export function writeUint32(out: Uint8Array, at: number, value: number): number {
+  // Compared here rather than through digitCount, whose loop for longer numbers keeps V8 from
+  // inlining it into the scrape loop.
+  const digits = value < 100000
+    ? (value < 100 ? (value < 10 ? 1 : 2) : value < 1000 ? 3 : value < 10000 ? 4 : 5)
+    : value < 10000000 ? (value < 1000000 ? 6 : 7) : value < 100000000 ? 8 : value < 1000000000 ? 9 : 10;
+  const end = at + digits;
+  let i = end;
+  // Two digits per division (half the divisions, the slow part); unsigned 32-bit arithmetic:
+  // `>>> 0` keeps the quotient an integer without Math.floor.
+  let n = value >>> 0;
+  while (n >= 100) {
+    const q = (n / 100) >>> 0;
+    const pair = n - q * 100;
+    out[--i] = ONES[pair] as number;
+    out[--i] = TENS[pair] as number;
+    n = q;
+  }
+  if (n >= 10) {
+    out[i - 1] = ONES[n] as number;
+    out[i - 2] = TENS[n] as number;
+  } else {
+    out[i - 1] = ZERO + n;
+  }
+  return end;
+}
+
 /** Writes a non-negative safe integer in decimal. */
 export function writeUnsigned(out: Uint8Array, at: number, value: number): number {
+  if (value < TWO_POW_32) return writeUint32(out, at, value);
   const end = at + digitCount(value);
   let i = end;
-  if (value < TWO_POW_32) {
-    // Two digits per division (half the divisions, the slow part); unsigned 32-bit arithmetic:
-    // `>>> 0` keeps the quotient an integer without Math.floor.
-    let n = value >>> 0;
-    while (n >= 100) {
-      const q = (n / 100) >>> 0;
-      const pair = n - q * 100;
-      out[--i] = ONES[pair] as number;
-      out[--i] = TENS[pair] as number;
-      n = q;
-    }
-    if (n >= 10) {
-      out[i - 1] = ONES[n] as number;
-      out[i - 2] = TENS[n] as number;
-    } else {
-      out[i - 1] = ZERO + n;
-    }
-    return end;
-  }
   // Above 2^32: the remainder is exact for doubles, and (n - r) / 10 is an exact division.
   let n = value;
   do {
