@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as turn } from 'node:timers/promises';
 import { closeSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { native, NativeKind, type NativeMapping, type NativeObject, type NativeWatcher } from '../../src/sys/native.js';
 import { needs, pinDir } from '../helpers.js';
 
@@ -135,6 +137,52 @@ test('the public fd is the map\'s own dup: closing it never reaches the private 
   assert.deepEqual([...new Uint8Array(staging, valueOffset, 16)], new Array(16).fill(7));
   native.objClose(big);
   native.objClose(map);
+});
+
+test('a staging view outlives its map: closed, the binding collected, the memory stays the view\'s', needs(), async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  let collected = false;
+  const registry = new FinalizationRegistry(() => {
+    collected = true;
+  });
+  let kept = new Uint8Array(0);
+  const size = (): number => {
+    const map = created(ARRAY, 4, 200, 4);
+    const binding = native.mapBind(map);
+    if (typeof binding === 'number') assert.fail(`mapBind failed: ${binding}`);
+    const view = new Uint8Array(binding.staging);
+    view.fill(0x3c);
+    native.mapClose(binding.id);
+    native.objClose(map);
+    registry.register(binding, 0);
+    kept = view;
+    return view.length;
+  };
+  const length = size();
+  for (let i = 0; i < 40 && !collected; i++) {
+    gc();
+    await turn();
+  }
+  assert.ok(collected, 'the binding object was collected');
+  for (let i = 0; i < 3; i++) await turn(); // the addon's finalizer runs after the object is gone
+  // Freed memory of this size would be handed to the next bindings' staging areas.
+  const others = Array.from({ length: 16 }, () => {
+    const map = created(ARRAY, 4, 200, 4);
+    const binding = native.mapBind(map);
+    if (typeof binding === 'number') assert.fail(`mapBind failed: ${binding}`);
+    new Uint8Array(binding.staging).fill(0x11);
+    return { map, binding };
+  });
+  assert.equal(kept.length, length);
+  assert.ok(kept.every((byte) => byte === 0x3c), 'the kept view still reads its own bytes');
+  kept.fill(0xa5); // under valgrind, a write to freed memory would fail here
+  for (const { map, binding } of others) {
+    assert.ok(new Uint8Array(binding.staging).every((byte) => byte === 0x11), 'no other staging area changed');
+    assert.equal(native.mapLookupStaged(binding.id, 0), -2, 'a staged key 0x11111111 is not in a 4-entry array');
+    native.mapClose(binding.id);
+    native.objClose(map);
+  }
 });
 
 /** Every export of the addon and a pool of arguments: real handles of each kind (open and closed), forged ones, junk. */
