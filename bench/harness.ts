@@ -38,6 +38,17 @@ export function bestSeconds(repeat: number, fn: () => void): number {
   return best;
 }
 
+/** Wall and CPU seconds (user + system, the whole process) of one run of `fn`, garbage collected first. */
+export function timeRun(fn: () => void): { seconds: number; cpuSeconds: number } {
+  (globalThis as { gc?: () => void }).gc?.();
+  const cpu = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  fn();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const used = process.cpuUsage(cpu);
+  return { seconds, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
 /** Wall time and peak RSS of a command, via /usr/bin/time when present. */
 export function timeCommand(command: string, args: string[]): { seconds: number; peakRssMiB: number | undefined } {
   const hasTime = existsSync('/usr/bin/time');
