@@ -86,6 +86,9 @@ test('zero-config series equal what bpftool dumps: key labels, value members, pe
   const mapLabels = { map: 'flows', id: String(flowsMap.id) };
   assert.equal(sampleValue(families, 'bpfmap_map_entries', mapLabels), 3);
   assert.equal(sampleValue(families, 'bpfmap_map_max_entries', mapLabels), 200000);
+  const shown = bpftoolJson<{ bytes_memlock: number }>('map', 'show', 'pinned', pin('flows'));
+  assert.ok(shown.bytes_memlock > 0);
+  assert.equal(sampleValue(families, 'bpfmap_map_memlock_bytes', mapLabels), shown.bytes_memlock, 'memlock as bpftool shows it');
   assert.equal(sampleValue(families, 'bpfmap_map_info', { ...mapLabels, type: 'hash', key_size: '20', value_size: '16', btf: 'true' }), 1);
   const runCounts = families.find((family) => family.name === 'bpfmap_prog_run_count_total');
   assert.ok(runCounts?.samples.some((sample) => sample.labels.name === 'serve_prog'), 'the program using the maps is listed');
