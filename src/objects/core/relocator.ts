@@ -75,6 +75,14 @@ export class CoreRelocator {
   private loadedModules: readonly CoreTargetBtf[] | undefined;
   /** Candidates per local root type id, pruned as relocations reject them. */
   private readonly candidates = new Map<number, CoreCandidate[]>();
+  /** How many times each local type's candidates were pruned: a resolution holds while this has not changed. */
+  private readonly prunings = new Map<number, number>();
+  /**
+   * Resolutions by local type, kind and access string: objects repeat the same relocation in
+   * every program that reads the same field (the same `BPF_CORE_READ` in 40 programs), and each
+   * resolution depends only on those and on the candidates, so it is reused until they are pruned.
+   */
+  private readonly resolutions = new Map<string, { readonly resolution: ReturnType<CoreRelocator['resolveAnew']>; readonly prunings: number }>();
 
   constructor(localBtf: Btf, options: CoreRelocatorOptions = {}) {
     this.localBtf = localBtf;
@@ -156,6 +164,17 @@ export class CoreRelocator {
   }
 
   private resolve(record: CoreRelocationRecord): { result: CoreCalculation; target: AppliedCoreRelocation['target'] } {
+    const key = `${record.typeId}:${record.kind}:${record.accessString}`;
+    const prunings = this.prunings.get(record.typeId) ?? 0;
+    const known = this.resolutions.get(key);
+    if (known && known.prunings === prunings) return known.resolution;
+    const resolution = this.resolveAnew(record);
+    // Keyed by the pruning count before this resolution: one that pruned is resolved again next time.
+    this.resolutions.set(key, { resolution, prunings });
+    return resolution;
+  }
+
+  private resolveAnew(record: CoreRelocationRecord): { result: CoreCalculation; target: AppliedCoreRelocation['target'] } {
     const local = parseSpec(this.localBtf, record.typeId, record.accessString, record.kind);
     if (record.kind === 'type_id_local') {
       // Never looked up in the kernel; the id may have changed when objects were linked.
@@ -181,10 +200,11 @@ export class CoreRelocator {
       }
       kept.push(candidate);
     }
-    if (kept.length > 0) {
+    if (kept.length > 0 && kept.length < candidates.length) {
       // Later relocations of this local type only consider the candidates that matched.
       candidates.length = 0;
       candidates.push(...kept);
+      this.prunings.set(record.typeId, (this.prunings.get(record.typeId) ?? 0) + 1);
     }
     if (!chosen) return { result: calculate(record.kind, local, undefined), target: undefined };
     return { result: chosen.result, target: { btf: chosen.candidate.target.name, typeId: chosen.candidate.id, spec: chosen.spec } };
