@@ -5,13 +5,10 @@
  * per map byte. The text is exactly what `EntryPrinter.json` builds (and bpftool prints).
  *
  * A dump runs this once per process, so what counts is how fast it is before V8 has optimized
- * it, and how often V8 optimizes it: the patch is a generated function with every offset a
- * constant (no inner loops, no offset tables to read), which V8's first tiers run in about 2/3 of
- * the instructions of the loop version. It patches a whole run of entries in its own loop, so it
- * is the one hot function: V8 compiles it once on stack replacement during the first batch and
- * once whole, where a per-entry patch called from a loop method had that method (with the patch
- * inlined) compiled four times, deoptimized for want of feedback on its first lines. Entries too
- * wide for straight-line code (long keys, many CPUs) take the loop version.
+ * it: the per-entry patch is a generated function with every offset a constant (no inner loops,
+ * no offset tables to read), which V8's first tiers run in about 2/3 of the instructions of the
+ * loop version and its optimizing tier compiles quickly. Entries too wide for that (long keys,
+ * many CPUs) take the loop.
  */
 import { hexJsonArray, type EntryShape } from './entries.js';
 import type { Writer } from './output.js';
@@ -36,38 +33,32 @@ const CHUNK_BYTES = 1 << 18;
 const MAX_GENERATED_PAIRS = 64;
 
 /**
- * Writes the digits of `count` entries into `chunk`, entry n at `base + n * templateLength`, with
- * its key bytes from `keys` at `keyOffset + n * keyStride` and its value bytes from `values` at
- * `valueOffset + n * valueStride`.
+ * Writes the digits of one entry into `chunk` at `base`: key bytes from `keys` at `keyOffset`,
+ * value bytes from `values` at `valueOffset`.
  */
-type PatchEntries = (
-  chunk: Uint8Array, base: number, keys: Uint8Array, keyOffset: number, keyStride: number,
-  values: Uint8Array, valueOffset: number, valueStride: number, count: number,
-) => void;
+type PatchEntry = (chunk: Uint8Array, base: number, keys: Uint8Array, keyOffset: number, values: Uint8Array, valueOffset: number) => void;
 
-/** The patch for these digit offsets, as loops over the offset tables. */
-function loopPatch(keyDigits: Int32Array, valueDigits: Int32Array, valueSources: Int32Array, templateLength: number): PatchEntries {
-  return (chunk, base, keys, keyOffset, keyStride, values, valueOffset, valueStride, count) => {
-    for (let n = 0; n < count; n++, base += templateLength, keyOffset += keyStride, valueOffset += valueStride) {
-      for (let i = 0; i < keyDigits.length; i++) {
-        const byte = keys[keyOffset + i] as number;
-        const at = base + (keyDigits[i] as number);
-        chunk[at] = HIGH_DIGIT[byte] as number;
-        chunk[at + 1] = LOW_DIGIT[byte] as number;
-      }
-      for (let i = 0; i < valueDigits.length; i++) {
-        const byte = values[valueOffset + (valueSources[i] as number)] as number;
-        const at = base + (valueDigits[i] as number);
-        chunk[at] = HIGH_DIGIT[byte] as number;
-        chunk[at + 1] = LOW_DIGIT[byte] as number;
-      }
+/** The per-entry patch for these digit offsets, as a loop over the offset tables. */
+function loopPatch(keyDigits: Int32Array, valueDigits: Int32Array, valueSources: Int32Array): PatchEntry {
+  return (chunk, base, keys, keyOffset, values, valueOffset) => {
+    for (let i = 0; i < keyDigits.length; i++) {
+      const byte = keys[keyOffset + i] as number;
+      const at = base + (keyDigits[i] as number);
+      chunk[at] = HIGH_DIGIT[byte] as number;
+      chunk[at + 1] = LOW_DIGIT[byte] as number;
+    }
+    for (let i = 0; i < valueDigits.length; i++) {
+      const byte = values[valueOffset + (valueSources[i] as number)] as number;
+      const at = base + (valueDigits[i] as number);
+      chunk[at] = HIGH_DIGIT[byte] as number;
+      chunk[at + 1] = LOW_DIGIT[byte] as number;
     }
   };
 }
 
-/** The same patch with straight-line code per entry: one line per map byte, offsets as literals. */
-function generatedPatch(keyDigits: Int32Array, valueDigits: Int32Array, valueSources: Int32Array, templateLength: number): PatchEntries {
-  let body = '';
+/** The same patch as straight-line code: one line per map byte, offsets as literals. */
+function generatedPatch(keyDigits: Int32Array, valueDigits: Int32Array, valueSources: Int32Array): PatchEntry {
+  let body = 'let byte;\n';
   keyDigits.forEach((at, i) => {
     body += `byte = keys[keyOffset + ${i}]; chunk[base + ${at}] = high[byte]; chunk[base + ${at + 1}] = low[byte];\n`;
   });
@@ -75,11 +66,8 @@ function generatedPatch(keyDigits: Int32Array, valueDigits: Int32Array, valueSou
     body += `byte = values[valueOffset + ${valueSources[i] as number}]; chunk[base + ${at}] = high[byte]; chunk[base + ${at + 1}] = low[byte];\n`;
   });
   // Only numbers from the offset tables go into the source: nothing from the map or the user.
-  const factory = new Function('high', 'low', `return (chunk, base, keys, keyOffset, keyStride, values, valueOffset, valueStride, count) => {
-  let byte;
-  for (let n = 0; n < count; n++, base += ${templateLength}, keyOffset += keyStride, valueOffset += valueStride) {
-${body}  }
-};`) as (high: Uint8Array, low: Uint8Array) => PatchEntries;
+  const factory = new Function('high', 'low', `return (chunk, base, keys, keyOffset, values, valueOffset) => {\n${body}};`) as
+    (high: Uint8Array, low: Uint8Array) => PatchEntry;
   return factory(HIGH_DIGIT, LOW_DIGIT);
 }
 
@@ -97,7 +85,7 @@ function entryTemplate(shape: EntryShape): string {
 /** Streams a JSON array of raw entries as bytes. */
 export class RawJsonArrayEncoder {
   readonly #templateLength: number;
-  readonly #patch: PatchEntries;
+  readonly #patch: PatchEntry;
   readonly #entriesPerChunk: number;
   readonly #chunk: Buffer;
   #entriesInChunk = 0;
@@ -115,8 +103,8 @@ export class RawJsonArrayEncoder {
     const valueSources = Int32Array.from(valueDigits, (_, i) =>
       shape.valueSize === 0 ? 0 : Math.floor(i / shape.valueSize) * shape.cpuStride + (i % shape.valueSize));
     this.#patch = digitOffsets.length <= MAX_GENERATED_PAIRS
-      ? generatedPatch(keyDigits, valueDigits, valueSources, template.length)
-      : loopPatch(keyDigits, valueDigits, valueSources, template.length);
+      ? generatedPatch(keyDigits, valueDigits, valueSources)
+      : loopPatch(keyDigits, valueDigits, valueSources);
     this.#entriesPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / template.length));
     // One chunk, reused: the writer has written it out when writeBytes returns, and each entry
     // overwrites every digit of its slot.
@@ -149,14 +137,19 @@ export class RawJsonArrayEncoder {
    * `keys` and its value at `valueOffset + i * valueStride` of `values`.
    */
   entries(keys: Uint8Array, keyOffset: number, keyStride: number, values: Uint8Array, valueOffset: number, valueStride: number, count: number): void {
+    const chunk = this.#chunk;
+    const patch = this.#patch;
+    const templateLength = this.#templateLength;
     let index = 0;
     while (index < count) {
       if (this.#entriesInChunk === this.#entriesPerChunk) this.#flush();
       // '[' opens the array instead of the first entry's separator.
-      if (this.#count === 0) this.#chunk[0] = 0x5b;
+      if (this.#count === 0) chunk[0] = 0x5b;
       const fits = Math.min(count - index, this.#entriesPerChunk - this.#entriesInChunk);
-      this.#patch(this.#chunk, this.#entriesInChunk * this.#templateLength, keys, keyOffset + index * keyStride, keyStride, values, valueOffset + index * valueStride, valueStride, fits);
-      index += fits;
+      let base = this.#entriesInChunk * templateLength;
+      for (const end = index + fits; index < end; index++, base += templateLength) {
+        patch(chunk, base, keys, keyOffset + index * keyStride, values, valueOffset + index * valueStride);
+      }
       this.#entriesInChunk += fits;
       this.#count += fits;
     }
