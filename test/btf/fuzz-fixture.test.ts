@@ -31,9 +31,9 @@ test('fuzz: the fixture\'s .BTF section, mutated, only ever throws BtfError', ne
   exerciseBtf(section);
   exerciseBtf(swapped);
   assert.equal(Btf.parse(swapped).lastTypeId, Btf.parse(section).lastTypeId);
-  const runs = fuzz({
+  fuzz({
     seeds: [section, swapped],
-    milliseconds: 2000,
+    runs: 1500,
     seed: 4242,
     // Mostly the type records (where vlen, sizes and references live), sometimes anywhere.
     region: (seed, random) => {
@@ -43,18 +43,16 @@ test('fuzz: the fixture\'s .BTF section, mutated, only ever throws BtfError', ne
       return [start, start + header.typeLength];
     },
   });
-  assert.ok(runs > 50, `${runs} runs`);
 });
 
 test('fuzz: the fixture object file, mutated in its ELF and section headers, only ever throws BtfError', needs('clang'), () => {
   const { object } = fixtureSeeds();
   const sectionTable = Number(new DataView(object.buffer, object.byteOffset).getBigUint64(0x28, true));
-  const runs = fuzz({
+  fuzz({
     seeds: [object],
-    milliseconds: 1000,
+    runs: 3000,
     seed: 777,
     region: (seed, random) => (random(2) === 0 ? [0, 64] : [sectionTable, seed.length]),
     exercise: (bytes) => exerciseBtf(bytes, (b) => btfFromBytes(b)),
   });
-  assert.ok(runs > 20, `${runs} runs`);
 });

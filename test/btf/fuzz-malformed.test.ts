@@ -79,6 +79,5 @@ test('the malformed blobs give BtfErrors, and the well-formed parts still work',
 });
 
 test('fuzz: the malformed blobs, mutated, with the printers, only ever throw BtfError', () => {
-  const runs = fuzz({ seeds: [selfArray(), memberPastEnd(), anonymousOnlyUnion()], milliseconds: 1500, seed: 1010, exercise: exerciseWithPrinters });
-  assert.ok(runs > 100, `${runs} runs`);
+  fuzz({ seeds: [selfArray(), memberPastEnd(), anonymousOnlyUnion()], runs: 50_000, seed: 1010, exercise: exerciseWithPrinters });
 });

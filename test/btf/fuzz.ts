@@ -42,8 +42,8 @@ export function exerciseBtf(bytes: Uint8Array, parse: (bytes: Uint8Array) => Btf
 export interface FuzzOptions {
   /** The blobs to mutate, taken in turn. */
   readonly seeds: readonly Uint8Array[];
-  /** How long to run, in milliseconds. */
-  readonly milliseconds: number;
+  /** How many mutated blobs to run: a count, not a time, so a slow or busy machine runs the same cases. */
+  readonly runs: number;
   /** What to run on each mutated blob (default `exerciseBtf`). */
   readonly exercise?: (bytes: Uint8Array) => void;
   /** Where in a seed to mutate: a byte range (default the whole blob). */
@@ -54,19 +54,18 @@ export interface FuzzOptions {
 
 /**
  * Mutates the seeds (bit flips, small and huge u32s in either byte order, random bytes, and now
- * and then truncation) until the time is up. Fails on anything but a BtfError, and on any single
+ * and then truncation), `runs` of them. Fails on anything but a BtfError, and on any single
  * run slower than a second (a near-hang). Returns the number of runs.
  */
 export function fuzz(options: FuzzOptions): number {
-  const { seeds, milliseconds, exercise = exerciseBtf, region = (seed) => [0, seed.length] as const } = options;
+  const { seeds, runs: total, exercise = exerciseBtf, region = (seed) => [0, seed.length] as const } = options;
   let state = options.seed ?? 12345;
   const random = (n: number): number => {
     state = (Math.imul(state, 1103515245) + 12345) >>> 0;
     return n <= 0 ? 0 : state % n;
   };
-  const deadline = performance.now() + milliseconds;
   let runs = 0;
-  while (performance.now() < deadline) {
+  while (runs < total) {
     const source = seeds[runs % seeds.length] as Uint8Array;
     const bytes: Uint8Array = source.slice(0, random(8) === 0 ? random(source.length) : source.length);
     const view = new DataView(bytes.buffer);

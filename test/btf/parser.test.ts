@@ -154,8 +154,7 @@ test('malformed blobs throw BtfError saying where', () => {
 });
 
 test('fuzz: mutated blobs never crash, hang or throw anything but BtfError', () => {
-  const runs = fuzz({ seeds: [everyKindBlob(), everyKindBlob({ littleEndian: false, headerLength: 28 })], milliseconds: 3000 });
-  assert.ok(runs > 100, `${runs} runs`);
+  fuzz({ seeds: [everyKindBlob(), everyKindBlob({ littleEndian: false, headerLength: 28 })], runs: 100_000 });
 });
 
 test('codecs skip unnamed padding members and refuse duplicate member names (found by fuzzing)', () => {

@@ -210,9 +210,9 @@ test('malformed .BTF.ext blobs throw BtfError with a code and the byte offset', 
 
 test('fuzz: the fixture\'s .BTF.ext, mutated, only ever throws BtfError', needs('clang'), () => {
   const { btf, extBytes } = openFixture(buildBpfObject('ext_info'));
-  const runs = fuzz({
+  fuzz({
     seeds: [extBytes],
-    milliseconds: 1500,
+    runs: 60_000,
     seed: 1212,
     exercise: (bytes) => {
       const ext = parseBtfExt(bytes, btf);
@@ -223,5 +223,4 @@ test('fuzz: the fixture\'s .BTF.ext, mutated, only ever throws BtfError', needs(
       }
     },
   });
-  assert.ok(runs > 100, `${runs} runs`);
 });

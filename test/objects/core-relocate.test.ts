@@ -201,8 +201,8 @@ test('fuzz: random records over the fixture only ever relocate or throw typed er
     return state % n;
   };
   const outcomes = { applied: 0, refused: 0 };
-  const deadline = performance.now() + 1500;
-  while (performance.now() < deadline) {
+  // A count, not a time: a busy machine runs the same records as a quiet one.
+  for (let run = 0; run < 3000; run++) {
     const steps = Array.from({ length: 1 + random(4) }, () => String(random(4) === 0 ? random(200) : random(3)));
     const record: CoreRelocationRecord = {
       insn: random(base.length / 8),
