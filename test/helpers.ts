@@ -146,3 +146,13 @@ export function readU64(bytes: Uint8Array): bigint {
 export function hexBytes(bytes: Uint8Array): string[] {
   return Array.from(bytes, (b) => `0x${b.toString(16).padStart(2, '0')}`);
 }
+
+/**
+ * Waits (up to 10 s) until `bpftool link show` no longer lists link `id`, and says whether it went.
+ * Removing a link's last pin releases the link after an RCU grace period, not inside unlink().
+ */
+export async function linkReleased(id: number): Promise<boolean> {
+  const listed = (): boolean => bpftoolJson<Array<{ id: number }>>('link', 'show').some((link) => link.id === id);
+  for (const deadline = Date.now() + 10_000; listed() && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 20));
+  return !listed();
+}
