@@ -23,8 +23,11 @@ const SHN_UNDEF = 0;
 const SHN_LORESERVE = 0xff00;
 const SYMBOL_SIZE = 24;
 
-interface SectionHeader {
+/** A section header of an ELF64 file, named from its section-name table ('' when unreadable). */
+export interface ElfSection {
+  readonly name: string;
   readonly type: number;
+  readonly flags: bigint;
   readonly address: bigint;
   readonly offset: number;
   readonly size: number;
@@ -36,24 +39,35 @@ export class ElfFormatError extends Error {
   override readonly name = 'ElfFormatError';
 }
 
-function sectionHeaders(file: Uint8Array, view: DataView, le: boolean): SectionHeader[] {
+/**
+ * The section headers of an ELF64 file, its byte order and its e_machine. Sections' contents are
+ * not checked here: each reader checks the bounds of the sections it reads.
+ * @throws ElfFormatError when the file is not ELF64 or its header table is out of bounds.
+ */
+export function elfSections(file: Uint8Array): { sections: ElfSection[]; le: boolean; view: DataView; machine: number } {
+  if (file.length < 0x40 || file[0] !== 0x7f || file[1] !== 0x45 || file[2] !== 0x4c || file[3] !== 0x46) throw new ElfFormatError('not an ELF file (bad magic)');
+  if (file[4] !== 2) throw new ElfFormatError(`only ELF64 binaries are supported (EI_CLASS ${file[4]})`);
+  const le = file[5] === 1;
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const tableOffset = Number(view.getBigUint64(0x28, le));
   const entrySize = view.getUint16(0x3a, le);
   const count = view.getUint16(0x3c, le);
+  const namesIndex = view.getUint16(0x3e, le);
   if (entrySize < 0x40 || tableOffset + count * entrySize > file.length) throw new ElfFormatError('the section header table runs past the end of the file');
-  const headers: SectionHeader[] = [];
+  const headers: Array<Omit<ElfSection, 'name'> & { nameOffset: number }> = [];
   for (let i = 0; i < count; i++) {
     const at = tableOffset + i * entrySize;
-    const type = view.getUint32(at + 4, le);
-    const offset = Number(view.getBigUint64(at + 24, le));
-    const size = Number(view.getBigUint64(at + 32, le));
-    if ((type === SHT_SYMTAB || type === SHT_DYNSYM) && offset + size > file.length) throw new ElfFormatError(`section ${i} runs past the end of the file`);
-    headers.push({ type, address: view.getBigUint64(at + 16, le), offset, size, link: view.getUint32(at + 40, le) });
+    headers.push({
+      nameOffset: view.getUint32(at, le), type: view.getUint32(at + 4, le), flags: view.getBigUint64(at + 8, le), address: view.getBigUint64(at + 16, le),
+      offset: Number(view.getBigUint64(at + 24, le)), size: Number(view.getBigUint64(at + 32, le)), link: view.getUint32(at + 40, le),
+    });
   }
-  return headers;
+  const names = headers[namesIndex];
+  const sections = headers.map(({ nameOffset, ...header }) => ({ ...header, name: (names && readName(file, names, nameOffset)) ?? '' }));
+  return { sections, le, view, machine: view.getUint16(0x12, le) };
 }
 
-function readName(file: Uint8Array, strings: SectionHeader, nameOffset: number): string | undefined {
+function readName(file: Uint8Array, strings: { readonly offset: number; readonly size: number }, nameOffset: number): string | undefined {
   if (nameOffset >= strings.size || strings.offset + strings.size > file.length) return undefined;
   const start = strings.offset + nameOffset;
   const limit = strings.offset + strings.size;
@@ -68,11 +82,10 @@ function readName(file: Uint8Array, strings: SectionHeader, nameOffset: number):
  * @throws ElfFormatError when the file is not ELF64 or its tables are out of bounds.
  */
 export function* elfFunctions(file: Uint8Array): Generator<ElfFunction> {
-  if (file.length < 0x40 || file[0] !== 0x7f || file[1] !== 0x45 || file[2] !== 0x4c || file[3] !== 0x46) throw new ElfFormatError('not an ELF file (bad magic)');
-  if (file[4] !== 2) throw new ElfFormatError(`only ELF64 binaries are supported (EI_CLASS ${file[4]})`);
-  const le = file[5] === 1;
-  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  const headers = sectionHeaders(file, view, le);
+  const { sections: headers, le, view } = elfSections(file);
+  headers.forEach((header, i) => {
+    if ((header.type === SHT_SYMTAB || header.type === SHT_DYNSYM) && header.offset + header.size > file.length) throw new ElfFormatError(`section ${i} runs past the end of the file`);
+  });
   for (const tableType of [SHT_SYMTAB, SHT_DYNSYM]) {
     for (const table of headers.filter((h) => h.type === tableType)) {
       const strings = headers[table.link];

@@ -8,7 +8,7 @@
  * `usdt.ts` attaches programs to them, filling the spec map libbpf's `usdt.bpf.h` reads.
  */
 import { readFileSync } from 'node:fs';
-import { ElfFormatError } from './elf-symbols.js';
+import { ElfFormatError, elfSections } from './elf-symbols.js';
 
 /** How one USDT argument is found when the probe fires (x86-64 operand forms). */
 export type UsdtArgument =
@@ -46,43 +46,6 @@ const SHF_ALLOC = 0x2;
 const SHT_NOBITS = 8;
 /** e_machine of x86-64: the only architecture whose operands bpfmap reads. */
 export const EM_X86_64 = 62;
-
-interface Section {
-  readonly name: string;
-  readonly type: number;
-  readonly flags: bigint;
-  readonly address: bigint;
-  readonly offset: number;
-  readonly size: number;
-}
-
-function sections(file: Uint8Array): { list: Section[]; le: boolean; machine: number } {
-  if (file.length < 0x40 || file[0] !== 0x7f || file[1] !== 0x45 || file[2] !== 0x4c || file[3] !== 0x46) throw new ElfFormatError('not an ELF file');
-  if (file[4] !== 2) throw new ElfFormatError('not a 64-bit ELF file (USDT notes are read from ELF64 only)');
-  const le = file[5] === 1;
-  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  const tableOffset = Number(view.getBigUint64(0x28, le));
-  const entrySize = view.getUint16(0x3a, le);
-  const count = view.getUint16(0x3c, le);
-  const namesIndex = view.getUint16(0x3e, le);
-  if (entrySize < 0x40 || tableOffset + count * entrySize > file.length) throw new ElfFormatError('the section header table runs past the end of the file');
-  const raw = [];
-  for (let i = 0; i < count; i++) {
-    const at = tableOffset + i * entrySize;
-    raw.push({
-      nameOffset: view.getUint32(at, le), type: view.getUint32(at + 4, le), flags: view.getBigUint64(at + 8, le),
-      address: view.getBigUint64(at + 16, le), offset: Number(view.getBigUint64(at + 24, le)), size: Number(view.getBigUint64(at + 32, le)),
-    });
-  }
-  const names = raw[namesIndex];
-  const nameAt = (offset: number): string => {
-    if (!names || offset >= names.size || names.offset + names.size > file.length) return '';
-    let end = names.offset + offset;
-    while (end < names.offset + names.size && file[end] !== 0) end++;
-    return Buffer.from(file.subarray(names.offset + offset, end)).toString('latin1');
-  };
-  return { list: raw.map((s) => ({ name: nameAt(s.nameOffset), type: s.type, flags: s.flags, address: s.address, offset: s.offset, size: s.size })), le, machine: view.getUint16(0x12, le) };
-}
 
 /** x86-64 register names as operands spell them (any width) → the 64-bit register. */
 const X86_REGISTERS: Record<string, string> = (() => {
@@ -141,8 +104,7 @@ export function usdtProbes(binary: string | Uint8Array): UsdtProbe[] {
 /** @internal The probes and the file's e_machine (attach refuses what is not x86-64). */
 export function readUsdtProbes(binary: string | Uint8Array): { probes: UsdtProbe[]; machine: number } {
   const file = typeof binary === 'string' ? new Uint8Array(readFileSync(binary)) : binary;
-  const { list, le, machine } = sections(file);
-  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const { sections: list, le, view, machine } = elfSections(file);
   const baseSection = list.find((s) => s.name === '.stapsdt.base');
   const probes: UsdtProbe[] = [];
   for (const notes of list.filter((s) => s.type === SHT_NOTE && s.name === '.note.stapsdt')) {
