@@ -20,18 +20,8 @@ const TWO_POW_32 = 4294967296;
 /** Above this, a u64's high word makes the value inexact as a double: BigInt formats it. */
 const SAFE_HIGH_WORD = 0x200000;
 
-/** Decimal digits of a non-negative safe integer (no sign). */
+/** Decimal digits of a safe integer of 2^32 or more (no sign): at least 10; smaller ones go to writeUint32. */
 function digitCount(value: number): number {
-  if (value < 10) return 1;
-  if (value < 100) return 2;
-  if (value < 1000) return 3;
-  if (value < 10000) return 4;
-  if (value < 100000) return 5;
-  if (value < 1000000) return 6;
-  if (value < 10000000) return 7;
-  if (value < 100000000) return 8;
-  if (value < 1000000000) return 9;
-  if (value < 10000000000) return 10;
   let digits = 10;
   for (let limit = 10000000000; value >= limit && digits < 16; limit *= 10) digits++;
   return digits;
