@@ -138,6 +138,13 @@ void obj_release_fd(obj_handle *h);
 /* Marks the handle closed and closes its fds (the private one once unpinned). Idempotent. */
 int obj_close(obj_handle *h);
 
+/*
+ * link.c: BPF_LINK_UPDATE of the link argv[0] to argv[1], an open handle of `kind` (a program; a
+ * struct_ops map for struct_ops links, in the same place), with BPF_F_REPLACE when argv[2] is not
+ * null and names the one the link holds now. The *_what strings name the arguments in errors.
+ */
+napi_value link_update_to(napi_env env, napi_value *argv, obj_kind kind, const char *link_what, const char *new_what, const char *old_what);
+
 /* ---------- per-file registration ---------- */
 
 /* Adds fn to exports under name, with the environment's state as its callback data. */

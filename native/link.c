@@ -323,26 +323,30 @@ static napi_value link_detach(napi_env env, napi_callback_info info) {
   return num(env, result(sys_bpf(CMD_LINK_DETACH, attr, sizeof(attr))));
 }
 
-/* linkUpdate(link, newProg, oldProg|null) -> 0 | -errno. With oldProg, only if it is the one attached (BPF_F_REPLACE). */
-static napi_value link_update(napi_env env, napi_callback_info info) {
-  ARGS(3);
-  obj_handle *link = arg_object(env, argv[0], KIND_LINK, "linkUpdate: link");
+napi_value link_update_to(napi_env env, napi_value *argv, obj_kind kind, const char *link_what, const char *new_what, const char *old_what) {
+  obj_handle *link = arg_object(env, argv[0], KIND_LINK, link_what);
   if (!link) return NULL;
-  obj_handle *prog = arg_object(env, argv[1], KIND_PROG, "linkUpdate: new program");
-  if (!prog) return NULL;
+  obj_handle *replacement = arg_object(env, argv[1], kind, new_what);
+  if (!replacement) return NULL;
   obj_handle *old = NULL;
   if (!is_nullish(env, argv[2])) {
-    old = arg_object(env, argv[2], KIND_PROG, "linkUpdate: old program");
+    old = arg_object(env, argv[2], kind, old_what);
     if (!old) return NULL;
   }
   uint8_t attr[16] = {0};
   put_u32(attr, 0, (uint32_t)link->fd);
-  put_u32(attr, 4, (uint32_t)prog->fd);
+  put_u32(attr, 4, (uint32_t)replacement->fd); /* new_prog_fd, or new_map_fd in its place */
   if (old) {
     put_u32(attr, 8, 1u << 2); /* BPF_F_REPLACE */
-    put_u32(attr, 12, (uint32_t)old->fd);
+    put_u32(attr, 12, (uint32_t)old->fd); /* old_prog_fd, or old_map_fd in its place */
   }
   return num(env, result(sys_bpf(CMD_LINK_UPDATE, attr, sizeof(attr))));
+}
+
+/* linkUpdate(link, newProg, oldProg|null) -> 0 | -errno. With oldProg, only if it is the one attached (BPF_F_REPLACE). */
+static napi_value link_update(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  return link_update_to(env, argv, KIND_PROG, "linkUpdate: link", "linkUpdate: new program", "linkUpdate: old program");
 }
 
 /* struct bpf_link_info: 64 bytes through its largest union member today. */

@@ -11,7 +11,7 @@
 
 #include <stdlib.h>
 
-enum { CMD_MAP_UPDATE_ELEM_SO = 2, CMD_LINK_CREATE_SO = 28, CMD_LINK_UPDATE_SO = 29 };
+enum { CMD_MAP_UPDATE_ELEM_SO = 2, CMD_LINK_CREATE_SO = 28 };
 enum { ATTACH_STRUCT_OPS = 44 };
 /* The kernel caps a struct_ops value at a page (it lives in one image page with the trampolines). */
 #define STRUCT_OPS_VALUE_MAX 65536
@@ -80,23 +80,7 @@ static napi_value struct_ops_link_create(napi_env env, napi_callback_info info) 
  */
 static napi_value struct_ops_link_update(napi_env env, napi_callback_info info) {
   ARGS(3);
-  obj_handle *link = arg_object(env, argv[0], KIND_LINK, "structOpsLinkUpdate: link");
-  if (!link) return NULL;
-  obj_handle *map = arg_object(env, argv[1], KIND_MAP, "structOpsLinkUpdate: new map");
-  if (!map) return NULL;
-  obj_handle *old = NULL;
-  if (!is_nullish(env, argv[2])) {
-    old = arg_object(env, argv[2], KIND_MAP, "structOpsLinkUpdate: old map");
-    if (!old) return NULL;
-  }
-  uint8_t attr[16] = {0};
-  put_u32(attr, 0, (uint32_t)link->fd);
-  put_u32(attr, 4, (uint32_t)map->fd); /* link_update.new_map_fd shares new_prog_fd's place */
-  if (old) {
-    put_u32(attr, 8, 1u << 2); /* BPF_F_REPLACE */
-    put_u32(attr, 12, (uint32_t)old->fd); /* old_map_fd */
-  }
-  return num(env, result(sys_bpf(CMD_LINK_UPDATE_SO, attr, sizeof(attr))));
+  return link_update_to(env, argv, KIND_MAP, "structOpsLinkUpdate: link", "structOpsLinkUpdate: new map", "structOpsLinkUpdate: old map");
 }
 
 void register_struct_ops(napi_env env, napi_value exports, addon_state *state) {
