@@ -19,7 +19,7 @@ import bcrypt from 'bcryptjs';
 import { BpfMap } from '../../src/map/bpf-map.js';
 import { BpfmapServer, DEFAULT_PORT } from '../../src/serve/http/server.js';
 import { bpftoolJson, needs, repoRoot, tempDir } from '../helpers.js';
-import { bytes, chars, freePort, le, loadServeMaps, request } from './helpers.js';
+import { bytes, chars, freePort, le, loadServeMaps, request, takeSseBlocks } from './helpers.js';
 
 test('JSON API: show shapes, paginated dump entries with exact integers, lookups, errors, gzip', needs('bpftool', 'clang'), async (t) => {
   const { maps, pin } = loadServeMaps(t, 'serve-api');
@@ -98,11 +98,7 @@ function readEvents(url: string, count: number, onEvent: (index: number) => void
     const req = httpGet(url, { agent: false }, (res) => {
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
+        buffer = takeSseBlocks(buffer + chunk, (block) => {
           const event = /^event: (.*)$/m.exec(block)?.[1];
           const data = /^data: (.*)$/m.exec(block)?.[1];
           if (event !== undefined && data !== undefined) {
@@ -113,7 +109,7 @@ function readEvents(url: string, count: number, onEvent: (index: number) => void
             req.destroy();
             resolve(events);
           }
-        }
+        });
       });
     });
     req.on('error', (error) => {

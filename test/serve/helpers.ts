@@ -122,6 +122,17 @@ export interface SseClient {
   close(): void;
 }
 
+/** Calls `onBlock` with each complete SSE block (text before a blank line) of `text`; returns the incomplete rest. */
+export function takeSseBlocks(text: string, onBlock: (block: string) => void): string {
+  let rest = text;
+  let end: number;
+  while ((end = rest.indexOf('\n\n')) >= 0) {
+    onBlock(rest.slice(0, end));
+    rest = rest.slice(end + 2);
+  }
+  return rest;
+}
+
 /** Opens `url` as an SSE stream and gathers the data of its `event` events (default `record`). */
 export function sseClient(url: string, event = 'record'): SseClient {
   const data: string[] = [];
@@ -139,13 +150,9 @@ export function sseClient(url: string, event = 'record'): SseClient {
       }
       resolve();
       res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
+        buffer = takeSseBlocks(buffer + chunk, (block) => {
           if (block.startsWith(`event: ${event}\n`)) data.push(block.slice(block.indexOf('data: ') + 6));
-        }
+        });
         notify?.();
       });
     });
