@@ -8,8 +8,8 @@ import { native } from '../../sys/native.js';
 import { Errno, argumentError } from '../../sys/errors.js';
 import type { BpfProgram } from '../program.js';
 import { ElfFormatError, elfFunctions } from './elf-symbols.js';
-import { BpfAttachError, attachSyscallError } from './errors.js';
-import { Link, subjectOf, withProgramHandle } from './link.js';
+import { BpfAttachError, attachSyscallError, type AttachSubject } from './errors.js';
+import { Link, subjectOf, withProgramHandle, type LinkOrigin } from './link.js';
 import { checkPid } from './perf-link.js';
 import { resolveBinary } from './uprobe.js';
 
@@ -75,13 +75,39 @@ export function attachUprobeMulti(program: BpfProgram, options: UprobeMultiOptio
     cookies = BigUint64Array.from(options.cookies);
   }
   const fileOffsets = BigUint64Array.from(names, (n) => offsets.get(n)!);
-  const result = withProgramHandle(program, (prog) => native.uprobeMultiLinkCreate(prog, path, fileOffsets, null, cookies, options.pid ?? 0, options.retprobe ?? false));
+  return createUprobeMultiLink(
+    program,
+    subject,
+    { path, offsets: fileOffsets, semaphores: null, cookies, pid: options.pid ?? 0, retprobe: options.retprobe ?? false },
+    { program: program.name, kind, ...(subject.target !== undefined ? { target: subject.target } : {}) },
+    `is '${program.name}' a uprobe.multi program (loaded with expected attach type trace_uprobe_multi)?`,
+  );
+}
+
+/** The probe points of one uprobe_multi link: file offsets in `path`, with a semaphore offset and a cookie each where given. */
+export interface UprobeMultiSites {
+  readonly path: string;
+  readonly offsets: BigUint64Array;
+  readonly semaphores: BigUint64Array | null;
+  readonly cookies: BigUint64Array | null;
+  readonly pid: number;
+  readonly retprobe: boolean;
+}
+
+/**
+ * @internal BPF_LINK_CREATE of a uprobe_multi link (for uprobe.multi and usdt programs). A kernel
+ * without such links is `ERR_BPFMAP_ATTACH_UNSUPPORTED`; `whenInvalid` is what an EINVAL most
+ * likely means for the caller's kind.
+ */
+export function createUprobeMultiLink(program: BpfProgram, subject: AttachSubject, sites: UprobeMultiSites, origin: LinkOrigin, whenInvalid: string): Link {
+  const { path, offsets, semaphores, cookies, pid, retprobe } = sites;
+  const result = withProgramHandle(program, (prog) => native.uprobeMultiLinkCreate(prog, path, offsets, semaphores, cookies, pid, retprobe));
   if (typeof result === 'number') {
     const errno = -result;
     if (errno === Errno.EOPNOTSUPP || errno === Errno.ENOTSUPP) {
       throw new BpfAttachError(subject, 'ERR_BPFMAP_ATTACH_UNSUPPORTED', 'the kernel has no uprobe_multi links (Linux before 6.6, or built without CONFIG_UPROBES)', { errno, command: 'LINK_CREATE' });
     }
-    throw attachSyscallError(subject, 'BPF_LINK_CREATE (uprobe_multi)', errno, 'LINK_CREATE', errno === Errno.EINVAL ? `is '${program.name}' a uprobe.multi program (loaded with expected attach type trace_uprobe_multi)?` : undefined);
+    throw attachSyscallError(subject, 'BPF_LINK_CREATE (uprobe_multi)', errno, 'LINK_CREATE', errno === Errno.EINVAL ? whenInvalid : undefined);
   }
-  return Link.adopt(result, { program: program.name, kind, ...(subject.target !== undefined ? { target: subject.target } : {}) });
+  return Link.adopt(result, origin);
 }

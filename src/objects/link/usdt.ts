@@ -9,17 +9,17 @@
  * loader does so for `usdt` sections on Linux 6.6+); otherwise a single site gets a uprobe perf
  * link. Either way the result is one `Link`: closing it detaches every site, and it can be pinned.
  */
-import { native } from '../../sys/native.js';
 import { Errno, argumentError } from '../../sys/errors.js';
 import { AttachType } from '../../sys/program-types.js';
 import type { BpfMap } from '../../map/bpf-map.js';
 import type { BpfProgram } from '../program.js';
 import { ElfFormatError } from './elf-symbols.js';
-import { BpfAttachError, attachSyscallError } from './errors.js';
-import { Link, subjectOf, withProgramHandle } from './link.js';
+import { BpfAttachError } from './errors.js';
+import { Link, subjectOf } from './link.js';
 import { checkPid, createPerfLink, probeScope } from './perf-link.js';
 import { probePmu } from './pmu.js';
 import { resolveBinary } from './uprobe.js';
+import { createUprobeMultiLink } from './uprobe-multi.js';
 import { EM_X86_64, readUsdtProbes, type UsdtProbe } from './usdt-notes.js';
 import { encodeUsdtSpec, usdtSpecIds, usdtSpecMap } from './usdt-spec.js';
 
@@ -103,15 +103,7 @@ export function attachUsdt(program: BpfProgram, options: UsdtOptions): Link {
     const offsets = BigUint64Array.from(sites, (s) => s.fileOffset);
     const semaphores = sites.some((s) => s.semaphoreFileOffset !== 0n) ? BigUint64Array.from(sites, (s) => s.semaphoreFileOffset) : null;
     const cookies = BigUint64Array.from(ids, (id) => BigInt(id));
-    const result = withProgramHandle(program, (prog) => native.uprobeMultiLinkCreate(prog, path, offsets, semaphores, cookies, options.pid ?? 0, false));
-    if (typeof result === 'number') {
-      const errno = -result;
-      if (errno === Errno.EOPNOTSUPP || errno === Errno.ENOTSUPP) {
-        throw new BpfAttachError(subject, 'ERR_BPFMAP_ATTACH_UNSUPPORTED', 'the kernel has no uprobe_multi links (built without CONFIG_UPROBES?)', { errno, command: 'LINK_CREATE' });
-      }
-      throw attachSyscallError(subject, 'BPF_LINK_CREATE (uprobe_multi)', errno, 'LINK_CREATE', errno === Errno.EINVAL ? `offsets ${[...offsets].join(', ')} of ${path} cannot be probed` : undefined);
-    }
-    return Link.adopt(result, origin);
+    return createUprobeMultiLink(program, subject, { path, offsets, semaphores, cookies, pid: options.pid ?? 0, retprobe: false }, origin, `offsets ${[...offsets].join(', ')} of ${path} cannot be probed`);
   }
   const site = sites[0]!;
   const pmu = probePmu('uprobe');
