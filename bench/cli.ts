@@ -28,16 +28,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../src/index.js';
-import { buildC, median, runC } from './harness.js';
+import { buildC, cliBinPath, median, runC } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const roundsAt = process.argv.indexOf('--rounds');
 // The first number that is not --rounds' value.
 const entries = Number(process.argv.slice(2).find((word, i) => /^\d+$/.test(word) && i + 2 !== roundsAt + 1) ?? 200_000);
 const rounds = roundsAt > 0 ? Number(process.argv[roundsAt + 1]) : quick ? 3 : 9;
-const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+const cliPath = cliBinPath;
 const hasGnuTime = existsSync('/usr/bin/time');
 const keepEnv = process.argv.includes('--keep-env');
 /** The commands' environment: this one, less NODE_EXTRA_CA_CERTS unless --keep-env (see above). */

@@ -1,6 +1,6 @@
 /** Shared pieces of the benchmarks: timing, C baselines built on the spot, result tables. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,9 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root (benchmarks run from dist/bench). */
 export const repoRoot = path.resolve(here, '../..');
+
+/** The `bpfmap` executable as the package ships it (package.json's `bin`), which users run. */
+export const cliBinPath = path.join(repoRoot, (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { bin: { bpfmap: string } }).bin.bpfmap);
 const buildDir = mkdtempSync(path.join(tmpdir(), 'bpfmap-bench-'));
 
 /** Compiles bench/c/NAME.c with the given libraries; returns the binary's path. */

@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { report, repoRoot } from './harness.js';
+import { cliBinPath, report, repoRoot } from './harness.js';
 
 const quick = process.argv.includes('--quick');
 const PROGRAMS = quick ? 10 : 40;
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     const relocations = [...(spec.btfExt?.sections.values() ?? [])].reduce((n, s) => n + s.coreRelocations.length, 0);
 
     const node = process.execPath;
-    const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+    const cli = cliBinPath;
     let run = 0;
     const pinned = (argv: (dir: string) => readonly string[]) => (): Sample => {
       const dir = path.join(pins, `run-${run++}`);

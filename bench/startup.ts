@@ -9,12 +9,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BpfMap } from '../src/index.js';
-import { report, type BenchRow } from './harness.js';
+import { cliBinPath, report, type BenchRow } from './harness.js';
 
 const rounds = Number(process.argv.find((word) => /^\d+$/.test(word)) ?? (process.argv.includes('--quick') ? 9 : 31));
-const cliPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+const cliPath = cliBinPath;
 const hasGnuTime = existsSync('/usr/bin/time');
 
 interface Sample {

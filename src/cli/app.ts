@@ -6,6 +6,7 @@
  * `-j`, a failure prints bpftool's `{"error":"..."}` on stdout instead of the line on stderr.
  */
 import { readFileSync } from 'node:fs';
+import { packageFile } from '../package-root.js';
 import { BpfError } from '../sys/errors.js';
 import type { CommandEntry } from './command.js';
 import { Args, OperationError, UsageError, isPrefix, parseCommandLine } from './grammar.js';
@@ -81,7 +82,7 @@ export const ExitCode = { ok: 0, failed: 1, usage: 2 } as const;
 
 function version(): string {
   try {
-    const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const manifest = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version?: string };
     return manifest.version ?? 'unknown';
   } catch {
     return 'unknown';

@@ -4,8 +4,7 @@
  * Every function returns a non-negative result or `-errno`; it throws only on wrong argument
  * types, which the TypeScript layer rules out before calling.
  */
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { packageFile } from '../package-root.js';
 
 /**
  * A map's binding for element operations (the kernel's key and value sizes, a staging area); it
@@ -255,13 +254,8 @@ export interface NativeWatcher {
 }
 
 function load(): NativeAddon {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // dist/src/sys -> package root; also works from src/sys when run through a TS loader.
-  const candidates = [
-    path.resolve(here, '../../../build/Release/bpfmap_native.node'),
-    path.resolve(here, '../../build/Release/bpfmap_native.node'),
-    path.resolve(here, '../../../build/Debug/bpfmap_native.node'),
-  ];
+  // Found from the package root, wherever this module runs from (dist/src/sys, the CLI's bundle).
+  const candidates = [packageFile('build/Release/bpfmap_native.node'), packageFile('build/Debug/bpfmap_native.node')];
   let lastError: unknown;
   for (const candidate of candidates) {
     try {

@@ -1,11 +1,11 @@
 /** Runs the built `bpfmap` CLI as a subprocess for tests. */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../helpers.js';
 
-/** The compiled entry point. */
-export const cliPath = path.join(repoRoot, 'dist/src/cli/main.js');
+/** The `bpfmap` executable as the package ships it (package.json's `bin`: the launcher of the bundled CLI). */
+export const cliPath = path.join(repoRoot, (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { bin: { bpfmap: string } }).bin.bpfmap);
 
 /** What one CLI run printed and returned. */
 export interface CliResult {

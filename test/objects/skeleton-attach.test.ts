@@ -15,6 +15,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BpfAttachError, type BpfMap, type BpfProgram, type Link } from '../../src/index.js';
 import { buildBpfObject, needs, repoRoot, tempDir } from '../helpers.js';
+import { cliPath } from '../cli/run-cli.js';
 import { linksOfProgram, startChild, vethPair, type Child } from './link/helpers.js';
 
 const TSCONFIG = {
@@ -90,7 +91,7 @@ const isTargetError = (program: string, what: RegExp) => (error: unknown): boole
 test('skeleton attach(targets): typed targets by program; XDP and tcx on a veth, cgroup/sock_create on a cgroup, all detached on close', needs('clang', 'bpftool', 'cc', 'ip'), async (t) => {
   const object = buildBpfObject('skel_attach');
   const dir = tempDir(t, 'bpfmap-gen-attach');
-  const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+  const cli = cliPath;
   const index = path.join(repoRoot, 'dist/src/index.js');
   writeFileSync(path.join(dir, 'skel_attach.ts'), execFileSync(process.execPath, [cli, 'gen', object, 'import', index], { encoding: 'utf8' }));
   writeFileSync(path.join(dir, 'types.ts'), TYPES);

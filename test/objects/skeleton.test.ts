@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildBpfObject, needs, repoRoot, tempDir } from '../helpers.js';
+import { cliPath } from '../cli/run-cli.js';
 
 const TSCONFIG = {
   compilerOptions: {
@@ -88,7 +89,7 @@ console.log(JSON.stringify(results, bigints));
 test('bpfmap gen: the skeleton type-checks under --strict, refuses wrong types, and round-trips values', needs('clang'), (t) => {
   const object = buildBpfObject('skel');
   const dir = tempDir(t, 'bpfmap-gen');
-  const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+  const cli = cliPath;
   const index = path.join(repoRoot, 'dist/src/index.js');
   writeFileSync(path.join(dir, 'skel.ts'), execFileSync(process.execPath, [cli, 'gen', object, 'import', index], { encoding: 'utf8' }));
   writeFileSync(path.join(dir, 'skel_by_path.ts'), execFileSync(process.execPath, [cli, 'gen', object, 'import', index, 'path'], { encoding: 'utf8' }));
@@ -123,7 +124,7 @@ test('bpfmap gen: the skeleton type-checks under --strict, refuses wrong types, 
 });
 
 test('bpfmap gen: usage errors for a missing object and unknown words', needs(), (t) => {
-  const cli = path.join(repoRoot, 'dist/src/cli/main.js');
+  const cli = cliPath;
   const run = (...args: string[]): { status: number | null; stderr: string } => {
     try {
       execFileSync(process.execPath, [cli, ...args], { encoding: 'utf8', stdio: 'pipe' });

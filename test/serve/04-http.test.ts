@@ -18,7 +18,8 @@ import path from 'node:path';
 import bcrypt from 'bcryptjs';
 import { BpfMap } from '../../src/map/bpf-map.js';
 import { BpfmapServer, DEFAULT_PORT } from '../../src/serve/http/server.js';
-import { bpftoolJson, needs, repoRoot, tempDir } from '../helpers.js';
+import { bpftoolJson, needs, tempDir } from '../helpers.js';
+import { cliPath } from '../cli/run-cli.js';
 import { bytes, chars, freePort, le, loadServeMaps, request, takeSseBlocks } from './helpers.js';
 
 test('JSON API: show shapes, paginated dump entries with exact integers, lookups, errors, gzip', needs('bpftool', 'clang'), async (t) => {
@@ -197,7 +198,7 @@ test('web config: basic auth (wrong password 401), TLS with the configured certi
 test('bpfmap serve listens on 127.0.0.1 unless told otherwise', needs('bpftool', 'clang'), async (t) => {
   const { pin } = loadServeMaps(t, 'serve-cli');
   const port = await freePort();
-  const child = spawn(process.execPath, [path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', 'pinned', pin('flows'), '--listen', `:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, 'serve', 'pinned', pin('flows'), '--listen', `:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] });
   t.after(async () => {
     if (child.exitCode === null) {
       child.kill('SIGTERM');
@@ -246,7 +247,7 @@ test('bpfmap serve with no --listen listens on 127.0.0.1:19655 (DEFAULT_PORT), i
   const flows = BpfMap.openPinned(pin('flows'));
   const id = flows.id;
   t.after(() => flows.close());
-  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, path.join(repoRoot, 'dist/src/cli/main.js'), 'serve', 'id', String(id)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', namespace, process.execPath, cliPath, 'serve', 'id', String(id)], { stdio: ['ignore', 'ignore', 'pipe'] });
   t.after(async () => {
     if (child.exitCode === null) {
       child.kill('SIGTERM');

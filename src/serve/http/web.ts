@@ -5,13 +5,14 @@
  * and same-origin API calls, so nothing a map holds can run as script.
  */
 import { readFileSync } from 'node:fs';
+import { packageFile } from '../../package-root.js';
 import type { Route } from './router.js';
 
 /** The Content-Security-Policy of HTML pages: nothing but what the page itself ships. */
 export const PAGE_CSP = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/** dist/src/serve/http -> the package root's src/serve/web/assets (shipped in the tarball). */
-const assetsDir = new URL('../../../../src/serve/web/assets/', import.meta.url);
+/** The package's src/serve/web/assets (shipped in the tarball). */
+const ASSETS_DIR = 'src/serve/web/assets';
 
 interface Asset {
   readonly path: string;
@@ -29,7 +30,7 @@ const ASSETS: readonly Asset[] = [
 /** The routes of the web view. */
 export function webRoutes(): Route[] {
   return ASSETS.map((asset) => {
-    const body = readFileSync(new URL(asset.file, assetsDir));
+    const body = readFileSync(packageFile(`${ASSETS_DIR}/${asset.file}`));
     return {
       method: 'GET',
       pattern: asset.path,
