@@ -15,9 +15,12 @@
  * time; the file is strict mode as ES modules are; `import.meta.url` is the bundle's own URL
  * (src/package-root.ts finds the package's files from any depth). Source maps chain to src/*.ts.
  *
+ * It then writes V8's code cache of the bundle (see src/cli/bundle-loader.cts).
+ *
  * Run: `node dist/scripts/bundle-cli.js` from the package root.
  */
 import { build } from 'esbuild';
+import { writeCodeCache } from '../src/cli/bundle-loader.cjs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,3 +49,5 @@ const result = await build({
 const inputs = Object.keys(result.metafile.inputs).filter((input) => input.endsWith('.js')).length;
 const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + (output.bytes ?? 0), 0);
 console.log(`bundled the command line: ${inputs} modules -> dist/cli/bpfmap.cjs (${(bytes / 1024).toFixed(0)} KiB with its source map)`);
+// V8's code cache of the bundle, for Node.js versions without a compile cache (bundle-loader.cts).
+console.log(`wrote its V8 code cache (${(writeCodeCache() / 1024).toFixed(0)} KiB)`);

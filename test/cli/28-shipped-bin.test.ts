@@ -8,7 +8,8 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { BpfMap } from '../../src/map/bpf-map.js';
 import { loadBpfObject, needs, pinDir, repoRoot, tempDir, u32le, u64le } from '../helpers.js';
@@ -30,7 +31,8 @@ function runtimeCopy(t: TestContext): string {
   const root = tempDir(t, 'shipped-bin');
   const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { bin: { bpfmap: string } };
   const launcher = manifest.bin.bpfmap;
-  for (const file of ['package.json', launcher, 'dist/cli', 'build/Release/bpfmap_native.node']) {
+  const loader = path.join(path.dirname(launcher), 'bundle-loader.cjs');
+  for (const file of ['package.json', launcher, loader, 'dist/cli', 'build/Release/bpfmap_native.node']) {
     mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
     cpSync(path.join(repoRoot, file), path.join(root, file), { recursive: true });
   }
@@ -98,4 +100,47 @@ test('without its bundle the launcher says what is missing and exits 1', (t) => 
   assert.equal(answer.status, 1);
   assert.equal(answer.stdout, '');
   assert.match(answer.stderr, /^bpfmap: the command line's bundle .*dist\/cli\/bpfmap\.cjs is missing: run `npm run build` in the package\n$/);
+});
+
+/** True where Node.js has its own compile cache (22.1+): the launcher uses that, not the shipped one. */
+function nodeCachesCode(): boolean {
+  return spawnSync(process.execPath, ['-p', "typeof require('node:module').enableCompileCache"], { encoding: 'utf8' }).stdout.trim() === 'function';
+}
+
+test('the build\'s V8 code cache of the bundle is accepted by this Node.js', (t) => {
+  if (nodeCachesCode()) {
+    t.skip('this Node.js has its own compile cache, which the launcher uses instead');
+    return;
+  }
+  // In a plain child process, as the launcher runs: V8 flags are part of what a cache must match.
+  const check = `const l = require(${JSON.stringify(path.join(repoRoot, 'dist/src/cli/bundle-loader.cjs'))});
+    const fs = require('node:fs');
+    const data = l.readCodeCache();
+    if (data === undefined) throw new Error('the code cache is missing or does not match its digest');
+    const script = l.compileBundle(fs.readFileSync(l.BUNDLE_PATH, 'utf8'), data);
+    process.stdout.write(String(script.cachedDataRejected));`;
+  const result = spawnSync(process.execPath, ['-e', check], { encoding: 'utf8' });
+  assert.equal(result.status, 0, result.stderr);
+  assert.equal(result.stdout, 'false', 'V8 rejected the shipped code cache: the build wrote it for another source, V8 or flags');
+});
+
+test('a damaged or missing code cache only costs time: the answers stay the same', (t) => {
+  const bin = runtimeCopy(t);
+  const cache = path.resolve(path.dirname(bin), '../../cli/bpfmap.cjs.codecache');
+  assert.ok(existsSync(cache), 'the build wrote the code cache');
+  const good = readFileSync(cache);
+  const expected = runNode(bin, ['help', 'dump']);
+  assert.equal(expected.status, 0, expected.stderr);
+  const damaged: Array<[string, Buffer | undefined]> = [
+    ['random bytes', randomBytes(good.length)],
+    ['truncated', good.subarray(0, good.length >> 1)],
+    ['one payload byte flipped', Buffer.from(good.map((byte, i) => (i === good.length - 100 ? byte ^ 0xff : byte)))],
+    ['empty', Buffer.alloc(0)],
+    ['missing', undefined],
+  ];
+  for (const [what, bytes] of damaged) {
+    if (bytes === undefined) rmSync(cache);
+    else writeFileSync(cache, bytes);
+    assert.deepEqual(runNode(bin, ['help', 'dump']), expected, `code cache ${what}`);
+  }
 });
