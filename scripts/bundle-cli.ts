@@ -20,7 +20,8 @@
  * Run: `node dist/scripts/bundle-cli.js` from the package root.
  */
 import { build } from 'esbuild';
-import { writeCodeCache } from '../src/cli/bundle-loader.cjs';
+import { readFileSync } from 'node:fs';
+import { BUNDLE_PATH, writeCodeCache } from '../src/cli/bundle-loader.cjs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,7 +29,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
 const result = await build({
   entryPoints: [path.join(root, 'dist/src/cli/main.js')],
-  outfile: path.join(root, 'dist/cli/bpfmap.cjs'),
+  outfile: BUNDLE_PATH,
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -43,9 +44,15 @@ const result = await build({
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: 'linked',
+  // Escape everything outside ASCII (esbuild's default, spelled out): the launcher reads the
+  // bundle as Latin-1 (bundle-loader.cts), which is exact only for ASCII.
+  charset: 'ascii',
   logLevel: 'warning',
   metafile: true,
 });
+const bundleBytes = readFileSync(BUNDLE_PATH);
+const nonAscii = bundleBytes.findIndex((byte) => byte > 0x7f);
+if (nonAscii >= 0) throw new Error(`dist/cli/bpfmap.cjs has a non-ASCII byte at ${nonAscii}: the launcher reads it as Latin-1`);
 const inputs = Object.keys(result.metafile.inputs).filter((input) => input.endsWith('.js')).length;
 const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + (output.bytes ?? 0), 0);
 console.log(`bundled the command line: ${inputs} modules -> dist/cli/bpfmap.cjs (${(bytes / 1024).toFixed(0)} KiB with its source map)`);

@@ -37,12 +37,20 @@ export function compileBundle(source: string, cachedData?: Buffer): vm.Script {
   return new vm.Script(wrapped, { filename: BUNDLE_PATH, ...(cachedData === undefined ? {} : { cachedData }) });
 }
 
+/**
+ * The bundle's text. It is ASCII (esbuild escapes everything else, and scripts/bundle-cli.ts
+ * checks), so it is read as Latin-1, which is the same text and reads ~2 ms faster than UTF-8.
+ */
+export function readBundleSource(): string {
+  return readFileSync(BUNDLE_PATH, 'latin1');
+}
+
 /** Bytes of the SHA-256 that starts the cache file. */
 const DIGEST_BYTES = 32;
 
 /** Writes the bundle's code cache (run at build time, by the Node.js that will run the CLI). */
 export function writeCodeCache(): number {
-  const cache = compileBundle(readFileSync(BUNDLE_PATH, 'utf8')).createCachedData();
+  const cache = compileBundle(readBundleSource()).createCachedData();
   writeFileSync(CODE_CACHE_PATH, Buffer.concat([createHash('sha256').update(cache).digest(), cache]));
   return cache.length;
 }
@@ -73,7 +81,7 @@ export function runBundle(): void {
     require(BUNDLE_PATH);
     return;
   }
-  const script = compileBundle(readFileSync(BUNDLE_PATH, 'utf8'), readCodeCache());
+  const script = compileBundle(readBundleSource(), readCodeCache());
   const bundleModule = { exports: {} };
   (script.runInThisContext() as BundleFunction)(bundleModule.exports, nodeModule.createRequire(BUNDLE_PATH), bundleModule, BUNDLE_PATH, path.dirname(BUNDLE_PATH));
 }
