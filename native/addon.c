@@ -41,6 +41,7 @@ static napi_value init(napi_env env, napi_value exports) {
   register_links(env, exports, state);
   register_struct_ops(env, exports, state);
   register_prog_attach(env, exports, state);
+  register_batch_reader(env, exports, state);
   return exports;
 }
 

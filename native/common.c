@@ -150,9 +150,9 @@ int arg_path(napi_env env, napi_value v, char *buf, size_t size, const char *wha
 #define TAG(kind) { 0xb9f0000000000000ull | (uint64_t)(kind), 0x6270666d61700001ull }
 static const napi_type_tag tags[KIND_COUNT] = {
   TAG(0), TAG(1), TAG(2), TAG(3), TAG(4), TAG(5), TAG(6), TAG(7), TAG(8), TAG(9), TAG(10),
-  TAG(11), TAG(12), TAG(13), TAG(14), TAG(15), TAG(16), TAG(17),
+  TAG(11), TAG(12), TAG(13), TAG(14), TAG(15), TAG(16), TAG(17), TAG(18),
 };
-_Static_assert(KIND_COUNT == 18, "add a TAG() for the new kind");
+_Static_assert(KIND_COUNT == 19, "add a TAG() for the new kind");
 
 const napi_type_tag *kind_tag(obj_kind kind) {
   return &tags[(unsigned)kind < KIND_COUNT ? kind : 0];
@@ -168,6 +168,7 @@ const char *kind_name(obj_kind kind) {
     case KIND_EPOLL: return "epoll instance";
     case KIND_WATCHER: return "fd watcher";
     case KIND_MAPPING: return "memory mapping";
+    case KIND_BATCH_READER: return "batch reader";
     default: return "object";
   }
 }

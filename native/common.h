@@ -87,6 +87,7 @@ typedef enum {
   KIND_LAST_FD = 15,    /* kinds 1..15 own an fd: room for more */
   KIND_WATCHER = 16,    /* events.c: an fd watcher box */
   KIND_MAPPING = 17,    /* mmap.c: a memory mapping token */
+  KIND_BATCH_READER = 18, /* batch_reader.c: a map reader with a batch lookup thread */
   KIND_COUNT
 } obj_kind;
 
@@ -158,6 +159,7 @@ void register_prog(napi_env env, napi_value exports, addon_state *state);
 void register_links(napi_env env, napi_value exports, addon_state *state);
 void register_struct_ops(napi_env env, napi_value exports, addon_state *state);
 void register_prog_attach(napi_env env, napi_value exports, addon_state *state);
+void register_batch_reader(napi_env env, napi_value exports, addon_state *state);
 
 /* maps.c's per-environment table (see there). */
 typedef struct handle_table handle_table;
@@ -169,5 +171,10 @@ void maps_table_release(handle_table *t);
 
 /* The number of possible CPUs, as the kernel counts them for per-CPU values (see maps.c). */
 int possible_cpus_checked(void);
+/*
+ * Bytes the kernel reads or writes for one value of a map of `type` with `value_size`-byte
+ * values: the value itself, or roundup(value_size, 8) per possible CPU. 0 | -errno.
+ */
+int map_wire_value_size(uint32_t type, uint32_t value_size, uint32_t *out);
 
 #endif

@@ -176,6 +176,16 @@ static napi_value possible_cpus_js(napi_env env, napi_callback_info info) {
   return num(env, possible_cpus_checked());
 }
 
+int map_wire_value_size(uint32_t type, uint32_t value_size, uint32_t *out) {
+  if (!is_percpu_type(type)) { *out = value_size; return 0; }
+  int cpus = possible_cpus_checked();
+  if (cpus < 0) return cpus;
+  uint64_t total = (((uint64_t)value_size + 7) & ~(uint64_t)7) * (uint64_t)cpus;
+  if (total > UINT32_MAX) return -E2BIG;
+  *out = (uint32_t)total;
+  return 0;
+}
+
 /*
  * A map's staging area: one key (cursor_size bytes, at 0) and one value (wire_value_size bytes,
  * at value_offset), which the *Staged element functions hand to the kernel. C owns the memory;
@@ -245,15 +255,8 @@ static napi_value map_bind(napi_env env, napi_callback_info info) {
   h->type = get_u32(minfo, 0);
   h->key_size = get_u32(minfo, 8);
   h->value_size = get_u32(minfo, 12);
-  h->wire_value_size = h->value_size;
-  if (is_percpu_type(h->type)) {
-    int cpus = possible_cpus_checked();
-    if (cpus < 0) { free(h); return num(env, cpus); }
-    uint64_t stride = ((uint64_t)h->value_size + 7) & ~(uint64_t)7;
-    uint64_t total = stride * (uint64_t)cpus;
-    if (total > UINT32_MAX) { free(h); return num(env, -E2BIG); }
-    h->wire_value_size = (uint32_t)total;
-  }
+  int rc = map_wire_value_size(h->type, h->value_size, &h->wire_value_size);
+  if (rc < 0) { free(h); return num(env, rc); }
   h->cursor_size = h->key_size > 4 ? h->key_size : 4;
   uint32_t value_offset = (h->cursor_size + 7) & ~7u;
   size_t staging_size = (size_t)value_offset + (h->wire_value_size > 0 ? h->wire_value_size : 1);
@@ -268,7 +271,7 @@ static napi_value map_bind(napi_env env, napi_callback_info info) {
     THROW(env, "mapBind: cannot create the staging buffer (external ArrayBuffers not allowed?)");
   }
   st->refs++; /* the ArrayBuffer's */
-  int rc = table_insert(state->maps, h);
+  rc = table_insert(state->maps, h);
   if (rc < 0) { staging_unref(st); free(h); return num(env, rc); }
   h->obj = obj;
   obj_ref(obj);

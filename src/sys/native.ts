@@ -66,6 +66,22 @@ export interface NativeAddon {
   mapDeleteStaged(handle: NativeMapId): number;
   mapNextKey(handle: NativeMapId, key: Bytes | null, nextKey: Bytes): number;
   mapFreeze(handle: NativeMapId): number;
+  /**
+   * A batch reader (native/batch_reader.c): MAP_LOOKUP_BATCH on a thread of its own, over a dup
+   * of the map's fd and into its own buffers of `capacity` entries. reader | -errno.
+   */
+  batchReaderOpen(map: NativeObject<'map'>, capacity: number): NativeBatchReader | number;
+  /** Queues the next batch and returns at once: 0 | -errno. Throws if one is started already. */
+  batchReaderStart(reader: NativeBatchReader): number;
+  /**
+   * Waits for the started batch and copies it into `keys` and `values` (which must hold
+   * `capacity` entries) and its count into `countOut[0]`, as `mapBatch` does: 0 | -errno.
+   */
+  batchReaderFinish(reader: NativeBatchReader, keys: Bytes, values: Bytes, countOut: Uint32Array): number;
+  /** New buffers of `capacity` entries, keeping the cursor (between batches only): 0 | -errno. */
+  batchReaderResize(reader: NativeBatchReader, capacity: number): number;
+  /** Waits for a batch in flight, stops the thread, closes the fd (idempotent). */
+  batchReaderClose(reader: NativeBatchReader): number;
   mapBatch(
     handle: NativeMapId,
     command: number,
@@ -246,6 +262,11 @@ export interface NativeAddon {
   watchStop(watcher: NativeWatcher): number;
   /** Closes the watcher (idempotent) and releases the handle's fd. */
   watchClose(watcher: NativeWatcher): number;
+}
+
+/** Opaque handle of a native batch reader (`batchReaderOpen`). */
+export interface NativeBatchReader {
+  readonly __brand: 'NativeBatchReader';
 }
 
 /** Opaque handle of a native fd watcher (`watchFd`). */

@@ -10,7 +10,7 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { closeSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { native, NativeKind, type NativeMapping, type NativeObject, type NativeWatcher } from '../../src/sys/native.js';
+import { native, NativeKind, type NativeBatchReader, type NativeMapping, type NativeObject, type NativeWatcher } from '../../src/sys/native.js';
 import { needs, pinDir } from '../helpers.js';
 
 /** A typed error of the addon: TypeError/RangeError with an ERR_BPFMAP_* code. */
@@ -211,6 +211,10 @@ test('fuzz: random arguments to every export are typed errors or results, never 
   const mappings = [native.mmap(maps[0]!, 4096, true, 0) as NativeMapping];
   const bindings = maps.slice(0, 3).map((m) => native.mapBind(native.objDup(m) as NativeObject<'map'>) as Exclude<ReturnType<typeof native.mapBind>, number>);
   const watchers: unknown[] = [native.watchFd(maps[3]!, () => {}, false)];
+  // Batch readers: one open (maybe with a batch in flight when a fuzzed call comes), one closed.
+  const readers = [native.batchReaderOpen(maps[1]!, 4), native.batchReaderOpen(maps[0]!, 16)] as NativeBatchReader[];
+  native.batchReaderStart(readers[0]!);
+  native.batchReaderClose(readers[1]!);
   const pool: unknown[] = [
     0, 1, -1, 3, 24, 27, 2 ** 31, 2 ** 32, 2 ** 53, -(2 ** 53), NaN, Infinity, 1.5, 10n, -1n, '', 'x', 'a\0b', `${dir}/p`, '/nonexistent/dir/p',
     null, undefined, true, false, {}, [], [maps[0]], () => {}, Symbol('s'),
@@ -218,7 +222,7 @@ test('fuzz: random arguments to every export are typed errors or results, never 
     new BigUint64Array(2), new DataView(new ArrayBuffer(16)), new Uint8Array(new SharedArrayBuffer(128)), new ArrayBuffer(8),
     ...maps, closedMap, epoll, perf, sentinel,
     ...mappings, ...mappings.map((m) => m.token), ...mappings.map((m) => m.buffer), { buffer: new ArrayBuffer(8), token: mappings[0]!.token },
-    ...bindings.map((b) => b.id), ...bindings, ...watchers, { id: 1 }, Object.create(Uint8Array.prototype),
+    ...bindings.map((b) => b.id), ...bindings, ...watchers, ...readers, { id: 1 }, Object.create(Uint8Array.prototype),
   ];
   const exports = Object.keys(native).filter((name) => typeof (native as unknown as Record<string, unknown>)[name] === 'function');
   const pick = (): unknown => pool[Math.floor(random() * pool.length)];
@@ -242,6 +246,8 @@ test('fuzz: random arguments to every export are typed errors or results, never 
         // New fds go at once, so the fuzz cannot run the process out of them.
         if (name === 'objExportFd' && typeof result === 'number' && result > 2) closeSync(result);
         if (CREATES.has(name) && typeof result === 'object' && result !== null && !pool.includes(result)) native.objClose(result as NativeObject);
+        // A reader owns a thread once started: close it now rather than at some later GC.
+        if (name === 'batchReaderOpen' && typeof result === 'object' && result !== null) native.batchReaderClose(result as NativeBatchReader);
         if (typeof result !== 'number' && result !== undefined && typeof result !== 'boolean' && typeof result !== 'string' && typeof result !== 'object') {
           assert.fail(`${name} returned ${typeof result}`);
         }
@@ -264,6 +270,7 @@ test('fuzz: random arguments to every export are typed errors or results, never 
     }
   }
   for (const mapping of mappings) native.munmap(mapping);
+  for (const reader of readers) native.batchReaderClose(reader);
   for (const handle of [...maps, epoll, sentinel]) native.objClose(handle);
   if (typeof perf !== 'number') native.objClose(perf);
   t.diagnostic(`${calls} calls, seed ${startSeed}`);

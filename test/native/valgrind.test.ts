@@ -1,6 +1,7 @@
 /**
  * The addon's tests under valgrind (#10: "run the addon's tests under valgrind in CI"): the raw
  * addon test (forged holders, wrong kinds, closed handles, unmap after a turn, a bounded fuzz),
+ * the batch reader's (its worker thread and the copies out of its buffers),
  * the handle tests through the public API, and the map and event paths (map-paths.test.ts: every
  * common map type, batches, per-CPU, mmap, codecs, close and reuse, ring, perf and user ring
  * buffers fed by BPF programs) run in a node process under memcheck, and any
@@ -58,6 +59,14 @@ test('the handle regressions through the public API are valgrind-clean', needs('
   assert.deepEqual(valgrindErrors(output), [], output);
   assert.equal(status, 0, output);
   assert.match(output, /# pass \d+/);
+  assert.doesNotMatch(output, /# fail [1-9]/);
+});
+
+test('the batch reader (a thread per reader, its buffers copied out on finish) is valgrind-clean', needs('valgrind'), () => {
+  const { status, output } = underValgrind('batch-reader.test.js', {});
+  assert.deepEqual(valgrindErrors(output), [], output);
+  assert.equal(status, 0, output);
+  assert.match(output, /# pass 9/);
   assert.doesNotMatch(output, /# fail [1-9]/);
 });
 
