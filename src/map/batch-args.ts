@@ -57,3 +57,15 @@ export function batchCount(map: BatchShape, given: unknown, option: string): num
   }
   return count;
 }
+
+/** The `delete` and `prefetch` options of `batches()`, checked: each a boolean, and not both. */
+export function batchModes(given: { readonly delete?: unknown; readonly prefetch?: unknown }): { andDelete: boolean; prefetch: boolean } {
+  const andDelete = given.delete ?? false;
+  if (typeof andDelete !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delete must be a boolean, got ${describe(andDelete)}`);
+  const prefetch = given.prefetch ?? false;
+  if (typeof prefetch !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `prefetch must be a boolean, got ${describe(prefetch)}`);
+  if (andDelete && prefetch) {
+    throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', 'prefetch cannot be combined with delete: reading ahead would delete entries before they are handed over');
+  }
+  return { andDelete, prefetch };
+}

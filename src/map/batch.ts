@@ -6,6 +6,14 @@ export interface BatchOptions {
   readonly batchSize?: number;
   /** Delete the entries as they are read (LOOKUP_AND_DELETE_BATCH). */
   readonly delete?: boolean;
+  /**
+   * Read the next batch on a thread of its own while the caller handles this one (a BPF map of
+   * more entries than one batch holds; default false). Pays when each batch is worth real work,
+   * as formatting a dump is: the kernel's copies and the caller's work then share two CPUs. The
+   * chunks are the same. Plain lookups only: combined with `delete` it is an error, since
+   * reading ahead would delete entries the caller may never see.
+   */
+  readonly prefetch?: boolean;
 }
 
 /**

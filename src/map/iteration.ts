@@ -2,14 +2,15 @@
  * Reading a whole map: entries / keys / values, raw `batches()`, and `clear()`. Batch lookups
  * where the kernel and map type have them; GET_NEXT_KEY walks otherwise.
  */
-import { describe } from '../codec/codec.js';
 import { native } from '../sys/native.js';
 import { Command, type CommandName } from '../sys/commands.js';
-import { BpfError, Errno, argumentError } from '../sys/errors.js';
+import { BpfError, Errno } from '../sys/errors.js';
 import { MapType } from '../sys/constants.js';
 import { ENOENT, type MapCore } from './map-core.js';
 import { BatchCursor, BatchBuffers, type MapBatch, type BatchOptions } from './batch.js';
 import { DEFAULT_BATCH, batchCount, batchOptions } from './batch-ops.js';
+import { batchModes } from './batch-args.js';
+import { BatchPrefetch } from './batch-prefetch.js';
 
 /** What an iteration yields: `[key, value]` entries, keys alone, or values alone. */
 export type IterationKind = 'entries' | 'keys' | 'values';
@@ -122,10 +123,9 @@ export function* rawBatches<K, V>(core: MapCore<K, V>, options?: BatchOptions): 
   core.requireKeyed('batches');
   const given = batchOptions(options, 'batches');
   const size = batchCount(core, given.batchSize ?? DEFAULT_BATCH, 'batchSize');
-  const andDelete = given.delete ?? false;
-  if (typeof andDelete !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delete must be a boolean, got ${describe(andDelete)}`);
+  const { andDelete, prefetch } = batchModes(given);
   if (core.canBatch()) {
-    yield* batchLoop(core, size, andDelete);
+    yield* batchLoop(core, size, andDelete, prefetch);
     if (!core.batchUnsupported) return;
   }
   // Fallback: assemble chunks from next-key iteration, in the same shape.
@@ -151,47 +151,62 @@ function deleteRaw<K, V>(core: MapCore<K, V>, key: Uint8Array): void {
 /**
  * The batch loop. Sets `batchUnsupported` (and yields nothing) when the first call says the
  * kernel or map type has no batch support; retries ENOSPC with a doubled batch; treats ENOENT
- * with a partial count as the last chunk.
+ * with a partial count as the last chunk. With `prefetch` (plain lookups of a map bigger than
+ * one batch), each batch is read by a `BatchPrefetch` while the consumer handles the one before.
  */
-function* batchLoop<K, V>(core: MapCore<K, V>, initialSize: number, andDelete: boolean): Generator<MapBatch> {
+function* batchLoop<K, V>(core: MapCore<K, V>, initialSize: number, andDelete: boolean, prefetch = false): Generator<MapBatch> {
   const command = andDelete ? Command.MAP_LOOKUP_AND_DELETE_BATCH : Command.MAP_LOOKUP_BATCH;
   const name: CommandName = andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH';
   let size = Math.min(initialSize, Math.max(core.maxEntries, 1));
   let buffers = new BatchBuffers(core.keySize, core.valueBufferSize, size);
   const cursor = new BatchCursor(core.keySize);
   let started = false;
-  for (;;) {
-    const rc = native.mapBatch(
-      core.handle, command, started ? cursor.in : null, cursor.out,
-      buffers.keys, buffers.values, size, 0, core.countOut,
-    );
-    // The kernel writes the count back only from its loop (success, ENOENT, ENOSPC, a fault
-    // mid-way); a refusal before the loop (no batch support, EPERM, EINVAL) leaves ours, the
-    // full size, which a failing loop never reaches: read that as nothing processed.
-    const reported = core.countOut[0] ?? 0;
-    const count = rc === 0 || rc === ENOENT || rc === -Errno.ENOSPC || reported !== size ? reported : 0;
-    if (rc === 0 || rc === ENOENT) {
-      if (count > 0) yield buffers.chunk(count);
-      if (rc === ENOENT) return;
-      cursor.advance();
-      started = true;
-      continue;
+  // A map that one batch holds whole has no next batch to read ahead; a closed map fails below.
+  const ahead = prefetch && !andDelete && size < core.maxEntries && !core.closed ? BatchPrefetch.start(core, size) : undefined;
+  try {
+    for (;;) {
+      // The reader has its own fd: a map closed between chunks ends the loop as it would without.
+      if (ahead && core.closed) throw core.fail(name, -Errno.EBADF);
+      const rc = ahead
+        ? ahead.finish(buffers.keys, buffers.values, core.countOut)
+        : native.mapBatch(core.handle, command, started ? cursor.in : null, cursor.out, buffers.keys, buffers.values, size, 0, core.countOut);
+      // The kernel writes the count back only from its loop (success, ENOENT, ENOSPC, a fault
+      // mid-way); a refusal before the loop (no batch support, EPERM, EINVAL) leaves ours, the
+      // full size, which a failing loop never reaches: read that as nothing processed.
+      const reported = core.countOut[0] ?? 0;
+      const count = rc === 0 || rc === ENOENT || rc === -Errno.ENOSPC || reported !== size ? reported : 0;
+      if (rc === 0 || rc === ENOENT) {
+        if (rc === 0) {
+          // The next batch is read while this one is handed over.
+          const next = ahead ? ahead.next() : 0;
+          if (next < 0) throw core.fail(name, next);
+          cursor.advance();
+          started = true;
+        }
+        if (count > 0) yield buffers.chunk(count);
+        if (rc === ENOENT) return;
+        continue;
+      }
+      if (rc === -Errno.ENOSPC && count === 0 && size < core.maxEntries) {
+        // A hash bucket holds more entries than the batch: grow and retry from the same cursor.
+        size = Math.min(size * 2, core.maxEntries);
+        buffers = new BatchBuffers(core.keySize, core.valueBufferSize, size);
+        const retried = ahead ? ahead.retryWith(size) : 0;
+        if (retried < 0) throw core.fail(name, retried);
+        continue;
+      }
+      if (!started && count === 0 && (rc === -Errno.EINVAL || rc === -Errno.ENOTSUPP || rc === -Errno.EOPNOTSUPP)) {
+        // Array elements cannot be deleted, so no element-wise fallback can stand in for a
+        // lookup-and-delete batch there: the kernel's refusal is the answer, and plain batch
+        // lookups of the map stay on.
+        if (andDelete && (core.type === MapType.array || core.type === MapType.percpu_array)) throw core.fail(name, rc);
+        core.batchUnsupported = true;
+        return;
+      }
+      throw core.fail(name, rc);
     }
-    if (rc === -Errno.ENOSPC && count === 0 && size < core.maxEntries) {
-      // A hash bucket holds more entries than the batch: grow and retry from the same cursor.
-      size = Math.min(size * 2, core.maxEntries);
-      buffers = new BatchBuffers(core.keySize, core.valueBufferSize, size);
-      continue;
-    }
-    if (!started && count === 0 && (rc === -Errno.EINVAL || rc === -Errno.ENOTSUPP || rc === -Errno.EOPNOTSUPP)) {
-      // Array elements cannot be deleted, so no element-wise fallback can stand in for a
-      // lookup-and-delete batch there: the kernel's refusal is the answer, and plain batch
-      // lookups of the map stay on.
-      if (andDelete && (core.type === MapType.array || core.type === MapType.percpu_array)) throw core.fail(name, rc);
-      core.batchUnsupported = true;
-      return;
-    }
-    throw core.fail(name, rc);
+  } finally {
+    ahead?.close();
   }
 }
 

@@ -12,7 +12,7 @@ import { UpdateFlags, supportsBatchType } from '../sys/constants.js';
 import { BatchBuffers, BatchCursor, type BatchOptions, type MapBatch } from './batch.js';
 import { ArrayStore, HashStore, step, type HashWalk, type MemoryStore } from './memory-store.js';
 import { resolveSetFlags, type SetFlags } from './flags.js';
-import { DEFAULT_BATCH, batchCount, batchOptions, listOf } from './batch-args.js';
+import { DEFAULT_BATCH, batchCount, batchModes, batchOptions, listOf } from './batch-args.js';
 import type { BatchPage } from './batch-ops.js';
 
 const ENOTSUPP = -Errno.ENOTSUPP;
@@ -50,8 +50,8 @@ export function* memoryBatches<K, V>(host: MemoryBatchHost<K, V>, options?: Batc
   host.requireKeyed('batches');
   const given = batchOptions(options, 'batches');
   const size = batchCount(host, given.batchSize ?? DEFAULT_BATCH, 'batchSize');
-  const andDelete = given.delete ?? false;
-  if (typeof andDelete !== 'boolean') throw argumentError(TypeError, 'ERR_BPFMAP_OPTION', `delete must be a boolean, got ${describe(andDelete)}`);
+  // prefetch has nothing to overlap in memory: checked as BpfMap checks it, then the same loop.
+  const { andDelete } = batchModes(given);
   const denied = host.access(true, andDelete);
   if (denied !== 0) throw host.fail(andDelete ? 'MAP_LOOKUP_AND_DELETE_BATCH' : 'MAP_LOOKUP_BATCH', denied);
   // The kernel has no lookup-and-delete batch for arrays.

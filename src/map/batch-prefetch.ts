@@ -1,0 +1,56 @@
+/**
+ * Batch lookups read ahead: the addon's batch reader (native/batch_reader.c) runs the next
+ * MAP_LOOKUP_BATCH on its own thread, into its own buffers, while JavaScript handles the batch
+ * before it; `finish` waits for it and copies it into the loop's buffers. Used by `batchLoop`
+ * (iteration.ts) for `batches({ prefetch: true })`. Plain lookups only, never a delete batch.
+ */
+import { native, type NativeBatchReader } from '../sys/native.js';
+import type { MapCore } from './map-core.js';
+
+/** One map's reader with a batch in flight from the moment it exists. */
+export class BatchPrefetch {
+  readonly #reader: NativeBatchReader;
+
+  private constructor(reader: NativeBatchReader) {
+    this.#reader = reader;
+  }
+
+  /**
+   * A reader of `capacity` entries per batch with its first batch started, or undefined when
+   * none could be made (no memory, no fd, no thread: the caller reads without one, as it would
+   * have without the option).
+   */
+  static start<K, V>(core: MapCore<K, V>, capacity: number): BatchPrefetch | undefined {
+    const reader = native.batchReaderOpen(core.object, capacity);
+    if (typeof reader === 'number') return undefined;
+    if (native.batchReaderStart(reader) < 0) {
+      native.batchReaderClose(reader);
+      return undefined;
+    }
+    return new BatchPrefetch(reader);
+  }
+
+  /**
+   * Waits for the batch in flight and copies it into `keys` and `values` (room for the
+   * reader's capacity), its count into `countOut[0]`: 0 | -errno, as `mapBatch` returns.
+   */
+  finish(keys: Uint8Array, values: Uint8Array, countOut: Uint32Array): number {
+    return native.batchReaderFinish(this.#reader, keys, values, countOut);
+  }
+
+  /** Starts the next batch (from where the last one that succeeded ended): 0 | -errno. */
+  next(): number {
+    return native.batchReaderStart(this.#reader);
+  }
+
+  /** Grows the batch (a bucket that did not fit) and starts it again: 0 | -errno. */
+  retryWith(capacity: number): number {
+    const rc = native.batchReaderResize(this.#reader, capacity);
+    return rc < 0 ? rc : native.batchReaderStart(this.#reader);
+  }
+
+  /** Waits for a batch in flight, then releases the thread, the fd and the buffers. */
+  close(): void {
+    native.batchReaderClose(this.#reader);
+  }
+}
