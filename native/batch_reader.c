@@ -14,6 +14,7 @@
  * States (guarded by `lock`): IDLE -start-> QUEUED -worker-> RUNNING -worker-> DONE -finish->
  * IDLE. One batch at a time; the cursor advances in the worker after a batch that succeeded.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "common.h"
 
 #include <fcntl.h>
@@ -85,6 +86,8 @@ static void run_lookup(batch_reader *r) {
 
 static void *worker_main(void *arg) {
   batch_reader *r = arg;
+  /* Named, so that `top -H` and /proc/PID/task/TID/comm show what it is. */
+  pthread_setname_np(pthread_self(), "bpfmap-batch");
   pthread_mutex_lock(&r->lock);
   for (;;) {
     while (r->state != QUEUED && !r->stopping) pthread_cond_wait(&r->wake, &r->lock);

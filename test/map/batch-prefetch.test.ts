@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { BpfMap, BpfError, MemoryMap, type MapSpec } from '../../src/index.js';
 import { needs } from '../helpers.js';
 
@@ -39,8 +39,15 @@ function filled(spec: MapSpec, count: number): BpfMap<Uint8Array, Uint8Array | U
   return map;
 }
 
+/** Batch reader threads of this process (the addon names them). */
 function threads(): number {
-  return readdirSync('/proc/self/task').length;
+  return readdirSync('/proc/self/task').filter((tid) => {
+    try {
+      return readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'bpfmap-batch';
+    } catch {
+      return false; // a thread that ended meanwhile
+    }
+  }).length;
 }
 
 for (const [spec, count, batchSize] of [
