@@ -1,18 +1,20 @@
 /*
  * Batch readers: MAP_LOOKUP_BATCH on a thread of their own, so that the kernel copies the next
- * batch of a map while JavaScript formats the current one (a dump's two halves, which otherwise
+ * batches of a map while JavaScript formats the current one (a dump's two halves, which otherwise
  * take turns on one CPU).
  *
- * A reader owns everything the in-flight syscall touches: a dup of the map's private fd (closing
- * the map in JavaScript cannot make the number mean another file mid-call), and malloc'd key,
- * value and cursor buffers sized here from the kernel's key and value sizes and the batch count.
- * The worker thread writes only those; JavaScript memory is written by batchReaderFinish alone,
- * on the JavaScript thread, after the worker is done, into buffers whose lengths it has just
- * checked. Only plain lookups run ahead: a lookup-and-delete would delete entries nobody has
+ * A reader owns everything its syscalls touch: a dup of the map's private fd (closing the map in
+ * JavaScript cannot make the number mean another file mid-call), and calloc'd key, value and
+ * cursor buffers sized here from the kernel's key and value sizes and the batch count. The
+ * worker thread writes only those; JavaScript memory is written by batchReaderFinish alone, on
+ * the JavaScript thread, from a batch the worker is done with, into buffers whose lengths it has
+ * just checked. Only plain lookups run ahead: a lookup-and-delete would delete entries nobody has
  * seen yet if its consumer stopped early.
  *
- * States (guarded by `lock`): IDLE -start-> QUEUED -worker-> RUNNING -worker-> DONE -finish->
- * IDLE. One batch at a time; the cursor advances in the worker after a batch that succeeded.
+ * Once started, the worker reads batch after batch into a ring of SLOTS buffers and waits while
+ * they are all full, so a slow turn of JavaScript (code V8 has not optimized yet) does not leave
+ * the kernel idle; it pauses after a batch that did not succeed (the end, ENOSPC, an error) until
+ * the next start. The cursor advances in the worker only, after a batch that succeeded.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "common.h"
@@ -27,10 +29,18 @@
 
 /* The most key and value bytes one batch may buffer (the TypeScript side's MAX_BATCH_BYTES). */
 #define MAX_BATCH_BYTES ((uint64_t)1 << 30)
-/* The worker only makes one syscall: a small stack is plenty. */
+/* The worker only makes syscalls: a small stack is plenty. */
 #define WORKER_STACK (64 * 1024)
+/* Batches the worker may read ahead of JavaScript. */
+#define SLOTS 2
 
-enum { IDLE, QUEUED, RUNNING, DONE };
+typedef struct {
+  uint8_t *keys;
+  uint8_t *values;
+  int rc;                   /* the batch's 0 | -errno */
+  uint32_t count;           /* the batch's count as the kernel left it, at most capacity */
+  int full;                 /* under `lock`: read by the worker, not yet collected by finish */
+} batch_slot;
 
 typedef struct {
   napi_env env;
@@ -38,49 +48,45 @@ typedef struct {
   uint32_t key_size;
   uint32_t wire_value_size; /* bytes the kernel writes per value (all CPUs for per-CPU maps) */
   uint32_t cursor_size;     /* max(key_size, 4): a key (arrays) or a bucket index (hashes) */
-  uint32_t capacity;        /* entries per batch; the buffers hold this many */
-  uint8_t *keys;
-  uint8_t *values;
-  uint8_t *in_cursor;
+  uint32_t capacity;        /* entries per batch; every slot holds this many */
+  batch_slot slots[SLOTS];
+  uint8_t *in_cursor;       /* worker only (while it may run): where the next batch continues */
   uint8_t *out_cursor;
-  int started;              /* a batch succeeded: in_cursor is where the next one continues */
-  int at_end;               /* the kernel said ENOENT: the map is read to its end */
-  int job_started;          /* JavaScript thread only: start ran, finish has not collected it */
+  int started;              /* worker only: a batch succeeded, in_cursor is valid */
+  unsigned fill;            /* worker only: the slot it reads into next */
+  unsigned take;            /* JavaScript only: the slot finish copies next */
 
   pthread_mutex_t lock;
-  pthread_cond_t wake;      /* worker waits: a job queued, or stopping */
-  pthread_cond_t done;      /* JavaScript waits: the job is done */
-  int state;                /* read and written under `lock` only */
-  int stopping;
-  int thread_started;
+  pthread_cond_t wake;      /* the worker waits: reading with an empty slot, or stopping */
+  pthread_cond_t done;      /* JavaScript waits: a slot filled, or reading paused */
+  int reading;              /* under `lock`: the worker fills empty slots */
+  int at_end;               /* under `lock`: the kernel said ENOENT, the map is read to its end */
+  int stopping;             /* under `lock` */
+  int thread_started;       /* JavaScript only */
   pthread_t thread;
-  int rc;                   /* the job's 0 | -errno */
-  uint32_t count;           /* the job's count as the kernel left it, at most capacity */
 
   int released;             /* buffers freed, fd closed, thread joined */
   int hook_registered;
   int sync_ready;           /* lock and conds initialized */
 } batch_reader;
 
-/* Runs one batch into the reader's own buffers. Worker thread; touches nothing of JavaScript's. */
-static void run_lookup(batch_reader *r) {
+/* Reads one batch into slot s. Worker thread; touches nothing of JavaScript's. */
+static void run_lookup(batch_reader *r, batch_slot *s) {
   uint8_t attr[56] = {0};
   put_ptr(attr, 0, r->started ? r->in_cursor : NULL);
   put_ptr(attr, 8, r->out_cursor);
-  put_ptr(attr, 16, r->keys);
-  put_ptr(attr, 24, r->values);
+  put_ptr(attr, 16, s->keys);
+  put_ptr(attr, 24, s->values);
   put_u32(attr, 32, r->capacity);
   put_u32(attr, 36, (uint32_t)r->fd);
   long rc = sys_bpf(CMD_MAP_LOOKUP_BATCH, attr, sizeof(attr));
   int err = rc < 0 ? errno : 0;
   uint32_t count = get_u32(attr, 32);
-  r->count = count > r->capacity ? r->capacity : count; /* never more than the buffers hold */
-  r->rc = -err;
+  s->count = count > r->capacity ? r->capacity : count; /* never more than the buffers hold */
+  s->rc = -err;
   if (err == 0) {
     memcpy(r->in_cursor, r->out_cursor, r->cursor_size);
     r->started = 1;
-  } else if (err == ENOENT) {
-    r->at_end = 1;
   }
 }
 
@@ -90,13 +96,18 @@ static void *worker_main(void *arg) {
   pthread_setname_np(pthread_self(), "bpfmap-batch");
   pthread_mutex_lock(&r->lock);
   for (;;) {
-    while (r->state != QUEUED && !r->stopping) pthread_cond_wait(&r->wake, &r->lock);
-    if (r->stopping) break; /* a queued job nobody will collect is dropped */
-    r->state = RUNNING;
+    batch_slot *s = &r->slots[r->fill];
+    while (!r->stopping && !(r->reading && !s->full)) pthread_cond_wait(&r->wake, &r->lock);
+    if (r->stopping) break;
     pthread_mutex_unlock(&r->lock);
-    run_lookup(r);
+    run_lookup(r, s);
     pthread_mutex_lock(&r->lock);
-    r->state = DONE;
+    s->full = 1;
+    if (s->rc != 0) {
+      r->reading = 0; /* the end, ENOSPC or an error: JavaScript decides what comes next */
+      if (s->rc == -ENOENT) r->at_end = 1;
+    }
+    r->fill = (r->fill + 1) % SLOTS;
     pthread_cond_broadcast(&r->done);
   }
   pthread_mutex_unlock(&r->lock);
@@ -120,16 +131,21 @@ static int start_worker(batch_reader *r) {
   return 0;
 }
 
-/* Waits for an in-flight job (it ends on its own: one bounded syscall). Call with `lock` held. */
-static void wait_job(batch_reader *r) {
-  while (r->state == QUEUED || r->state == RUNNING) pthread_cond_wait(&r->done, &r->lock);
+static void free_buffers(batch_reader *r) {
+  for (int i = 0; i < SLOTS; i++) {
+    free(r->slots[i].keys); free(r->slots[i].values);
+    r->slots[i].keys = r->slots[i].values = NULL;
+  }
+  free(r->in_cursor); free(r->out_cursor);
+  r->in_cursor = r->out_cursor = NULL;
 }
 
 static void cleanup_hook(void *arg);
 
 /*
- * Waits for the job in flight, stops and joins the worker, closes the fd, frees the buffers.
- * JavaScript thread (close, finalizer, environment teardown). Idempotent; the struct stays.
+ * Stops the worker (after the syscall it may be in: one bounded batch) and joins it, closes the
+ * fd, frees the buffers. JavaScript thread (close, finalizer, environment teardown). Idempotent;
+ * the struct stays.
  */
 static void reader_release(batch_reader *r) {
   if (r->released) return;
@@ -140,7 +156,6 @@ static void reader_release(batch_reader *r) {
   }
   if (r->thread_started) {
     pthread_mutex_lock(&r->lock);
-    wait_job(r);
     r->stopping = 1;
     pthread_cond_broadcast(&r->wake);
     pthread_mutex_unlock(&r->lock);
@@ -149,9 +164,7 @@ static void reader_release(batch_reader *r) {
   }
   if (r->fd >= 0) close(r->fd);
   r->fd = -1;
-  free(r->keys); free(r->values); free(r->in_cursor); free(r->out_cursor);
-  r->keys = r->values = r->in_cursor = r->out_cursor = NULL;
-  r->job_started = 0;
+  free_buffers(r);
 }
 
 /* The environment is going away (a worker thread ends, or Node.js exits normally). */
@@ -219,18 +232,29 @@ static int arg_capacity(napi_env env, napi_value v, const batch_reader *r, uint3
 }
 
 /*
- * (Re)allocates the key and value buffers for `capacity` entries: 0 | -ENOMEM (old ones kept).
- * Zeroed: no stale heap bytes could ever reach JavaScript, and valgrind, which cannot see the
- * kernel's writes, sees defined bytes (big callocs are fresh zero pages: no cost).
+ * (Re)allocates every slot's key and value buffers for `capacity` entries: 0 | -ENOMEM (the old
+ * ones kept). Only while the worker is paused with every slot empty. Zeroed: no stale heap bytes
+ * could ever reach JavaScript, and valgrind, which cannot see the kernel's writes, sees defined
+ * bytes (big callocs are fresh zero pages: no cost).
  */
 static int size_buffers(batch_reader *r, uint32_t capacity) {
   size_t keys_size = (size_t)capacity * r->key_size, values_size = (size_t)capacity * r->wire_value_size;
-  uint8_t *keys = calloc(1, keys_size ? keys_size : 1);
-  uint8_t *values = calloc(1, values_size ? values_size : 1);
-  if (!keys || !values) { free(keys); free(values); return -ENOMEM; }
-  free(r->keys); free(r->values);
-  r->keys = keys;
-  r->values = values;
+  uint8_t *keys[SLOTS] = {0}, *values[SLOTS] = {0};
+  int ok = 1;
+  for (int i = 0; i < SLOTS; i++) {
+    keys[i] = calloc(1, keys_size ? keys_size : 1);
+    values[i] = calloc(1, values_size ? values_size : 1);
+    ok = ok && keys[i] && values[i];
+  }
+  if (!ok) {
+    for (int i = 0; i < SLOTS; i++) { free(keys[i]); free(values[i]); }
+    return -ENOMEM;
+  }
+  for (int i = 0; i < SLOTS; i++) {
+    free(r->slots[i].keys); free(r->slots[i].values);
+    r->slots[i].keys = keys[i];
+    r->slots[i].values = values[i];
+  }
   r->capacity = capacity;
   return 0;
 }
@@ -264,9 +288,9 @@ static napi_value reader_open(napi_env env, napi_callback_info info) {
   r->in_cursor = calloc(1, r->cursor_size);
   r->out_cursor = calloc(1, r->cursor_size);
   if (!r->in_cursor || !r->out_cursor || size_buffers(r, capacity) < 0) {
-    r->released = 1; /* nothing to join */
     close(fd);
-    free(r->in_cursor); free(r->out_cursor); free(r->keys); free(r->values); free(r);
+    free_buffers(r);
+    free(r);
     return num(env, -ENOMEM);
   }
   pthread_mutex_init(&r->lock, NULL);
@@ -283,38 +307,33 @@ static napi_value reader_open(napi_env env, napi_callback_info info) {
 }
 
 /*
- * batchReaderStart(reader) -> 0 | -errno. Queues the next batch; returns at once. After the
- * map's end (an ENOENT), the next batch is an immediate ENOENT with no entries.
+ * batchReaderStart(reader) -> 0 | -errno. Starts reading ahead (or resumes it after a batch that
+ * did not succeed, ENOSPC say, and a resize); returns at once. Nothing to do while reading, or
+ * once the map is read to its end.
  */
 static napi_value reader_start(napi_env env, napi_callback_info info) {
   ARGS(1);
   batch_reader *r = arg_reader(env, argv[0], "batchReaderStart");
   if (!r) return NULL;
-  if (r->job_started) THROW_CODE(env, "ERR_BPFMAP_BATCH", "batchReaderStart: a batch is already started; call batchReaderFinish first");
-  if (!r->at_end && !r->thread_started) {
+  if (!r->thread_started) {
     int rc = start_worker(r);
     if (rc < 0) return num(env, rc);
   }
   pthread_mutex_lock(&r->lock);
-  if (r->at_end) {
-    /* Nothing to ask the kernel: the worker is idle, the answer is ready. */
-    r->rc = -ENOENT;
-    r->count = 0;
-    r->state = DONE;
-  } else {
-    r->state = QUEUED;
+  if (!r->reading && !r->at_end) {
+    r->reading = 1;
     pthread_cond_broadcast(&r->wake);
   }
   pthread_mutex_unlock(&r->lock);
-  r->job_started = 1;
   return num(env, 0);
 }
 
 /*
  * batchReaderFinish(reader, keys, values, countOut) -> 0 | -errno of the batch. Waits for the
- * started batch, then copies its entries into keys (capacity * keySize bytes at least) and values
- * (capacity * valueStride), and its count into countOut[0], as mapBatch does. Buffers too small:
- * a RangeError, nothing written, the batch still there for a call with the right buffers.
+ * next batch in order, then copies its entries into keys (capacity * keySize bytes at least) and
+ * values (capacity * valueStride), and its count into countOut[0], as mapBatch does; at the end of
+ * the map, -ENOENT with a count of 0. Buffers too small: a RangeError, nothing written, the batch
+ * still there for a call with the right buffers. Nothing read or being read: ERR_BPFMAP_BATCH.
  */
 static napi_value reader_finish(napi_env env, napi_callback_info info) {
   ARGS(4);
@@ -326,28 +345,41 @@ static napi_value reader_finish(napi_env env, napi_callback_info info) {
   if (!arg_bytes(env, argv[1], &keys, &keys_len) || !arg_bytes(env, argv[2], &values, &values_len) || !arg_bytes(env, argv[3], &count_out, &count_out_len)) {
     THROW_CODE(env, "ERR_BPFMAP_BATCH", "batchReaderFinish: keys, values and countOut must be typed arrays");
   }
-  if (!r->job_started) THROW_CODE(env, "ERR_BPFMAP_BATCH", "batchReaderFinish: no batch started");
-  /* The capacity cannot change while a batch is started (resize needs an idle reader). */
+  /* The capacity only changes by a resize on this thread, never with a batch pending. */
   if (keys_len < (uint64_t)r->capacity * r->key_size || values_len < (uint64_t)r->capacity * r->wire_value_size || count_out_len < 4) {
     snprintf(message, sizeof(message), "batchReaderFinish: buffers must hold %u keys of %u bytes, %u values of %u bytes and a u32 count",
              r->capacity, r->key_size, r->capacity, r->wire_value_size);
     napi_throw_range_error(env, "ERR_BPFMAP_BATCH", message);
     return NULL;
   }
+  batch_slot *s = &r->slots[r->take];
   pthread_mutex_lock(&r->lock);
-  wait_job(r);
-  r->state = IDLE;
+  while (!s->full && r->reading) pthread_cond_wait(&r->done, &r->lock);
+  int full = s->full, at_end = r->at_end;
   pthread_mutex_unlock(&r->lock);
-  r->job_started = 0;
-  memcpy(keys, r->keys, (size_t)r->count * r->key_size);
-  memcpy(values, r->values, (size_t)r->count * r->wire_value_size);
-  memcpy(count_out, &r->count, 4);
-  return num(env, r->rc);
+  if (!full) {
+    if (!at_end) THROW_CODE(env, "ERR_BPFMAP_BATCH", "batchReaderFinish: no batch started (call batchReaderStart)");
+    uint32_t zero = 0;
+    memcpy(count_out, &zero, 4);
+    return num(env, -ENOENT);
+  }
+  /* A full slot is JavaScript's until it is marked empty: the worker fills only empty ones. */
+  memcpy(keys, s->keys, (size_t)s->count * r->key_size);
+  memcpy(values, s->values, (size_t)s->count * r->wire_value_size);
+  memcpy(count_out, &s->count, 4);
+  int rc = s->rc;
+  pthread_mutex_lock(&r->lock);
+  s->full = 0;
+  pthread_cond_broadcast(&r->wake);
+  pthread_mutex_unlock(&r->lock);
+  r->take = (r->take + 1) % SLOTS;
+  return num(env, rc);
 }
 
 /*
  * batchReaderResize(reader, capacity) -> 0 | -ENOMEM. New buffers for `capacity` entries per
- * batch (a hash bucket that did not fit: ENOSPC), keeping the cursor. Only between batches.
+ * batch (a hash bucket that did not fit: ENOSPC), keeping the cursor. Only while paused with
+ * every batch collected.
  */
 static napi_value reader_resize(napi_env env, napi_callback_info info) {
   ARGS(2);
@@ -355,7 +387,12 @@ static napi_value reader_resize(napi_env env, napi_callback_info info) {
   if (!r) return NULL;
   uint32_t capacity;
   if (!arg_capacity(env, argv[1], r, &capacity, "batchReaderResize")) return NULL;
-  if (r->job_started) THROW_CODE(env, "ERR_BPFMAP_BATCH", "batchReaderResize: a batch is started; call batchReaderFinish first");
+  pthread_mutex_lock(&r->lock);
+  int busy = r->reading;
+  for (int i = 0; i < SLOTS; i++) busy = busy || r->slots[i].full;
+  pthread_mutex_unlock(&r->lock);
+  /* Paused with every slot empty: the worker waits for a start, which only this thread makes. */
+  if (busy) THROW_CODE(env, "ERR_BPFMAP_BATCH", "batchReaderResize: batches are being read or not collected; resize after a batch that did not succeed, once finished");
   return num(env, size_buffers(r, capacity));
 }
 

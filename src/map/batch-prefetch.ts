@@ -1,8 +1,9 @@
 /**
- * Batch lookups read ahead: the addon's batch reader (native/batch_reader.c) runs the next
- * MAP_LOOKUP_BATCH on its own thread, into its own buffers, while JavaScript handles the batch
- * before it; `finish` waits for it and copies it into the loop's buffers. Used by `batchLoop`
- * (iteration.ts) for `batches({ prefetch: true })`. Plain lookups only, never a delete batch.
+ * Batch lookups read ahead: the addon's batch reader (native/batch_reader.c) runs MAP_LOOKUP_BATCH
+ * on its own thread, batch after batch into its own buffers (up to two ahead), while JavaScript
+ * handles the batch before; `finish` waits for the next one and copies it into the loop's
+ * buffers. Used by `batchLoop` (iteration.ts) for `batches({ prefetch: true })`. Plain lookups
+ * only, never a delete batch.
  */
 import { native, type NativeBatchReader } from '../sys/native.js';
 import type { MapCore } from './map-core.js';
@@ -16,7 +17,7 @@ export class BatchPrefetch {
   }
 
   /**
-   * A reader of `capacity` entries per batch with its first batch started, or undefined when
+   * A reader of `capacity` entries per batch, reading, or undefined when
    * none could be made (no memory, no fd, no thread: the caller reads without one, as it would
    * have without the option).
    */
@@ -38,12 +39,10 @@ export class BatchPrefetch {
     return native.batchReaderFinish(this.#reader, keys, values, countOut);
   }
 
-  /** Starts the next batch (from where the last one that succeeded ended): 0 | -errno. */
-  next(): number {
-    return native.batchReaderStart(this.#reader);
-  }
-
-  /** Grows the batch (a bucket that did not fit) and starts it again: 0 | -errno. */
+  /**
+   * Grows the batch (a bucket that did not fit: the reader paused after it) and reads on from
+   * the same position: 0 | -errno.
+   */
   retryWith(capacity: number): number {
     const rc = native.batchReaderResize(this.#reader, capacity);
     return rc < 0 ? rc : native.batchReaderStart(this.#reader);

@@ -177,9 +177,7 @@ function* batchLoop<K, V>(core: MapCore<K, V>, initialSize: number, andDelete: b
       const count = rc === 0 || rc === ENOENT || rc === -Errno.ENOSPC || reported !== size ? reported : 0;
       if (rc === 0 || rc === ENOENT) {
         if (rc === 0) {
-          // The next batch is read while this one is handed over.
-          const next = ahead ? ahead.next() : 0;
-          if (next < 0) throw core.fail(name, next);
+          // (A reader is already reading the next batches while this one is handed over.)
           cursor.advance();
           started = true;
         }

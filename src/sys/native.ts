@@ -68,19 +68,23 @@ export interface NativeAddon {
   mapFreeze(handle: NativeMapId): number;
   /**
    * A batch reader (native/batch_reader.c): MAP_LOOKUP_BATCH on a thread of its own, over a dup
-   * of the map's fd and into its own buffers of `capacity` entries. reader | -errno.
+   * of the map's fd and into its own buffers of `capacity` entries (two batches of them). reader | -errno.
    */
   batchReaderOpen(map: NativeObject<'map'>, capacity: number): NativeBatchReader | number;
-  /** Queues the next batch and returns at once: 0 | -errno. Throws if one is started already. */
+  /**
+   * Starts reading ahead, batch after batch, pausing after one that does not succeed (ENOENT,
+   * ENOSPC, an error) until the next start; returns at once: 0 | -errno. Idempotent.
+   */
   batchReaderStart(reader: NativeBatchReader): number;
   /**
-   * Waits for the started batch and copies it into `keys` and `values` (which must hold
-   * `capacity` entries) and its count into `countOut[0]`, as `mapBatch` does: 0 | -errno.
+   * Waits for the next batch and copies it into `keys` and `values` (which must hold
+   * `capacity` entries) and its count into `countOut[0]`, as `mapBatch` does: 0 | -errno
+   * (-ENOENT with a count of 0 once the map is read to its end).
    */
   batchReaderFinish(reader: NativeBatchReader, keys: Bytes, values: Bytes, countOut: Uint32Array): number;
-  /** New buffers of `capacity` entries, keeping the cursor (between batches only): 0 | -errno. */
+  /** New buffers of `capacity` entries, keeping the position (paused, every batch collected): 0 | -errno. */
   batchReaderResize(reader: NativeBatchReader, capacity: number): number;
-  /** Waits for a batch in flight, stops the thread, closes the fd (idempotent). */
+  /** Stops the thread after the syscall it may be in, closes the fd, frees the buffers (idempotent). */
   batchReaderClose(reader: NativeBatchReader): number;
   mapBatch(
     handle: NativeMapId,

@@ -65,7 +65,7 @@ function filled(type: number, keySize: number, valueSize: number, maxEntries: nu
   return { map, expected };
 }
 
-/** Reads every entry through a reader the way a prefetching consumer does: start the next batch, then use this one. */
+/** Reads every entry through a reader the way a prefetching consumer does; ENOSPC grows the batch. */
 function readAll(reader: NativeBatchReader, keySize: number, valueStride: number, capacity: number): { entries: Map<string, string>; grew: number } {
   const entries = new Map<string, string>();
   const countOut = new Uint32Array(1);
@@ -86,10 +86,10 @@ function readAll(reader: NativeBatchReader, keySize: number, valueStride: number
       continue;
     }
     assert.ok(rc === 0 || rc === ENOENT, `batch rc ${rc}`);
-    // Copies first: the buffers are reused by the next finish, not by the batch in flight.
+    // (The reader reads on by itself after a batch that succeeded; a start changes nothing.)
+    if (rc === 0 && count % 2 === 0) assert.equal(native.batchReaderStart(reader), 0);
     const batchKeys = keys.slice(0, count * keySize);
     const batchValues = values.slice(0, count * valueStride);
-    if (rc === 0) assert.equal(native.batchReaderStart(reader), 0);
     for (let i = 0; i < count; i++) {
       const key = Buffer.from(batchKeys.subarray(i * keySize, (i + 1) * keySize)).toString('hex');
       assert.ok(!entries.has(key), `key ${key} read twice`);
@@ -161,7 +161,6 @@ test('closing the map with a batch in flight: the reader reads on through its ow
   assert.equal(native.batchReaderFinish(reader, keys, values, countOut), 0);
   let total = countOut[0]!;
   for (;;) {
-    assert.equal(native.batchReaderStart(reader), 0);
     const rc = native.batchReaderFinish(reader, keys, values, countOut);
     total += countOut[0]!;
     if (rc === ENOENT) break;
@@ -169,6 +168,31 @@ test('closing the map with a batch in flight: the reader reads on through its ow
   }
   assert.equal(total, expected.size);
   native.batchReaderClose(reader);
+});
+
+test('a started reader reads two batches ahead, and no further', needs(), async () => {
+  const { map, expected } = filled(HASH, 4, 8, 1024, 600);
+  const binding = native.mapBind(map);
+  if (typeof binding === 'number') assert.fail(`mapBind failed: ${binding}`);
+  const reader = native.batchReaderOpen(map, 100) as NativeBatchReader;
+  assert.equal(native.batchReaderStart(reader), 0);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Everything deleted after the reader filled its two slots: those keep what they read.
+  for (const key of expected.keys()) assert.equal(native.mapDelete(binding.id, Buffer.from(key, 'hex')), 0);
+  const keys = new Uint8Array(400);
+  const values = new Uint8Array(800);
+  const countOut = new Uint32Array(1);
+  const counts: number[] = [];
+  for (let rc = 0; rc === 0;) {
+    rc = native.batchReaderFinish(reader, keys, values, countOut);
+    assert.ok(rc === 0 || rc === ENOENT, `rc ${rc}`);
+    counts.push(countOut[0]!);
+  }
+  assert.equal(counts.length, 3, `batches: ${counts.join(', ')}`);
+  assert.ok(counts[0]! > 0 && counts[1]! > 0, 'two batches read ahead');
+  assert.equal(counts[2], 0, 'the third was read after the deletes');
+  native.batchReaderClose(reader);
+  native.objClose(map);
 });
 
 test('a map type without batch lookups: the kernel\'s refusal, as mapBatch reports it', needs(), () => {
@@ -203,9 +227,9 @@ test('buffers too small at finish: a RangeError, nothing written, the batch kept
   assert.throws(() => native.batchReaderFinish(reader, null as unknown as Uint8Array, values, countOut), code('ERR_BPFMAP_BATCH'));
   assert.ok(shortKeys.every((b) => b === 0xee) && shortValues.every((b) => b === 0xee) && keys.every((b) => b === 0xee) && values.every((b) => b === 0xee), 'nothing written');
   assert.equal(countOut[0], 7);
-  // The resize of a started reader is refused too: its buffers are the kernel's until finish.
-  assert.throws(() => native.batchReaderResize(reader, 200), code('ERR_BPFMAP_BATCH', /started/));
-  assert.throws(() => native.batchReaderStart(reader), code('ERR_BPFMAP_BATCH', /already started/));
+  // A resize with a batch not collected is refused: its buffers hold that batch.
+  assert.throws(() => native.batchReaderResize(reader, 200), code('ERR_BPFMAP_BATCH', /not collected/));
+  assert.equal(native.batchReaderStart(reader), 0, 'a second start changes nothing');
   // A detached buffer has no bytes.
   const detached = new ArrayBuffer(400);
   const detachedKeys = new Uint8Array(detached);
@@ -213,8 +237,11 @@ test('buffers too small at finish: a RangeError, nothing written, the batch kept
   assert.throws(() => native.batchReaderFinish(reader, detachedKeys, values, countOut), code('ERR_BPFMAP_BATCH'));
   assert.equal(native.batchReaderFinish(reader, keys, values, countOut), ENOENT);
   assert.equal(countOut[0], 50);
-  assert.throws(() => native.batchReaderFinish(reader, keys, values, countOut), code('ERR_BPFMAP_BATCH', /no batch started/));
   native.batchReaderClose(reader);
+  // A reader never started has nothing to finish.
+  const idle = native.batchReaderOpen(map, 100) as NativeBatchReader;
+  assert.throws(() => native.batchReaderFinish(idle, keys, values, countOut), code('ERR_BPFMAP_BATCH', /no batch started/));
+  native.batchReaderClose(idle);
   native.objClose(map);
   assert.equal(expected.size, 50);
 });
