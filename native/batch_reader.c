@@ -308,8 +308,9 @@ static napi_value reader_open(napi_env env, napi_callback_info info) {
 
 /*
  * batchReaderStart(reader) -> 0 | -errno. Starts reading ahead (or resumes it after a batch that
- * did not succeed, ENOSPC say, and a resize); returns at once. Nothing to do while reading, or
- * once the map is read to its end.
+ * did not succeed, ENOSPC say, once that batch is collected); returns at once. Nothing to do while
+ * reading, while a batch is not collected (after a pause: the one that caused it, which would
+ * only be read again), or once the map is read to its end.
  */
 static napi_value reader_start(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -320,7 +321,9 @@ static napi_value reader_start(napi_env env, napi_callback_info info) {
     if (rc < 0) return num(env, rc);
   }
   pthread_mutex_lock(&r->lock);
-  if (!r->reading && !r->at_end) {
+  int pending = 0;
+  for (int i = 0; i < SLOTS; i++) pending = pending || r->slots[i].full;
+  if (!r->reading && !r->at_end && !pending) {
     r->reading = 1;
     pthread_cond_broadcast(&r->wake);
   }

@@ -73,7 +73,8 @@ export interface NativeAddon {
   batchReaderOpen(map: NativeObject<'map'>, capacity: number): NativeBatchReader | number;
   /**
    * Starts reading ahead, batch after batch, pausing after one that does not succeed (ENOENT,
-   * ENOSPC, an error) until the next start; returns at once: 0 | -errno. Idempotent.
+   * ENOSPC, an error) until a start made once every batch is collected; returns at once:
+   * 0 | -errno. Idempotent.
    */
   batchReaderStart(reader: NativeBatchReader): number;
   /**
