@@ -177,7 +177,8 @@ test('a started reader reads two batches ahead, and no further', needs(), async 
   if (typeof binding === 'number') assert.fail(`mapBind failed: ${binding}`);
   const reader = native.batchReaderOpen(map, 100) as NativeBatchReader;
   assert.equal(native.batchReaderStart(reader), 0);
-  await new Promise((resolve) => setTimeout(resolve, 200));
+  // Two batches of 100 take well under a millisecond; valgrind runs a new thread's first code slowly.
+  await new Promise((resolve) => setTimeout(resolve, underValgrind ? 5000 : 200));
   // Everything deleted after the reader filled its two slots: those keep what they read.
   for (const key of expected.keys()) assert.equal(native.mapDelete(binding.id, Buffer.from(key, 'hex')), 0);
   const keys = new Uint8Array(400);
