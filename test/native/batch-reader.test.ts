@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { native, type NativeBatchReader, type NativeObject } from '../../src/sys/native.js';
+import { createdRawMap } from './raw-map.js';
 import { Command } from '../../src/sys/commands.js';
 import { needs, repoRoot } from '../helpers.js';
 
@@ -31,18 +32,6 @@ function code(expected: string, pattern?: RegExp): (error: unknown) => boolean {
   };
 }
 
-function created(type: number, keySize: number, valueSize: number, maxEntries: number): NativeObject<'map'> {
-  const attr = new Uint8Array(64);
-  const view = new DataView(attr.buffer);
-  view.setUint32(0, type, true);
-  view.setUint32(4, keySize, true);
-  view.setUint32(8, valueSize, true);
-  view.setUint32(12, maxEntries, true);
-  const map = native.mapCreate(attr, null, null);
-  if (typeof map === 'number') assert.fail(`MAP_CREATE failed: ${map}`);
-  return map;
-}
-
 /** Bytes of one value as the kernel writes it (per-CPU: roundup(valueSize, 8) per possible CPU). */
 function stride(type: number, valueSize: number): number {
   return type === PERCPU_HASH ? Math.ceil(valueSize / 8) * 8 * native.possibleCpus() : valueSize;
@@ -50,7 +39,7 @@ function stride(type: number, valueSize: number): number {
 
 /** A map of `count` entries: key i (little endian), value bytes derived from i and their index. */
 function filled(type: number, keySize: number, valueSize: number, maxEntries: number, count: number): { map: NativeObject<'map'>; expected: Map<string, string> } {
-  const map = created(type, keySize, valueSize, maxEntries);
+  const map = createdRawMap(type, keySize, valueSize, maxEntries);
   const binding = native.mapBind(map);
   if (typeof binding === 'number') assert.fail(`mapBind failed: ${binding}`);
   const key = new Uint8Array(keySize);
@@ -198,7 +187,7 @@ test('a started reader reads two batches ahead, and no further', needs(), async 
 });
 
 test('a map type without batch lookups: the kernel\'s refusal, as mapBatch reports it', needs(), () => {
-  const map = created(DEVMAP, 4, 4, 8);
+  const map = createdRawMap(DEVMAP, 4, 4, 8);
   const binding = native.mapBind(map);
   if (typeof binding === 'number') assert.fail(`mapBind failed: ${binding}`);
   const plainCount = new Uint32Array(1);
@@ -249,7 +238,7 @@ test('buffers too small at finish: a RangeError, nothing written, the batch kept
 });
 
 test('wrong externals and closed readers are typed errors', needs(), () => {
-  const map = created(HASH, 4, 8, 16);
+  const map = createdRawMap(HASH, 4, 8, 16);
   const binding = native.mapBind(map);
   if (typeof binding === 'number') assert.fail(`mapBind failed: ${binding}`);
   const reader = native.batchReaderOpen(map, 16) as NativeBatchReader;

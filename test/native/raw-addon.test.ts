@@ -11,6 +11,7 @@ import { closeSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { native, NativeKind, type NativeBatchReader, type NativeMapping, type NativeObject, type NativeWatcher } from '../../src/sys/native.js';
+import { createdRawMap, mapCreateAttr } from './raw-map.js';
 import { needs, pinDir } from '../helpers.js';
 
 /** A typed error of the addon: TypeError/RangeError with an ERR_BPFMAP_* code. */
@@ -21,29 +22,12 @@ function coded(pattern?: RegExp): (error: unknown) => boolean {
   };
 }
 
-function mapCreateAttr(type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0): Uint8Array {
-  const attr = new Uint8Array(64);
-  const view = new DataView(attr.buffer);
-  view.setUint32(0, type, true);
-  view.setUint32(4, keySize, true);
-  view.setUint32(8, valueSize, true);
-  view.setUint32(12, maxEntries, true);
-  view.setUint32(16, flags, true);
-  return attr;
-}
-
-function created(type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0, inner: NativeObject<'map'> | null = null): NativeObject<'map'> {
-  const map = native.mapCreate(mapCreateAttr(type, keySize, valueSize, maxEntries, flags), inner, null);
-  if (typeof map === "number") assert.fail(`MAP_CREATE failed: ${map}`);
-  return map as NativeObject<'map'>;
-}
-
 const ARRAY = 2;
 const RINGBUF = 27;
 const MMAPABLE = 1 << 10;
 
 test('munmap refuses forged holders and tokens of other kinds, and keeps the mapping', needs(), () => {
-  const map = created(ARRAY, 4, 8, 512, MMAPABLE);
+  const map = createdRawMap(ARRAY, 4, 8, 512, MMAPABLE);
   const mapping = native.mmap(map, 4096, true, 0) as NativeMapping;
   assert.notEqual(typeof mapping, 'number');
   const bytes = new Uint8Array(mapping.buffer);
@@ -54,7 +38,7 @@ test('munmap refuses forged holders and tokens of other kinds, and keeps the map
   assert.throws(() => native.munmap({ buffer: mapping.buffer, token: map } as unknown as NativeMapping), coded(/not a mapping token/));
   assert.throws(() => native.munmap(null as unknown as NativeMapping), coded());
   // A watcher passed as a token, and a token passed as a watcher.
-  const ring = created(RINGBUF, 0, 0, 4096);
+  const ring = createdRawMap(RINGBUF, 0, 0, 4096);
   const watcher = native.watchFd(ring, () => {}, false) as NativeWatcher;
   const epoll = native.epollCreate() as NativeObject<'epoll'>;
   assert.notEqual(typeof watcher, 'number');
@@ -78,7 +62,7 @@ test('munmap refuses forged holders and tokens of other kinds, and keeps the map
 });
 
 test('unmap, a turn, then unmap and close again: idempotent, no freed record', needs(), async () => {
-  const map = created(ARRAY, 4, 8, 512, MMAPABLE);
+  const map = createdRawMap(ARRAY, 4, 8, 512, MMAPABLE);
   const mapping = native.mmap(map, 4096, true, 0) as NativeMapping;
   assert.equal(native.munmap(mapping), 0);
   await turn();
@@ -93,8 +77,8 @@ test('unmap, a turn, then unmap and close again: idempotent, no freed record', n
 });
 
 test('a closed handle is ERR_BPFMAP_CLOSED everywhere it is an argument', needs(), () => {
-  const map = created(ARRAY, 4, 4, 4);
-  const outer = created(12 /* array_of_maps */, 4, 4, 4, 0, map);
+  const map = createdRawMap(ARRAY, 4, 4, 4);
+  const outer = createdRawMap(12 /* array_of_maps */, 4, 4, 4, 0, map);
   native.objClose(map);
   const closed = coded(/closed/);
   assert.throws(() => native.mapBind(map), closed);
@@ -115,7 +99,7 @@ test('a closed handle is ERR_BPFMAP_CLOSED everywhere it is an argument', needs(
 });
 
 test('the public fd is the map\'s own dup: closing it never reaches the private fd', needs(), () => {
-  const map = created(ARRAY, 4, 16, 4);
+  const map = createdRawMap(ARRAY, 4, 16, 4);
   const binding = native.mapBind(map);
   assert.notEqual(typeof binding, 'number');
   const { id, staging, valueOffset } = binding as Exclude<typeof binding, number>;
@@ -128,7 +112,7 @@ test('the public fd is the map\'s own dup: closing it never reaches the private 
   native.objClose(checked as NativeObject);
   closeSync(publicFd);
   assert.equal(native.objFromFd(publicFd, NativeKind.map), -9, 'EBADF once closed');
-  const big = created(ARRAY, 4, 65536, 1);
+  const big = createdRawMap(ARRAY, 4, 65536, 1);
   // The old reproduction: the kernel wrote 64 KiB into the 16-byte staging value.
   new Uint8Array(staging, valueOffset, 16).fill(7);
   assert.equal(native.mapUpdateStaged(id, 0), 0);
@@ -148,7 +132,7 @@ test('a staging view outlives its map: closed, the binding collected, the memory
   });
   let kept = new Uint8Array(0);
   const size = (): number => {
-    const map = created(ARRAY, 4, 200, 4);
+    const map = createdRawMap(ARRAY, 4, 200, 4);
     const binding = native.mapBind(map);
     if (typeof binding === 'number') assert.fail(`mapBind failed: ${binding}`);
     const view = new Uint8Array(binding.staging);
@@ -168,7 +152,7 @@ test('a staging view outlives its map: closed, the binding collected, the memory
   for (let i = 0; i < 3; i++) await turn(); // the addon's finalizer runs after the object is gone
   // Freed memory of this size would be handed to the next bindings' staging areas.
   const others = Array.from({ length: 16 }, () => {
-    const map = created(ARRAY, 4, 200, 4);
+    const map = createdRawMap(ARRAY, 4, 200, 4);
     const binding = native.mapBind(map);
     if (typeof binding === 'number') assert.fail(`mapBind failed: ${binding}`);
     new Uint8Array(binding.staging).fill(0x11);
@@ -197,14 +181,14 @@ test('fuzz: random arguments to every export are typed errors or results, never 
   };
   const startSeed = seed;
   const dir = pinDir(t, 'native-fuzz');
-  const sentinel = created(ARRAY, 4, 8, 1);
+  const sentinel = createdRawMap(ARRAY, 4, 8, 1);
   const sentinelBinding = native.mapBind(sentinel) as Exclude<ReturnType<typeof native.mapBind>, number>;
   new Uint8Array(sentinelBinding.staging, sentinelBinding.valueOffset, 8).fill(0x5a);
   assert.equal(native.mapUpdateStaged(sentinelBinding.id, 0), 0);
 
-  const maps = [created(ARRAY, 4, 8, 16, MMAPABLE), created(1 /* hash */, 8, 32, 16), created(6 /* percpu_array */, 4, 12, 4), created(RINGBUF, 0, 0, 4096)];
-  maps.push(created(12 /* array_of_maps */, 4, 4, 2, 0, maps[0]!));
-  const closedMap = created(ARRAY, 4, 4, 1);
+  const maps = [createdRawMap(ARRAY, 4, 8, 16, MMAPABLE), createdRawMap(1 /* hash */, 8, 32, 16), createdRawMap(6 /* percpu_array */, 4, 12, 4), createdRawMap(RINGBUF, 0, 0, 4096)];
+  maps.push(createdRawMap(12 /* array_of_maps */, 4, 4, 2, 0, maps[0]!));
+  const closedMap = createdRawMap(ARRAY, 4, 4, 1);
   native.objClose(closedMap);
   const epoll = native.epollCreate() as NativeObject<'epoll'>;
   const perf = native.perfEventOpen(0, 1, false);
